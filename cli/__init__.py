@@ -1,0 +1,1 @@
+"""The `refrnn` command line (installed as the import name ``refrnn_cli``)."""

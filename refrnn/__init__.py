@@ -1,0 +1,8 @@
+"""refrnn: locality-masked leaky RNNs with hand-written BPTT.
+
+A small NumPy-first reference implementation, running the same code on the
+CPU (NumPy + scipy.sparse) and on CUDA (CuPy + cupyx.scipy.sparse).
+"""
+__version__ = "0.1.0"
+
+from .backend import Backend, get_backend  # noqa: F401,E402

@@ -1,0 +1,105 @@
+"""The one place that chooses the array library.
+
+refrnn runs the same code on the CPU (NumPy + scipy.sparse) and on CUDA
+(CuPy + cupyx.scipy.sparse).  Every other module receives a :class:`Backend`
+(or its ``xp`` module) and never imports numpy-versus-cupy on its own; CuPy is
+imported lazily, only when a CUDA backend is asked for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module and its sparse companion.
+
+    Attributes:
+        name: "cpu" or "cuda".
+        xp: ``numpy`` or ``cupy``.
+        sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
+    """
+
+    name: str
+    xp: ModuleType
+    sparse: ModuleType
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "cuda"
+
+    def asarray(self, a: Any, dtype=None):
+        """Move ``a`` (NumPy or backend array) onto this backend."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        """Return ``a`` as a NumPy array on the host (no copy on the CPU)."""
+        if self.is_gpu and not isinstance(a, np.ndarray):
+            return a.get()
+        return np.asarray(a)
+
+    def rng(self, seed):
+        """A random Generator living on this backend, seeded by ``seed``.
+
+        CPU: ``numpy.random.Generator`` (PCG64). CUDA: ``cupy.random.Generator``.
+        ``seed`` may also be a NumPy Generator on the CPU (returned as is).
+        """
+        if isinstance(seed, np.random.Generator) and not self.is_gpu:
+            return seed
+        if self.is_gpu:
+            return self.xp.random.default_rng(seed)
+        return np.random.default_rng(seed)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (a no-op on the CPU); for timing."""
+        if self.is_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy  # noqa: F401  (lazy: only here and in get_backend)
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # ImportError, CUDARuntimeError, missing driver, ...
+        return False
+
+
+def get_backend(device: str = "cpu") -> Backend:
+    """Return the backend for ``device`` ("cpu", "cuda" or "auto").
+
+    "auto" picks CUDA when CuPy and a GPU are present, else the CPU.
+    Raises ValueError for an unknown device name and RuntimeError when
+    "cuda" is asked for where CuPy or a GPU is missing.
+    """
+    if isinstance(device, Backend):
+        return device
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    if device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if device == "cpu":
+        import scipy.sparse
+
+        return Backend("cpu", np, scipy.sparse)
+    if not cuda_available():
+        raise RuntimeError(
+            "device 'cuda' was requested but CuPy with a CUDA GPU is not "
+            "available (install the extra: pip install 'refrnn[gpu]')"
+        )
+    import cupy
+    import cupyx.scipy.sparse
+
+    return Backend("cuda", cupy, cupyx.scipy.sparse)
+
+
+def available_devices() -> list[str]:
+    """The devices usable here: always "cpu", plus "cuda" when present."""
+    return ["cpu", "cuda"] if cuda_available() else ["cpu"]

@@ -1,0 +1,30 @@
+"""Packaging for refrnn: locality-masked RNNs with hand-written BPTT."""
+from setuptools import setup
+
+setup(
+    name="refrnn",
+    version="0.1.0",
+    description=(
+        "Reference implementation of locality-masked recurrent networks "
+        "trained with hand-written BPTT on the Yang 2019 and Mod-Cog tasks"
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=["refrnn", "refrnn.tasks", "refrnn_cli"],
+    package_dir={"refrnn_cli": "cli"},
+    install_requires=[
+        "numpy>=1.22",
+        "scipy>=1.8",
+        "h5py>=3.6",
+        "click>=8.0",
+    ],
+    extras_require={
+        "gpu": ["cupy-cuda12x>=12"],
+        "torch": ["torch>=2.0"],
+        "test": ["pytest>=7", "torch>=2.0"],
+        "plot": ["matplotlib>=3.5"],
+    },
+    entry_points={"console_scripts": ["refrnn=refrnn_cli.main:cli"]},
+)

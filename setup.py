@@ -25,6 +25,8 @@ setup(
         "torch": ["torch>=2.0"],
         "test": ["pytest>=7", "torch>=2.0"],
         "plot": ["matplotlib>=3.5"],
+        # parity tests only; neurogym 2.3.1 pins numpy 2.2.* and imports torch
+        "neurogym": ["neurogym>=2.3"],
     },
     entry_points={"console_scripts": ["refrnn=refrnn_cli.main:cli"]},
 )

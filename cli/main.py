@@ -13,3 +13,29 @@ def cli():
 
 
 # Sub-commands register themselves here, one import and one add_command each.
+
+from .sweep_cmd import sweep_cmd  # noqa: E402
+from .plot_cmd import plot_cmd  # noqa: E402
+
+cli.add_command(sweep_cmd)
+cli.add_command(plot_cmd)
+
+from .train_cmd import train_cmd  # noqa: E402
+from .eval_cmd import eval_cmd  # noqa: E402
+
+cli.add_command(train_cmd)
+cli.add_command(eval_cmd)
+
+from .mask_cmd import mask as _mask_cmd  # noqa: E402
+from .verify_cmd import verify as _verify_cmd  # noqa: E402
+
+cli.add_command(_mask_cmd)
+cli.add_command(_verify_cmd)
+
+from .tasks_cmd import tasks_cmd  # noqa: E402
+
+cli.add_command(tasks_cmd)
+
+from .cache_cmd import cache_cmd  # noqa: E402
+
+cli.add_command(cache_cmd)

@@ -1,2 +1,14 @@
-"""Trial generators for the Yang et al. 2019 and Mod-Cog task batteries."""
+"""Trial generators for the Yang et al. 2019 and Mod-Cog task batteries.
+
+``task_names(set)`` gives a set's tasks in one-hot order, ``get_task(name)``
+a Task whose ``generate(n, rng)`` returns a ragged, noise-free
+:class:`TrialBatch`; :func:`add_input_noise` adds the input noise when trials
+are served. See docs/tasks.md for the rules.
+"""
 from .trials import TrialBatch, add_input_noise, input_noise_std  # noqa: F401
+from .registry import (  # noqa: F401
+    BASE_TASKS, DELAY_TASKS, TASK_SETS, get_task, make_trial, parse_name, task_info,
+    task_names)
+
+#: Bump when any trial rule changes (caches record it).
+TASK_CODE_VERSION = 1

@@ -1,0 +1,124 @@
+"""Data pipeline benchmark: cache build, size, codecs, and batch serve time.
+
+    PYTHONPATH=. python benchmarks/data.py [--trials 1000] [--codecs] [--batches 200]
+
+Prints, for the `modcog` set: build time and size on disk of a cache with
+``--trials`` trials per task; with ``--codecs``, size / write / full-read time
+of the same trials under each h5py built-in codec; the median time to serve
+one stream batch (B = 64, seq_len = 350) from the warm cache; and neurogym's
+``Dataset`` time for the same setting when neurogym is importable.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from refrnn.cache import (SPLITS, _task_rng, build_cache, cache_settings, open_cache,
+                          write_trials)
+from refrnn.cache_layout import atomic_write_h5
+from refrnn.data import StreamSampler
+from refrnn.tasks import get_task, input_noise_std
+
+CODECS = {
+    "none": {},
+    "lzf": {"compression": "lzf"},
+    "lzf+shuffle": {"compression": "lzf", "shuffle": True},
+    "gzip1": {"compression": "gzip", "compression_opts": 1},
+    "gzip1+shuffle": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
+    "gzip4+shuffle": {"compression": "gzip", "compression_opts": 4, "shuffle": True},
+    "gzip9+shuffle": {"compression": "gzip", "compression_opts": 9, "shuffle": True},
+}
+
+
+def mib(path) -> float:
+    return os.path.getsize(path) / 2**20
+
+
+def bench_codecs(settings, folder: Path):
+    counts = {"train": settings["trials_per_task"], "test": settings["test_trials_per_task"]}
+    trials = {split: {t: get_task(t).generate(counts[split], _task_rng(settings["seed"], split, t))
+                      for t in settings["task_names"]} for split in SPLITS}
+    raw = sum(tb.obs.nbytes + tb.labels.size * 2 + tb.offsets.nbytes + tb.bounds.nbytes
+              for by in trials.values() for tb in by.values())
+    print(f"raw bytes (obs f32 + labels/noise u8 + offsets/bounds): {raw / 2**20:.1f} MiB")
+    print(f"{'codec':>15} {'MiB':>8} {'write s':>8} {'read s':>8}")
+    for name, codec in CODECS.items():
+        path = folder / f"codec-{name}.h5"
+        t0 = time.perf_counter()
+        atomic_write_h5(path, lambda f: write_trials(f, settings, trials, codec))
+        t1 = time.perf_counter()
+        reads = []
+        for _ in range(2):
+            r0 = time.perf_counter()
+            c = open_cache(path)
+            c.split("train")
+            c.split("test")
+            reads.append(time.perf_counter() - r0)
+        print(f"{name:>15} {mib(path):8.1f} {t1 - t0:8.2f} {min(reads):8.2f}")
+        path.unlink()
+
+
+def bench_serve(cache, n_batches, batch=64, seq_len=350, device="cpu"):
+    t0 = time.perf_counter()
+    train = cache.split("train")
+    t1 = time.perf_counter()
+    s = StreamSampler(train, cache.task_names, batch, seq_len, seed=0, backend=device,
+                      noise_std=input_noise_std(cache.settings["dt"]))
+    t2 = time.perf_counter()
+    for _ in range(10):
+        s.next()
+    times = []
+    for _ in range(n_batches):
+        a = time.perf_counter()
+        b = s.next()
+        s.backend.synchronize()
+        times.append(time.perf_counter() - a)
+    times = np.array(times) * 1e3
+    print(f"load train split: {t1 - t0:.2f} s; sampler setup: {t2 - t1:.2f} s")
+    print(f"stream batch x {tuple(b.x.shape)} on {device}: median {np.median(times):.2f} ms, "
+          f"p10 {np.percentile(times, 10):.2f} ms, p90 {np.percentile(times, 90):.2f} ms "
+          f"over {n_batches} batches")
+
+
+def bench_neurogym(task_names, batch=64, seq_len=350, n=5):
+    try:
+        import neurogym  # noqa: F401
+    except ImportError:
+        print("neurogym not importable: Dataset comparison skipped "
+              "(issue 4 quotes about 0.55 s per batch, measured with neurogym 2.3.1)")
+        return
+    print("neurogym is importable but building its Mod-Cog environments needs the "
+          "Mod-Cog reference code; not run here")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task-set", default="modcog")
+    ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--batches", type=int, default=200)
+    ap.add_argument("--codecs", action="store_true")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--folder", default=None, help="where to write (default: a temp dir)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=a.folder) as tmp:
+        folder = Path(tmp)
+        settings = cache_settings(a.task_set, a.trials, 0)
+        t0 = time.perf_counter()
+        path = build_cache(a.task_set, a.trials, 0, path=folder / "bench.h5")
+        t1 = time.perf_counter()
+        print(f"{a.task_set}: {len(settings['task_names'])} tasks, {a.trials} train + "
+              f"{settings['test_trials_per_task']} test trials per task")
+        print(f"build_cache: {t1 - t0:.1f} s, {mib(path):.1f} MiB on disk")
+        if a.codecs:
+            bench_codecs(settings, folder)
+        bench_serve(open_cache(path), a.batches, device=a.device)
+        bench_neurogym(settings["task_names"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""One full training step, refrnn (NumPy + SciPy CSR) against PyTorch.
+
+A step is: forward over T steps with recurrent noise, cross-entropy at every
+step, backward, Adam. refrnn uses its hand-written BPTT; the PyTorch model is
+the same equation with a dense masked W_rec * M, trained by autograd and
+torch.optim.Adam (refrnn.torch_reference.TorchRNN). Both in float32; PyTorch on
+torch.set_num_threads(2), NumPy's BLAS on the threads the machine gives.
+
+Each (side, N, sparsity) runs in a fresh subprocess, so its peak memory is its
+own (see common.py for how the peak is taken). The sides never run at the
+same time.
+
+    python benchmarks/step.py [--quick] [--sizes 256 1024 4096]
+        [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import common  # noqa: E402
+
+T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17
+# Issue goals for the ratio refrnn / PyTorch, by (sparsity, N).
+GOALS = {(0.04, 256): 0.5, (0.04, 1024): 0.25, (0.04, 4096): 0.1}
+FULL_GOAL = 1.5
+BIG_N = 4096
+
+
+def _import_refrnn():
+    try:
+        import refrnn  # noqa: F401
+    except ImportError:  # run from a checkout without installing
+        sys.path.insert(0, ROOT)
+
+
+def _mask_kind(sparsity: float) -> str:
+    return "full" if sparsity >= 1.0 else "locality"
+
+
+def _build_model(n: int, sparsity: float):
+    _import_refrnn()
+    from refrnn.model import RNN, ModelConfig
+
+    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
+                      mask=_mask_kind(sparsity), sparsity=sparsity,
+                      dtype="float32")
+    return RNN(cfg, seed=0)
+
+
+def _time_steps(step, reps: int, warmup: int = 1) -> list[float]:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
+    """Time refrnn's step in this process; returns timing and memory."""
+    from refrnn import losses, optim
+    from refrnn.backend import get_backend
+
+    backend = get_backend("cpu")
+    model = _build_model(n, sparsity)
+    x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
+    opt = optim.Adam(model.params, lr=1e-3)
+    rng = backend.rng(2)
+
+    def step():
+        y, cache = model.forward(x, rng=rng)
+        _, dy = losses.cross_entropy(y, labels, weights)
+        grads = model.backward(cache, dy)
+        opt.step(model.params, grads)
+
+    setup_mb = common.rss_mb()
+    exact = common.reset_peak_rss()
+    times = _time_steps(step, reps)
+    return {**common.summarize(times), "times_s": times, "setup_rss_mb": setup_mb,
+            "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact,
+            "nnz": int(model.mask.nnz)}
+
+
+def worker_torch(n: int, sparsity: float, reps: int) -> dict:
+    """Time the dense masked PyTorch twin's step in this process."""
+    import gc
+
+    import torch
+
+    torch.set_num_threads(2)
+    _import_refrnn()
+    from refrnn.torch_reference import TorchRNN, cross_entropy
+
+    model = _build_model(n, sparsity)
+    twin = TorchRNN.from_refrnn(model, dtype=torch.float32)
+    nnz = int(model.mask.nnz)
+    del model
+    gc.collect()
+    x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
+    xt = torch.from_numpy(x)
+    opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(2)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        y, _ = twin(xt, generator=gen)
+        loss = cross_entropy(y, labels, weights)
+        loss.backward()
+        opt.step()
+
+    setup_mb = common.rss_mb()
+    exact = common.reset_peak_rss()
+    times = _time_steps(step, reps)
+    return {**common.summarize(times), "times_s": times, "setup_rss_mb": setup_mb,
+            "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact,
+            "nnz": nnz, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads()}
+
+
+def run_worker(side: str, n: int, sparsity: float, reps: int) -> dict:
+    """Run one configuration in a fresh interpreter; parse its last JSON line."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", side,
+           "--n", str(n), "--sparsity", str(sparsity), "--reps", str(reps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} worker N={n} s={sparsity} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt_time(r: dict) -> str:
+    return f"{r['median_ms']:9.1f} ({r['min_ms']:.0f}-{r['max_ms']:.0f})"
+
+
+def _goal(sparsity: float, n: int):
+    if sparsity >= 1.0:
+        return FULL_GOAL
+    return GOALS.get((round(sparsity, 4), n))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="N in {256, 1024}, 3 reps: a fast look")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None)
+    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.04, 0.1, 1.0])
+    ap.add_argument("--reps", type=int, default=None, help="timed steps (default 5, quick 3)")
+    ap.add_argument("--big-reps", type=int, default=3, help=f"timed steps at N >= {BIG_N}")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--worker", choices=["refrnn", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--sparsity", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        _import_refrnn()
+        fn = worker_refrnn if args.worker == "refrnn" else worker_torch
+        print(json.dumps(fn(args.n, args.sparsity, args.reps)))
+        return 0
+
+    sizes = args.sizes or ([256, 1024] if args.quick else [256, 1024, 4096])
+    reps = args.reps or (3 if args.quick else 5)
+    for v in sizes:
+        if v < 1:
+            ap.error(f"--sizes: N must be >= 1, got {v}")
+    for s in args.sparsities:
+        if not 0.0 < s <= 1.0:
+            ap.error(f"--sparsities: each must be in (0, 1], got {s}")
+    if reps < 1 or args.big_reps < 1:
+        ap.error("--reps and --big-reps must be >= 1")
+
+    info = common.machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
+          f"numpy {info['numpy']}; OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}")
+    for lib in info["blas"]:
+        print(f"BLAS: {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
+              f"threads={lib['num_threads']}")
+    print(f"step = forward + backward + Adam, T={T}, B={B}, n_in={N_OBS + N_TASKS}, "
+          f"n_out={N_OUT}, float32; PyTorch: dense W_rec*M, 2 threads")
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at start: {load:.2f}"
+          + ("  -- warning: other work is running; timings will be inflated"
+             if load > 0.5 else ""))
+    if any(n >= BIG_N for n in sizes):
+        print(f"warning: N >= {BIG_N} is slow for PyTorch (tens of seconds a step); "
+              f"{args.big_reps} reps there", flush=True)
+    head = (f"{'N':>5} {'s':>5} {'nnz':>9} | {'refrnn ms med (min-max)':>24} | "
+            f"{'torch ms med (min-max)':>24} | {'ratio':>6} {'goal':>5} | "
+            f"{'peak MiB refrnn':>15} {'torch':>7}")
+    print(head)
+    print("-" * len(head), flush=True)
+    rows = []
+    for n in sizes:
+        r_reps = args.big_reps if n >= BIG_N else reps
+        for s in args.sparsities:
+            ours = run_worker("refrnn", n, s, r_reps)
+            theirs = run_worker("torch", n, s, r_reps)
+            ratio = ours["median_ms"] / theirs["median_ms"]
+            goal = _goal(s, n)
+            mark = "" if goal is None else ("ok" if ratio <= goal else "MISS")
+            gtxt = "" if goal is None else f"{goal:g}"
+            print(f"{n:>5} {s:>5g} {ours['nnz']:>9} | {_fmt_time(ours):>24} | "
+                  f"{_fmt_time(theirs):>24} | {ratio:6.3f} {gtxt:>5} {mark:<4}| "
+                  f"{ours['peak_rss_mb']:15.0f} {theirs['peak_rss_mb']:7.0f}", flush=True)
+            rows.append({"N": n, "sparsity": s, "refrnn": ours, "torch": theirs,
+                         "ratio": ratio, "goal": goal, "load1": os.getloadavg()[0]})
+    print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
+    exact = all(r[side]["peak_is_steps_only"] for r in rows for side in ("refrnn", "torch"))
+    print("peak MiB: RSS high-water mark of each side's own process "
+          + ("during the timed steps (reset after setup)" if exact else
+             "over the whole process (imports and setup included)"))
+    if args.json:
+        common.write_json_atomic(args.json, {"machine": info, "T": T, "B": B,
+                                             "n_in": N_OBS + N_TASKS, "n_out": N_OUT,
+                                             "rows": rows})
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

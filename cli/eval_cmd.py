@@ -1,0 +1,52 @@
+"""`refrnn eval RUN_DIR`: score a run's checkpoint on its held-out trials."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--checkpoint", default="last", show_default=True,
+              help="last, best, or a path to a checkpoint file.")
+@click.option("--noise/--no-noise", default=False, show_default=True,
+              help="Run with recurrent and input noise.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the noise (with --noise).")
+@click.option("--device", type=click.Choice(("cpu", "cuda", "auto")), default=None,
+              help="Device (default: the run's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Trials per forward pass (default: the run's eval_batch_size).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the table (default: RUN_DIR/eval.csv, or "
+                   "RUN_DIR/eval_<checkpoint>[_noise].csv for other choices).")
+def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
+    """Print the per-task performance table of RUN_DIR and write it as CSV."""
+    from refrnn.cache import CacheError
+    from refrnn.checkpoint import CheckpointError
+    from refrnn.config_file import ConfigError
+    from refrnn.metrics import format_table, write_csv
+    from refrnn.training import evaluate_run
+
+    run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
+                                 param_hint="'RUN_DIR'")
+    if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
+        raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
+                                 param_hint="'--checkpoint'")
+    try:
+        res = evaluate_run(run, checkpoint=checkpoint, noise=noise, seed=seed,
+                           device=device, batch_size=batch_size)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    except (CheckpointError, CacheError) as e:
+        raise click.ClickException(str(e)) from None
+    if csv_path is None:
+        default = checkpoint == "last" and not noise
+        tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
+        csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
+    click.echo(format_table(res))
+    write_csv(res, csv_path)
+    click.echo(f"wrote {csv_path}")

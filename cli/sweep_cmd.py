@@ -1,0 +1,114 @@
+"""`refrnn sweep`: train a grid of configurations, several runs at a time."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+GRID_FILE_KEYS = {"base", "grid", "configs", "seeds"}
+
+
+def _load_settings(path: str, what: str) -> dict:
+    """Read a JSON object from ``path``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=what)
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path} must hold an object", param_hint=what)
+    return data
+
+
+def _parse_set(items) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+@click.command("sweep")
+@click.option("--task-set", "task_sets", multiple=True, help="Task set (repeatable).")
+@click.option("--mask", "masks", multiple=True, help="Mask kind (repeatable).")
+@click.option("--sparsity", "sparsities", multiple=True, type=float,
+              help="Sparsity (repeatable).")
+@click.option("--hidden", "hiddens", multiple=True, type=int,
+              help="Hidden size N (repeatable).")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Run seeds 0..SEEDS-1 of every configuration [1].")
+@click.option("--steps", type=click.IntRange(min=1), default=None)
+@click.option("--eval-every", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any other TrainConfig setting for every run (JSON value).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Base settings for every run (JSON or TOML).")
+@click.option("--grid", "grid_file", type=click.Path(exists=True, dir_okay=False),
+              help='JSON: {"base": {..}, "grid": {key: [..]}, '
+                   '"configs": [{"label": .., ..}], "seeds": [..]}.')
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs trained at the same time (local processes).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds allowed to one run.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Sweep folder; rerunning skips finished runs.")
+@click.option("--dry-run", is_flag=True, help="List the runs and stop.")
+def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
+              batch_size, device, sets, config_file, grid_file, jobs, timeout,
+              out, dry_run):
+    """Train every configuration x seed as a separate, resumable run and
+    print the summary (final mean perf, steps to 80%/90%, wall time)."""
+    from refrnn.sweep import aggregate, expand_grid, format_table, sweep
+
+    spec = _load_settings(grid_file, "--grid") if grid_file else {}
+    unknown = sorted(set(spec) - GRID_FILE_KEYS)
+    if unknown:
+        raise click.BadParameter(f"unknown key {unknown[0]!r}; allowed: "
+                                 f"{sorted(GRID_FILE_KEYS)}", param_hint="--grid")
+    base = {}
+    if config_file:
+        from refrnn.config_file import load_config_file
+        try:
+            base = load_config_file(config_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--config")
+    base.update(spec.get("base", {}))
+    base.update({k: v for k, v in (("steps", steps), ("eval_every", eval_every),
+                                   ("batch_size", batch_size), ("device", device))
+                 if v is not None})
+    base.update(_parse_set(sets))
+    grid = dict(spec.get("grid", {}))
+    for key, values in (("task_set", task_sets), ("mask", masks),
+                        ("sparsity", sparsities), ("hidden", hiddens)):
+        if values:
+            grid[key] = list(values)
+    configs = spec.get("configs", [])
+    if not grid and not configs:
+        raise click.UsageError("nothing to run: give grid options (--mask ...) "
+                               "or --grid FILE")
+    run_seeds = list(range(seeds)) if seeds else spec.get("seeds", [0])
+    try:
+        if dry_run:
+            for s in expand_grid(grid, configs, run_seeds):
+                click.echo(f"{s.name}: {json.dumps({**base, **s.overrides})}")
+            return
+        rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
+                     jobs=jobs, timeout=timeout, echo=click.echo)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    click.echo("")
+    click.echo(format_table(aggregate(rows)))
+    click.echo(f"\nper-run rows: {Path(out) / 'summary.csv'}; per configuration: "
+               f"{Path(out) / 'summary_by_config.csv'}")
+    failed = [r for r in rows if r.status != "done"]
+    if failed:
+        for r in failed:
+            click.echo(f"FAILED {Path(r.run_dir).name}: {r.error}", err=True)
+        raise click.ClickException(f"{len(failed)} of {len(rows)} runs failed")

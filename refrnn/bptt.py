@@ -1,0 +1,115 @@
+"""Hand-written backpropagation through time for refrnn.model.RNN.
+
+docs/bptt.md derives every line below; the variable names match.
+Layout: K = T * B, column t*B + b; dY (K, n_out); G, D (N, K).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class PatternProduct:
+    """out[p] = sum_k A[rows[p], k] * Bm[cols[p], k]: a product sampled at a pattern.
+
+    Rows are cut into blocks of R consecutive receivers; each block needs
+    only the source columns its entries use. For the locality mask those are
+    a few neighbouring sheet rows, so one small GEMM per block plus a fixed
+    gather beats one (N, N) GEMM. When the blocks would cover more than half
+    of N x N (random, full masks) a single dense GEMM + gather is used.
+
+    Args:
+        rows, cols: (nnz,) int arrays in CSR order (rows non-decreasing).
+        n: number of neurons; xp: the array module.
+    """
+
+    def __init__(self, rows, cols, n: int, xp):
+        self.xp, self.n = xp, n
+        R = max(1, int(np.ceil(np.sqrt(n))))
+        blocks, cost = [], 0
+        starts = np.searchsorted(rows, np.arange(0, n + R, R))
+        for r0 in range(0, n, R):
+            p0, p1 = starts[r0 // R], starts[min(r0 // R + 1, len(starts) - 1)]
+            c = cols[p0:p1]
+            uniq, local_c = np.unique(c, return_inverse=True)
+            local_r = rows[p0:p1] - r0
+            r1 = min(r0 + R, n)
+            cost += (r1 - r0) * len(uniq)
+            flat = local_r * len(uniq) + local_c.ravel()
+            contiguous = len(uniq) > 0 and uniq[-1] - uniq[0] + 1 == len(uniq)
+            src = slice(int(uniq[0]), int(uniq[-1]) + 1) if contiguous else xp.asarray(uniq)
+            blocks.append((r0, r1, p0, p1, src, xp.asarray(flat)))
+        self.blocked = cost < 0.5 * n * n
+        self.blocks = blocks
+        self.flat = xp.asarray(rows * n + cols)
+        self.nnz = len(rows)
+
+    def __call__(self, A, Bm):
+        """A (N, K), Bm (N, K) -> (nnz,) sampled products, A's dtype."""
+        xp = self.xp
+        if not self.blocked:
+            return xp.matmul(A, Bm.T).ravel()[self.flat]
+        out = xp.empty(self.nnz, dtype=A.dtype)
+        for r0, r1, p0, p1, src, flat in self.blocks:
+            if p1 > p0:
+                out[p0:p1] = xp.matmul(A[r0:r1], Bm[src].T).ravel()[flat]
+        return out
+
+
+def _pattern_product(model) -> PatternProduct:
+    pp = getattr(model, "_pattern_product", None)
+    if pp is None:
+        pp = PatternProduct(model.rows, model.cols, model.config.n_hidden, model.xp)
+        model._pattern_product = pp
+    return pp
+
+
+def backward(model, cache, dy) -> dict:
+    """Gradients of the loss L for every parameter, given dy = dL/dy.
+
+    Args:
+        model: the RNN that produced ``cache``.
+        cache: its ForwardCache.
+        dy: (T, B, n_out) gradient of the loss with respect to the outputs.
+    Returns:
+        dict with the keys of model.params: W_in (N, n_in), b (N,),
+        w_rec (nnz,) at the pattern only, W_out (n_out, N), b_out (n_out,),
+        h0 (N,) when trained.
+    """
+    xp, P, cfg = model.xp, model.params, model.config
+    T, B = cache.T, cache.B
+    K, N, a = T * B, cfg.n_hidden, cfg.alpha
+    dy = xp.asarray(dy, dtype=model.dtype)
+    if dy.shape != (T, B, cfg.n_out):
+        raise ValueError(f"dy must have shape {(T, B, cfg.n_out)}, got {tuple(dy.shape)}")
+    dY = dy.reshape(K, cfg.n_out)
+    Hs = cache.h[:, B:]    # h_t,     (N, K)
+    Hp = cache.h[:, :K]    # h_{t-1}, (N, K)
+    g = {}
+    # Readout: y_t = W_out h_t + b_out, all steps at once.
+    g["W_out"] = xp.matmul(dY.T, Hs.T)          # (n_out, N)
+    g["b_out"] = dY.sum(axis=0)                 # (n_out,)
+    G = xp.matmul(P["W_out"].T, dY.T)           # direct dL/dh_t, (N, K)
+    # D = alpha * f'(u_t); the loop turns D into dU = dL/du_t in place.
+    D = model.f_prime(cache.u)
+    if a != 1.0:
+        D *= a
+    matmul_t = model._refresh(transposed=True)  # v -> W_rec^T v
+    carry = None                                # dL/dh_t through step t+1
+    du = xp.empty((N, B), dtype=model.dtype)    # contiguous: BLAS/SpMM operand
+    for t in range(T - 1, -1, -1):
+        s = slice(t * B, (t + 1) * B)
+        Gt, Dt = G[:, s], D[:, s]
+        if carry is not None:
+            Gt += carry                         # dh_t = G_t + carry
+        xp.multiply(Dt, Gt, out=du)             # du_t = dh_t * alpha f'(u_t)
+        Dt[...] = du                            # D[:, s] now holds du_t
+        carry = matmul_t(du)                    # W_rec^T du_t
+        if a != 1.0:
+            carry += (1.0 - a) * Gt             # + (1 - alpha) dh_t
+    dU = D
+    g["W_in"] = xp.matmul(dU, cache.x)          # (N, n_in)
+    g["b"] = dU.sum(axis=1)                     # (N,)
+    g["w_rec"] = _pattern_product(model)(dU, Hp)  # (nnz,)
+    if "h0" in P:
+        g["h0"] = carry.sum(axis=1)             # h_{-1} = h0 for every trial
+    return {k: g[k] for k in P}

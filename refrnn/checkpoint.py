@@ -1,0 +1,220 @@
+"""Training checkpoints in HDF5 (no pickle), written atomically and checksummed.
+
+Layout of a checkpoint file::
+
+    /params/<name>            model parameters (e.g. W_in (N, n_in), w_rec (nnz,))
+    /mask/indptr, /indices    the recurrent CSR pattern (N + 1,), (nnz,); attr shape
+    /optim/...                the optimiser's state_dict (nested groups)
+    /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, rng, extra
+    attrs: format, step       checkpoint format version, updates done
+
+Each dataset carries a ``sha256`` attribute of its raw bytes; loading checks
+them all, so a flipped byte is an error rather than a silently wrong model.
+Writes go to ``<name>.tmp-<pid>`` in the same folder, are fsynced, then renamed
+over the old file; a failed write leaves the old checkpoint untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FORMAT = "refrnn-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupted or does not match the run."""
+
+
+@dataclass
+class Checkpoint:
+    """The contents of one checkpoint file (NumPy arrays, JSON-able dicts)."""
+
+    step: int
+    params: dict
+    mask_indptr: np.ndarray
+    mask_indices: np.ndarray
+    mask_shape: tuple
+    optim: dict
+    config: dict
+    sampler: dict | None = None
+    rng: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path, ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically; return the path."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["step"] = int(ckpt.step)
+            _write_tree(f.create_group("params"), ckpt.params)
+            m = f.create_group("mask")
+            m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
+            _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
+            _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
+            _write_tree(f.create_group("optim"), ckpt.optim)
+            j = f.create_group("json")
+            for name in ("config", "sampler", "rng", "extra"):
+                blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
+                _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
+            f.flush()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return path
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read and verify a checkpoint; CheckpointError naming the file on any defect."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+            if fmt != FORMAT:
+                raise CheckpointError(f"checkpoint {str(path)!r} has format {fmt!r}, "
+                                      f"expected {FORMAT!r}")
+            js = {k: decode_arrays(json.loads(_read(f["json"][k]).tobytes().decode("utf-8")))
+                  for k in ("config", "sampler", "rng", "extra")}
+            return Checkpoint(
+                step=int(f.attrs["step"]),
+                params=_read_tree(f["params"]),
+                mask_indptr=_read(f["mask/indptr"]),
+                mask_indices=_read(f["mask/indices"]),
+                mask_shape=tuple(int(v) for v in f["mask"].attrs["shape"]),
+                optim=_read_tree(f["optim"]),
+                config=js["config"], sampler=js["sampler"], rng=js["rng"], extra=js["extra"])
+    except CheckpointError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupted "
+                              f"({type(e).__name__}: {e}); delete it or start a new run "
+                              "with --force") from None
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return {"__ndarray__": o.tolist(), "dtype": str(o.dtype)}
+    raise TypeError(f"cannot store {type(o).__name__} in a checkpoint")
+
+
+def decode_arrays(o):
+    """Turn ``{"__ndarray__": ..., "dtype": ...}`` entries of a JSON blob back into arrays."""
+    if isinstance(o, dict):
+        if set(o) == {"__ndarray__", "dtype"}:
+            return np.asarray(o["__ndarray__"], dtype=o["dtype"])
+        return {k: decode_arrays(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [decode_arrays(v) for v in o]
+    return o
+
+
+def _dataset(group, name, arr):
+    arr = np.array(arr, order="C")  # keeps 0-d arrays 0-d
+    d = group.create_dataset(name, data=arr)
+    d.attrs["sha256"] = hashlib.sha256(arr.tobytes()).hexdigest()
+    return d
+
+
+def _read(dset) -> np.ndarray:
+    arr = np.array(dset[()], order="C")
+    want = dset.attrs.get("sha256")
+    want = want.decode() if isinstance(want, bytes) else want
+    if want != hashlib.sha256(arr.tobytes()).hexdigest():
+        raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
+                              f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
+                              "delete the file or start a new run with --force")
+    return arr
+
+
+def _write_tree(group, obj):
+    """Store a nested dict/list of arrays and scalars: arrays as datasets, the rest as JSON."""
+    if isinstance(obj, dict):
+        keys = list(obj)
+        group.attrs["kind"] = "dict"
+    elif isinstance(obj, (list, tuple)):
+        keys = list(range(len(obj)))
+        group.attrs["kind"] = "list"
+    else:
+        raise TypeError(f"cannot store {type(obj).__name__} as a tree")
+    group.attrs["keys"] = json.dumps(keys)
+    scalars = {}
+    for i, k in enumerate(keys):
+        v = obj[k]
+        name = f"k{i}"
+        if isinstance(v, (dict, list, tuple)):
+            _write_tree(group.create_group(name), v)
+        elif isinstance(v, np.ndarray) or getattr(v, "ndim", 0) > 0:
+            _dataset(group, name, _host(v))
+        else:
+            scalars[name] = _json_default(v) if isinstance(v, (np.generic,)) else _host_scalar(v)
+    group.attrs["scalars"] = json.dumps(scalars)
+
+
+def _read_tree(group):
+    keys = json.loads(group.attrs["keys"])
+    scalars = json.loads(group.attrs["scalars"])
+    vals = []
+    for i, _ in enumerate(keys):
+        name = f"k{i}"
+        if name in scalars:
+            vals.append(scalars[name])
+        elif isinstance(group[name], h5py.Group):
+            vals.append(_read_tree(group[name]))
+        else:
+            vals.append(_read(group[name]))
+    kind = group.attrs["kind"]
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    return dict(zip(keys, vals)) if kind == "dict" else vals
+
+
+def _host(v) -> np.ndarray:
+    """A NumPy copy of a NumPy or CuPy array."""
+    return v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else np.asarray(v)
+
+
+def _host_scalar(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if hasattr(v, "item"):  # 0-d NumPy/CuPy array
+        return _host(v).item()
+    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint")
+
+
+def restore_params(model, ckpt: Checkpoint, where: str = "checkpoint"):
+    """Copy ``ckpt``'s parameters into ``model`` in place, after checking that the
+    recurrent pattern and every parameter's name and shape match."""
+    m = model.mask
+    if (tuple(m.shape) != tuple(ckpt.mask_shape)
+            or not np.array_equal(np.asarray(m.indptr), ckpt.mask_indptr)
+            or not np.array_equal(np.asarray(m.indices), ckpt.mask_indices)):
+        raise CheckpointError(f"checkpoint {where!r} holds another recurrent mask pattern "
+                              f"(shape {tuple(ckpt.mask_shape)}, nnz {ckpt.mask_indices.size})"
+                              f" than this model (shape {tuple(m.shape)}, nnz {m.nnz})")
+    if set(ckpt.params) != set(model.params):
+        raise CheckpointError(f"checkpoint {where!r} has parameters {sorted(ckpt.params)}, "
+                              f"the model {sorted(model.params)}")
+    for k, v in model.params.items():
+        a = ckpt.params[k]
+        if tuple(a.shape) != tuple(v.shape):
+            raise CheckpointError(f"checkpoint {where!r}: {k} has shape {tuple(a.shape)}, "
+                                  f"the model {tuple(v.shape)}")
+        v[...] = model.backend.asarray(a, dtype=v.dtype)

@@ -1,0 +1,168 @@
+"""Per-task performance on held-out trials (TASKS.md, "Scoring").
+
+A trial counts as correct (``perf`` = 1) when the network's argmax output is 0
+(fixate) at every step before the decision period and equals the label at the
+last decision step. Decision accuracy is the fraction of decision steps, pooled
+over a task's trials, whose argmax equals the label. Both are reported per
+task and as the unweighted mean over tasks (key ``"mean"``).
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+MEAN = "mean"
+
+
+def score_outputs(pred, labels, decision_start, lengths):
+    """Score argmax predictions of padded whole trials.
+
+    Args:
+        pred: int (T, B) argmax output class per step.
+        labels: int (T, B) target class per step (padding is ignored).
+        decision_start: int (B,) first decision step of each trial.
+        lengths: int (B,) trial lengths in steps (<= T).
+    Returns:
+        (correct (B,) bool, n_decision_hits int, n_decision_steps int)
+    """
+    pred = np.asarray(pred)
+    labels = np.asarray(labels)
+    ds = np.asarray(decision_start, dtype=np.int64)
+    ln = np.asarray(lengths, dtype=np.int64)
+    if pred.shape != labels.shape or pred.ndim != 2:
+        raise ValueError(f"pred {pred.shape} and labels {labels.shape} must be equal (T, B)")
+    T, B = pred.shape
+    if ds.shape != (B,) or ln.shape != (B,):
+        raise ValueError(f"decision_start {ds.shape} and lengths {ln.shape} must be ({B},)")
+    if np.any(ln < 1) or np.any(ln > T) or np.any(ds < 0) or np.any(ds >= ln):
+        raise ValueError("need 0 <= decision_start < lengths <= T for every trial")
+    t = np.arange(T)[:, None]
+    before = t < ds[None, :]
+    fixated = ~np.any(before & (pred != 0), axis=0)
+    cols = np.arange(B)
+    last_ok = pred[ln - 1, cols] == labels[ln - 1, cols]
+    in_dec = (t >= ds[None, :]) & (t < ln[None, :])
+    hits = int(np.count_nonzero(in_dec & (pred == labels)))
+    return fixated & last_ok, hits, int(np.count_nonzero(in_dec))
+
+
+def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=None,
+             input_noise_std=0.1, tasks=None):
+    """Score ``model`` on whole held-out trials of every task.
+
+    Args:
+        model: an RNN (``model.forward(x, rng=None) -> (y, cache)``, y (T, B, 17);
+            ``model.backend``).
+        test_trials: dict task name -> TrialBatch.
+        task_names: list of task names in one-hot order (the model's input).
+        batch_size: trials per forward pass.
+        noise: when True, add recurrent noise (from ``rng``) and input noise
+            (std ``input_noise_std``); by default the network runs noise-free.
+        rng: NumPy Generator or int seed, required when ``noise`` is True; it
+            draws the input noise and seeds the backend's recurrent noise.
+        tasks: optional subset of task names to score (default: all in
+            ``test_trials`` that are in ``task_names``).
+    Returns:
+        dict task -> {"perf", "decision_acc", "n"}, plus "mean" (unweighted
+        over tasks; "n" is the total number of trials).
+    """
+    from .data import trial_batch  # lazily: data imports the task code
+
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if noise and rng is None:
+        raise ValueError("evaluate(noise=True) needs an rng")
+    backend = getattr(model, "backend", None)
+    xp = backend.xp if backend is not None else np
+    to_np = backend.to_numpy if backend is not None else np.asarray
+    host_rng = rec_rng = None
+    if noise:
+        host_rng = np.random.default_rng(rng)
+        on_gpu = backend is not None and backend.is_gpu
+        rec_rng = (backend.rng(int(host_rng.integers(2**62))) if on_gpu else host_rng)
+    names = list(task_names)
+    chosen = list(tasks) if tasks is not None else [t for t in names if t in test_trials]
+    out = {}
+    for task in chosen:
+        if task not in names:
+            raise ValueError(f"task {task!r} is not in the model's task list")
+        if task not in test_trials:
+            raise ValueError(f"no test trials for task {task!r}")
+        trials = test_trials[task]
+        n = trials.n_trials
+        correct = 0
+        hits = steps = 0
+        for a in range(0, n, int(batch_size)):
+            idx = np.arange(a, min(n, a + int(batch_size)))
+            batch, ds, ln = trial_batch(
+                trials, names.index(task), len(names), idx, backend=backend,
+                noise_std=input_noise_std if noise else 0.0, rng=host_rng)
+            y, _ = model.forward(batch.x, rng=rec_rng)
+            pred = to_np(xp.argmax(y, axis=-1))
+            ok, h, s = score_outputs(pred, to_np(batch.labels), to_np(ds), to_np(ln))
+            correct += int(ok.sum())
+            hits += h
+            steps += s
+        out[task] = {"perf": correct / n if n else float("nan"),
+                     "decision_acc": hits / steps if steps else float("nan"),
+                     "n": int(n)}
+    out[MEAN] = summarize(out)
+    return out
+
+
+def summarize(results):
+    """The unweighted mean over the task entries of ``results`` (ignores "mean")."""
+    rows = [v for k, v in results.items() if k != MEAN]
+    if not rows:
+        return {"perf": float("nan"), "decision_acc": float("nan"), "n": 0}
+    return {"perf": float(np.mean([r["perf"] for r in rows])),
+            "decision_acc": float(np.mean([r["decision_acc"] for r in rows])),
+            "n": int(sum(r["n"] for r in rows))}
+
+
+def format_table(results) -> str:
+    """A plain-text table: task, perf, decision accuracy, trials; mean last."""
+    tasks = [k for k in results if k != MEAN]
+    width = max([len(t) for t in tasks] + [len(MEAN), 4])
+    lines = [f"{'task':<{width}}  {'perf':>6}  {'dec_acc':>7}  {'n':>6}"]
+    for t in tasks + ([MEAN] if MEAN in results else []):
+        r = results[t]
+        if t == MEAN:
+            lines.append("-" * len(lines[0]))
+        lines.append(f"{t:<{width}}  {r['perf']:>6.3f}  {r['decision_acc']:>7.3f}  {r['n']:>6d}")
+    return "\n".join(lines)
+
+
+def write_csv(results, path) -> Path:
+    """Write ``results`` as CSV (task, perf, decision_acc, n; mean last), atomically."""
+    path = Path(path)
+    tasks = [k for k in results if k != MEAN] + ([MEAN] if MEAN in results else [])
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["task", "perf", "decision_acc", "n"])
+            for t in tasks:
+                r = results[t]
+                w.writerow([t, repr(float(r["perf"])), repr(float(r["decision_acc"])), int(r["n"])])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return path
+
+
+def read_csv(path):
+    """Read a table written by :func:`write_csv` back into a results dict."""
+    out = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            out[row["task"]] = {"perf": float(row["perf"]),
+                                "decision_acc": float(row["decision_acc"]), "n": int(row["n"])}
+    return out

@@ -1,0 +1,277 @@
+"""The leaky rate RNN: configuration, parameters and the forward pass.
+
+The one equation (Yang et al. 2019 convention, activation inside the leak):
+
+    u_t = W_in x_t + b + W_rec h_{t-1} + sqrt(2/alpha) * sigma_rec * xi_t
+    h_t = (1 - alpha) h_{t-1} + alpha * f(u_t)
+    y_t = W_out h_t + b_out
+
+W_rec lives on a fixed CSR pattern (``model.mask``); ``params["w_rec"]`` is
+its ``data`` vector in CSR order. Internally every (time, batch) quantity is
+stored neuron-major, (N, T*B) with column t*B + b, so each all-time product is
+one GEMM on a zero-copy view and each step's (N, B) slice is BLAS-friendly.
+
+Initialisation (seeded by ``RNN(..., seed)``):
+    W_in  ~ N(0, 1/n_in)            W_out ~ N(0, 1/N)          b = b_out = 0
+    w_rec ~ N(0, INIT_GAIN^2 / k)   k = the mask's in-degree of each row
+    h0 = 0 (trained from 0 when ``train_h0``)
+Scaling W_rec by 1/k keeps the variance of W_rec h the same for a 4% mask and
+a full matrix, so both start with comparable dynamics. INIT_GAIN = 1: for
+tanh that is the edge of chaos; for relu, E[relu(u)^2] = var(u)/2, so the
+input-free dynamics decay at first.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .backend import get_backend
+from .masks import MASK_KINDS, make_mask
+
+ACTIVATIONS = ("relu", "tanh", "softplus")
+DTYPES = ("float32", "float64")
+INIT_GAIN = 1.0
+DENSE_DENSITY = 0.1  # above this density the recurrent product is a dense GEMM
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of an RNN (see the module docstring for the equation)."""
+
+    n_in: int
+    n_out: int = 17
+    n_hidden: int = 256
+    activation: str = "relu"
+    alpha: float = 1.0
+    sigma_rec: float = 0.05
+    mask: str = "locality"
+    sparsity: float = 0.04
+    mask_seed: int = 0
+    dtype: str = "float32"
+    train_h0: bool = False
+
+    def __post_init__(self):
+        for name in ("n_in", "n_out", "n_hidden"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        a = float(self.alpha)
+        if math.isnan(a) or not (0.0 < a <= 1.0):
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
+        s = float(self.sigma_rec)
+        if math.isnan(s) or s < 0:
+            raise ValueError(f"sigma_rec must be >= 0, got {self.sigma_rec!r}")
+        if self.mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {self.mask!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise ValueError(f"unknown ModelConfig keys {extra}")
+        return cls(**d)
+
+
+class ForwardCache:
+    """What the backward pass needs from one forward pass.
+
+    Attributes (backend arrays, K = T * B, column t*B + b):
+        x: (K, n_in) inputs.
+        u: (N, K) pre-activations u_t (noise included).
+        h: (N, (T+1) * B) states; columns [0, B) hold h_{-1} = h0, so
+           h[:, :K] are the previous states and h[:, B:] are h_0 .. h_{T-1}.
+        xi: (N, K) standard-normal noise draws, or None.
+    """
+
+    def __init__(self, x, u, h, xi, T, B):
+        self.x, self.u, self.h, self.xi, self.T, self.B = x, u, h, xi, T, B
+
+    def hidden(self):
+        """States h_t for every step, (T, B, N) (a copy, public layout)."""
+        n = self.h.shape[0]
+        return self.h[:, self.B:].T.reshape(self.T, self.B, n).copy()
+
+    def noise(self):
+        """The draws xi, (T, B, N), or None."""
+        if self.xi is None:
+            return None
+        return self.xi.T.reshape(self.T, self.B, self.h.shape[0]).copy()
+
+
+class RNN:
+    """Leaky RNN with a fixed sparse recurrent pattern.
+
+    Args:
+        config: a ModelConfig.
+        backend: a Backend or device name (default "cpu").
+        seed: int seed of the weight initialisation.
+    """
+
+    def __init__(self, config: ModelConfig, backend=None, seed: int = 0):
+        self.config = config
+        self.backend = get_backend(backend or "cpu")
+        xp = self.xp = self.backend.xp
+        self.dtype = np.dtype(config.dtype)
+        N = config.n_hidden
+        self.mask = make_mask(config.mask, N, config.sparsity, config.mask_seed)
+        m = self.mask
+        deg = np.diff(m.indptr)
+        rows = np.repeat(np.arange(N), deg)
+        self.rows, self.cols = rows, m.indices.astype(np.int64)
+        self.dense = m.nnz > DENSE_DENSITY * N * N
+        rng = np.random.default_rng(seed)
+        p = {
+            "W_in": rng.standard_normal((N, config.n_in)) / math.sqrt(config.n_in),
+            "b": np.zeros(N),
+            "w_rec": rng.standard_normal(m.nnz) * (INIT_GAIN / np.sqrt(deg[rows])),
+            "W_out": rng.standard_normal((config.n_out, N)) / math.sqrt(N),
+            "b_out": np.zeros(config.n_out),
+        }
+        if config.train_h0:
+            p["h0"] = np.zeros(N)
+        self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
+        self._build_operators()
+
+    # ---- the recurrent operator W_rec and its transpose -------------------
+    def _build_operators(self):
+        xp, N, m = self.xp, self.config.n_hidden, self.mask
+        # Transposed pattern: WT.data = w_rec[perm], computed once.
+        t = m.copy()
+        t.data = np.arange(m.nnz, dtype=np.float64)
+        t = t.T.tocsr()
+        t.sort_indices()
+        self._perm = xp.asarray(t.data.astype(np.int64))
+        if self.dense:
+            self._flat = xp.asarray(self.rows * N + self.cols)
+            self._wd = xp.zeros((N, N), dtype=self.dtype)
+            return
+        sparse = self.backend.sparse
+        w = self.params["w_rec"]
+        self._csr = sparse.csr_matrix(
+            (w, xp.asarray(m.indices, dtype=np.int32), xp.asarray(m.indptr, dtype=np.int32)),
+            shape=(N, N))
+        self._csr_t = sparse.csr_matrix(
+            (xp.take(w, self._perm), xp.asarray(t.indices, dtype=np.int32),
+             xp.asarray(t.indptr, dtype=np.int32)), shape=(N, N))
+
+    def _refresh(self, transposed: bool):
+        """Point the operator at the current params["w_rec"]; return a matmul."""
+        w = self.params["w_rec"]
+        if self.dense:
+            self._wd.ravel()[self._flat] = w
+            wd = self._wd.T if transposed else self._wd
+            return lambda v: self.xp.matmul(wd, v)
+        if transposed:
+            self._csr_t.data = self.xp.take(w, self._perm)
+            return self._csr_t.dot
+        self._csr.data = w
+        return self._csr.dot
+
+    def w_rec_dense(self):
+        """W_rec as a dense (N, N) backend array (for inspection)."""
+        N = self.config.n_hidden
+        out = self.xp.zeros((N, N), dtype=self.dtype)
+        out.ravel()[self.xp.asarray(self.rows * N + self.cols)] = self.params["w_rec"]
+        return out
+
+    # ---- activation -------------------------------------------------------
+    def _f(self, u, out=None):
+        xp, a = self.xp, self.config.activation
+        if a == "relu":
+            return xp.maximum(u, 0, out=out)
+        if a == "tanh":
+            return xp.tanh(u, out=out)
+        return xp.logaddexp(0, u, out=out)
+
+    def f_prime(self, u):
+        """f'(u) for all of u (a new array of the same shape)."""
+        xp, a = self.xp, self.config.activation
+        if a == "relu":
+            return (u > 0).astype(self.dtype)
+        if a == "tanh":
+            th = xp.tanh(u)
+            return 1 - th * th
+        return 0.5 * (1 + xp.tanh(0.5 * u))  # sigmoid, stable for large |u|
+
+    # ---- forward ----------------------------------------------------------
+    def forward(self, x, rng=None, noise=None):
+        """Run the network over all steps.
+
+        Args:
+            x: (T, B, n_in) inputs (array-like; moved to the backend).
+            rng: backend Generator drawing xi ~ N(0, 1) of shape (N, T*B)
+                (column t*B + b) in one call; ignored when ``noise`` is given.
+            noise: (T, B, N) explicit draws xi (scaled here by
+                sqrt(2/alpha) * sigma_rec). Neither rng nor noise: no noise.
+        Returns:
+            y (T, B, n_out) outputs and a ForwardCache.
+        """
+        cfg, xp, P = self.config, self.xp, self.params
+        x = xp.asarray(x, dtype=self.dtype)
+        if x.ndim != 3 or x.shape[2] != cfg.n_in:
+            raise ValueError(f"x must have shape (T, B, {cfg.n_in}), got {tuple(x.shape)}")
+        T, B, _ = x.shape
+        if T < 1 or B < 1:
+            raise ValueError(f"x needs at least one step and one trial, got shape {tuple(x.shape)}")
+        N, K = cfg.n_hidden, T * B
+        X = x.reshape(K, cfg.n_in)
+        U = xp.matmul(P["W_in"], X.T)  # (N, K): the whole input drive at once
+        U += P["b"][:, None]
+        xi = None
+        if noise is not None:
+            noise = xp.asarray(noise, dtype=self.dtype)
+            if noise.shape != (T, B, N):
+                raise ValueError(f"noise must have shape {(T, B, N)}, got {tuple(noise.shape)}")
+            xi = noise.reshape(K, N).T
+        elif rng is not None and cfg.sigma_rec > 0:
+            xi = rng.standard_normal((N, K), dtype=self.dtype)
+        scale = math.sqrt(2.0 / cfg.alpha) * cfg.sigma_rec
+        if xi is not None and scale != 0.0:
+            U += scale * xi
+        H = xp.empty((N, (T + 1) * B), dtype=self.dtype)
+        H[:, :B] = P["h0"][:, None] if "h0" in P else 0
+        self._recur(U, H, T, B)
+        Y = xp.matmul(H[:, B:].T, P["W_out"].T)  # (K, n_out)
+        Y += P["b_out"]
+        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, xi, T, B)
+
+    def _recur(self, U, H, T, B):
+        """The only loop over time: u_t += W_rec h_{t-1}; h_t from u_t.
+
+        The product reads a contiguous copy of h_{t-1}: BLAS on a column
+        slice of the wide (N, (T+1)*B) array is several times slower.
+        """
+        xp = self.xp
+        matmul = self._refresh(transposed=False)
+        a = self.config.alpha
+        h = H[:, :B].copy()
+        for t in range(T):
+            ut = U[:, t * B:(t + 1) * B]
+            ut += matmul(h)
+            if a == 1.0:
+                self._f(ut, out=h)
+            else:  # h = h + a * (f(u) - h)
+                r = self._f(ut, out=None)
+                r -= h
+                r *= a
+                h += r
+            H[:, (t + 1) * B:(t + 2) * B] = h
+
+    def backward(self, cache: ForwardCache, dy):
+        """Gradients of a loss given dL/dy, dy (T, B, n_out); see refrnn.bptt."""
+        from .bptt import backward
+
+        return backward(self, cache, dy)
+
+    def n_params(self) -> int:
+        return int(sum(v.size for v in self.params.values()))

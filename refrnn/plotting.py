@@ -1,0 +1,199 @@
+"""Figures of finished runs: learning curves and per-task heat maps (PNG).
+
+Needs the ``plot`` extra (matplotlib), imported only when a figure is made.
+Runs are grouped by configuration label (the sweep's label, or one built from
+config.json) and by task set; seeds of one label form a band.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .sweep_results import Curve, read_metrics
+
+LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "plotting needs matplotlib: install the plot extra, "
+            "pip install 'refrnn[plot]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+@dataclasses.dataclass
+class RunCurves:
+    """One run directory read back for plotting."""
+
+    path: Path
+    label: str
+    seed: int
+    task_set: str
+    curve: Curve
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_run(run_dir: str | Path) -> RunCurves:
+    """Read a run directory (metrics.csv, config.json, sweep_done.json)."""
+    run_dir = Path(run_dir)
+    curve = read_metrics(run_dir)
+    cfg = _read_json(run_dir / "config.json")
+    marker = _read_json(run_dir / "sweep_done.json")
+    from .sweep import default_label
+    label = marker.get("label") or default_label(
+        {k: cfg[k] for k in LABEL_KEYS if k in cfg}) or run_dir.name
+    return RunCurves(run_dir, label, int(cfg.get("seed", marker.get("seed", 0))),
+                     str(cfg.get("task_set", "runs")), curve)
+
+
+def collect_runs(paths) -> list[RunCurves]:
+    """Load run directories; a folder without metrics.csv is searched one
+    level down (so a sweep folder stands for all its runs).
+
+    Raises ValueError naming a path that holds no run.
+    """
+    runs = []
+    for p in map(Path, paths):
+        if (p / "metrics.csv").is_file():
+            runs.append(load_run(p))
+            continue
+        subs = sorted(d for d in p.glob("*") if (d / "metrics.csv").is_file()) \
+            if p.is_dir() else []
+        if not subs:
+            raise ValueError(f"{p} is not a run directory (no metrics.csv) and "
+                             "holds none")
+        runs.extend(load_run(d) for d in subs)
+    return runs
+
+
+def _group(runs):
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(r.task_set, {}).setdefault(r.label, []).append(r)
+    return groups
+
+
+def _short(label: str, task_set: str) -> str:
+    """The label without a leading task-set name (the panel title has it)."""
+    for sep in ("_", ":", "/", " "):
+        if label.startswith(task_set + sep) and len(label) > len(task_set) + 1:
+            return label[len(task_set) + 1:]
+    return label
+
+
+def _band(runs):
+    """Union of logged steps; mean/min/max over the seeds logged at each."""
+    steps = np.unique(np.concatenate([r.curve.steps for r in runs]))
+    table = np.full((len(runs), steps.size), np.nan)
+    for i, r in enumerate(runs):
+        table[i, np.searchsorted(steps, r.curve.steps)] = r.curve.mean_perf
+    return (steps, np.nanmean(table, 0), np.nanmin(table, 0),
+            np.nanmax(table, 0))
+
+
+def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
+    """Mean performance against step, one line per label (mean over seeds)
+    and a shaded min-max band over seeds; one panel per task set."""
+    plt = _pyplot()
+    groups = _group(runs)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4),
+                             squeeze=False)
+    for ax, (task_set, labels) in zip(axes[0], groups.items()):
+        for label, members in labels.items():
+            steps, mean, lo, hi = _band(members)
+            line, = ax.plot(steps, mean, lw=1.8, label=f"{_short(label, task_set)}"
+                            f" (n={len(members)})")
+            if len(members) > 1:
+                ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2)
+        for level in (0.8, 0.9):
+            ax.axhline(level, color="0.6", lw=0.8, ls=":")
+        ax.set(title=f"{task_set}: mean performance (band: min-max over seeds)",
+               xlabel="training step", ylabel="mean performance",
+               ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+def final_task_table(members: dict):
+    """(labels, tasks, (n_labels, n_tasks) mean final per-task perf)."""
+    labels = list(members)
+    tasks = list(dict.fromkeys(t for runs in members.values()
+                               for r in runs for t in r.curve.task_perf))
+    grid = np.full((len(labels), len(tasks)), np.nan)
+    for i, label in enumerate(labels):
+        for j, task in enumerate(tasks):
+            vals = [r.curve.task_perf[task][-1] for r in members[label]
+                    if task in r.curve.task_perf]
+            if vals:
+                grid[i, j] = float(np.mean(vals))
+    return labels, tasks, grid
+
+
+def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
+                      task_set: str | None = None) -> Path:
+    """Heat map of final per-task performance (mean over seeds): rows =
+    configuration labels, columns = tasks, for one task set."""
+    plt = _pyplot()
+    groups = _group(runs)
+    task_set = task_set or next(iter(groups))
+    labels, tasks, grid = final_task_table(groups[task_set])
+    if not tasks:
+        raise ValueError(f"no per-task columns in the metrics of {task_set!r}")
+    width = min(max(6.0, 0.16 * len(tasks) + 3.5), 30.0)
+    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.45 * len(labels) + 1.2))
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto",
+                   interpolation="nearest")
+    ax.set_xticks(range(len(tasks)))
+    ax.set_xticklabels(tasks, rotation=90, fontsize=7 if len(tasks) <= 40 else 5)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels([_short(lab, task_set) for lab in labels], fontsize=8)
+    if len(tasks) <= 30:
+        for (i, j), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                text = "1" if round(v, 2) >= 1 else f"{v:.2f}"[1:]
+                ax.text(j, i, text, ha="center",
+                        va="center", fontsize=6,
+                        color="white" if v < 0.5 else "black")
+    ax.set_title(f"{task_set}: final performance per task (mean over seeds)")
+    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path) -> Path:
+    """Save as PNG through a temporary name in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_runs(paths, out_prefix: str | Path) -> list[Path]:
+    """All figures for some run (or sweep) directories.
+
+    Writes ``<out_prefix>_curves.png`` and one
+    ``<out_prefix>_heatmap_<task_set>.png`` per task set; returns the paths.
+    """
+    runs = collect_runs(paths)
+    out_prefix = str(out_prefix)
+    written = [plot_learning_curves(runs, f"{out_prefix}_curves.png")]
+    for task_set in _group(runs):
+        written.append(plot_task_heatmap(
+            runs, f"{out_prefix}_heatmap_{task_set}.png", task_set))
+    return written

@@ -1,0 +1,197 @@
+"""Read run directories back: learning curves, per-run and per-config summaries.
+
+Used by :mod:`refrnn.sweep` (summary table) and :mod:`refrnn.plotting`
+(figures). Only the standard library and NumPy; nothing here trains.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+THRESHOLDS = (0.8, 0.9)
+# Column names of train()'s metrics.csv (refrnn/training_loop.py:
+# step, loss, mean_perf, mean_decision_acc, perf_<task>..., acc_<task>...,
+# seconds).
+STEP_COLS = ("step",)
+MEAN_COLS = ("mean_perf",)
+TIME_COLS = ("seconds",)
+TASK_PREFIX = "perf_"  # per-task performance columns: perf_<task>
+
+
+@dataclasses.dataclass
+class Curve:
+    """A run's metrics log as arrays.
+
+    Attributes:
+        steps: (E,) int, the training step of each evaluation.
+        mean_perf: (E,) float, mean performance over tasks.
+        seconds: (E,) float, wall time since the run started (NaN if absent).
+        task_perf: dict task name -> (E,) float.
+    """
+
+    steps: np.ndarray
+    mean_perf: np.ndarray
+    seconds: np.ndarray
+    task_perf: dict
+
+
+def _pick(columns, names, path):
+    for name in names:
+        if name in columns:
+            return name
+    raise ValueError(f"{path}: no column among {names}; columns are {columns}")
+
+
+def read_metrics(run_dir: str | Path) -> Curve:
+    """Read ``run_dir/metrics.csv`` (ValueError naming the file if unusable)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{path} has no evaluation rows")
+    cols = list(rows[0])
+    step_c = _pick(cols, STEP_COLS, path)
+    mean_c = _pick(cols, MEAN_COLS, path)
+    time_c = next((c for c in TIME_COLS if c in cols), None)
+
+    def column(name):
+        return np.array([float(r[name]) if r[name] not in ("", None) else np.nan
+                         for r in rows])
+
+    tasks = {c[len(TASK_PREFIX):]: column(c) for c in cols
+             if c.startswith(TASK_PREFIX)}
+    seconds = column(time_c) if time_c else np.full(len(rows), np.nan)
+    return Curve(column(step_c).astype(int), column(mean_c), seconds, tasks)
+
+
+def steps_to_reach(curve: Curve, level: float):
+    """First logged step whose mean performance is >= level, else None."""
+    hit = np.flatnonzero(curve.mean_perf >= level)
+    return int(curve.steps[hit[0]]) if hit.size else None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """One run of a sweep, summarised from its metrics log."""
+
+    label: str
+    seed: int
+    run_dir: str
+    status: str  # "done" or "failed"
+    final_step: int | None = None
+    final_perf: float | None = None
+    steps_to_80: int | None = None
+    steps_to_90: int | None = None
+    wall_s: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def summarize_run(run_dir: Path, label: str, seed: int,
+                  error: str | None = None) -> RunSummary:
+    """Summarise one run directory; a missing/unreadable log is a failure.
+
+    ``wall_s`` is the last ``seconds`` entry of metrics.csv (train's own
+    clock, across resumes) or, without one, the marker's worker time.
+    """
+    row = RunSummary(label, seed, str(run_dir), "failed", error=error)
+    try:
+        curve = read_metrics(run_dir)
+    except ValueError as exc:
+        row.error = row.error or str(exc)
+        return row
+    row.final_step = int(curve.steps[-1])
+    row.final_perf = float(curve.mean_perf[-1])
+    row.steps_to_80 = steps_to_reach(curve, THRESHOLDS[0])
+    row.steps_to_90 = steps_to_reach(curve, THRESHOLDS[1])
+    wall = float(curve.seconds[-1])
+    marker = Path(run_dir) / "sweep_done.json"
+    if math.isnan(wall) and marker.is_file():
+        wall = json.loads(marker.read_text(encoding="utf-8"))["worker_seconds"]
+    row.wall_s = None if math.isnan(wall) else round(wall, 3)
+    if error is None and marker.is_file():
+        row.status = "done"
+    elif error is None:
+        row.error = "unfinished (no sweep_done.json)"
+    return row
+
+
+def _stats(values):
+    vals = np.array([v for v in values if v is not None], dtype=float)
+    if vals.size == 0:
+        return None, None, None, None
+    std = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+    return float(vals.mean()), std, float(vals.min()), float(vals.max())
+
+
+def aggregate(rows: list[RunSummary]) -> list[dict]:
+    """Mean, sample std (ddof=1), min and max over seeds per label.
+
+    Failed runs count in ``n_failed`` only. ``steps_to_80`` statistics are
+    over the seeds that reached 80%; ``reached_80`` says how many did.
+    """
+    out = []
+    for label in dict.fromkeys(r.label for r in rows):
+        done = [r for r in rows if r.label == label and r.status == "done"]
+        agg = {"label": label, "n_seeds": len(done),
+               "n_failed": sum(r.label == label and r.status != "done"
+                               for r in rows)}
+        for key in ("final_perf", "steps_to_80", "steps_to_90", "wall_s"):
+            mean, std, lo, hi = _stats(getattr(r, key) for r in done)
+            agg.update({f"{key}_mean": mean, f"{key}_std": std,
+                        f"{key}_min": lo, f"{key}_max": hi})
+        for level in ("80", "90"):
+            agg[f"reached_{level}"] = sum(
+                getattr(r, f"steps_to_{level}") is not None for r in done)
+        out.append(agg)
+    return out
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write dict rows as CSV atomically (empty file when no rows)."""
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fmt(mean, std, digits, n=None, of=None):
+    if mean is None:
+        return "never" if of else "-"
+    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return text + (f" ({n}/{of})" if of is not None and n != of else "")
+
+
+def format_table(aggregated: list[dict]) -> str:
+    """A fixed-width text table of :func:`aggregate`'s rows (mean ± std)."""
+    head = ("configuration", "seeds", "final mean perf", "steps to 80%",
+            "steps to 90%", "wall s")
+    body = [(a["label"],
+             f"{a['n_seeds']}" + (f" ({a['n_failed']} failed)" if a["n_failed"] else ""),
+             _fmt(a["final_perf_mean"], a["final_perf_std"], 3),
+             _fmt(a["steps_to_80_mean"], a["steps_to_80_std"], 0,
+                  a["reached_80"], a["n_seeds"]),
+             _fmt(a["steps_to_90_mean"], a["steps_to_90_std"], 0,
+                  a["reached_90"], a["n_seeds"]),
+             _fmt(a["wall_s_mean"], a["wall_s_std"], 0))
+            for a in aggregated]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""`refrnn cache`: build, verify, and clean errors (exit 2 / exit 1, no traceback)."""
+import h5py
+from click.testing import CliRunner
+
+from cli.main import cli
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, ["cache", *args], env=env)
+
+
+def test_build_and_verify(tmp_path):
+    out = tmp_path / "y.h5"
+    r = run("--task-set", "yang19", "--trials-per-task", "8", "--seed", "2", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and out.is_file()
+    r = run("--verify", str(out))
+    assert r.exit_code == 0 and "ok" in r.output
+    with h5py.File(out, "r+") as f:
+        f["train/go/labels"][0] = (f["train/go/labels"][0] + 1) % 17
+    r = run("--verify", str(out))
+    assert r.exit_code == 1 and "train/go/labels" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_default_location_env(tmp_path):
+    r = run("--task-set", "yang19", "--trials-per-task", "3",
+            env={"REFRNN_CACHE_DIR": str(tmp_path / "cd")})
+    assert r.exit_code == 0, r.output
+    files = list((tmp_path / "cd").iterdir())
+    assert len(files) == 1 and files[0].name.startswith("yang19-refrnn-dt100-n3-s0-")
+
+
+def test_bad_options_exit_2(tmp_path):
+    for args in (["--task-set", "nope"], ["--trials-per-task", "0"], ["--seed", "-1"],
+                 ["--compat", "x"], ["--test-trials-per-task", "0"]):
+        r = run(*args, "--out", str(tmp_path / "z.h5"))
+        assert r.exit_code == 2, (args, r.output)
+        assert "Traceback" not in r.output
+    r = run("--verify", str(tmp_path / "missing.h5"))
+    assert r.exit_code == 1 and "no such file" in r.output

@@ -1,0 +1,89 @@
+"""refrnn.plotting and `refrnn plot` on hand-made run directories."""
+import struct
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from refrnn.plotting import collect_runs, final_task_table, plot_runs
+from sweep_helpers import write_run
+
+pytest.importorskip("matplotlib")
+
+
+def _png_size(path):
+    """(width, height) from a PNG header; fails on anything else."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+@pytest.fixture
+def sweep_dir(tmp_path):
+    """Two labels x two seeds on yang19, one run on modcog."""
+    steps = [10, 20, 30]
+    for seed, shift in ((0, 0.0), (1, 0.1)):
+        write_run(tmp_path / f"loc__seed{seed}", steps, [0.2 + shift, 0.5, 0.9],
+                  {"go": [0.3, 0.6, 1.0], "anti": [0.1, 0.4, 0.8 - shift]},
+                  done_label="locality", seed=seed)
+        write_run(tmp_path / f"full__seed{seed}", steps, [0.1, 0.3, 0.4 + shift],
+                  {"go": [0.1, 0.2, 0.5], "anti": [0.1, 0.4, 0.3]},
+                  config={"mask": "full", "sparsity": 1.0}, seed=seed)
+    write_run(tmp_path / "mc", [5, 10], [0.1, 0.2], {"goseqr": [0.0, 0.4]},
+              config={"task_set": "modcog"})
+    (tmp_path / "_logs").mkdir()  # sweep bookkeeping folders are not runs
+    return tmp_path
+
+
+def test_collect_runs_labels_and_groups(sweep_dir):
+    runs = collect_runs([sweep_dir])
+    labels = sorted((r.task_set, r.label, r.seed) for r in runs)
+    # sweep marker label wins; without one the label comes from config.json
+    assert labels == [("modcog", "modcog_locality_s0.04_N16", 0),
+                      ("yang19", "locality", 0), ("yang19", "locality", 1),
+                      ("yang19", "yang19_full_s1_N16", 0),
+                      ("yang19", "yang19_full_s1_N16", 1)]
+
+
+def test_final_task_table_means_over_seeds(sweep_dir):
+    runs = [r for r in collect_runs([sweep_dir]) if r.task_set == "yang19"]
+    members = {}
+    for r in runs:
+        members.setdefault(r.label, []).append(r)
+    labels, tasks, grid = final_task_table(members)
+    assert tasks == ["go", "anti"]
+    row = labels.index("locality")
+    np.testing.assert_allclose(grid[row], [1.0, (0.8 + 0.7) / 2])
+
+
+def test_plot_runs_writes_readable_pngs(sweep_dir, tmp_path):
+    out = tmp_path / "figs" / "demo"
+    written = plot_runs([sweep_dir], out)
+    names = sorted(p.name for p in written)
+    assert names == ["demo_curves.png", "demo_heatmap_modcog.png",
+                     "demo_heatmap_yang19.png"]
+    for p in written:
+        w, h = _png_size(p)
+        assert w > 300 and h > 150 and p.stat().st_size > 5000
+    # two task-set panels side by side: wider than tall
+    w, h = _png_size(out.parent / "demo_curves.png")
+    assert w > 1.5 * h
+
+
+def test_plot_cli(sweep_dir, tmp_path):
+    res = CliRunner().invoke(cli, ["plot", str(sweep_dir / "loc__seed0"),
+                                   str(sweep_dir / "loc__seed1"),
+                                   "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "p_curves.png").stat().st_size > 0
+    assert (tmp_path / "p_heatmap_yang19.png").stat().st_size > 0
+    assert "wrote" in res.output
+
+
+def test_plot_cli_rejects_folder_without_runs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(cli, ["plot", str(tmp_path / "empty")])
+    assert res.exit_code == 2
+    assert "no metrics.csv" in res.output
+    assert "Traceback" not in res.output

@@ -1,0 +1,38 @@
+"""`refrnn tasks`: listing, sizes, period structure and bad input (exit 2)."""
+from click.testing import CliRunner
+
+from cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["tasks", *args])
+
+
+def test_lists_yang19_in_order():
+    r = run("--task-set", "yang19")
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert "20 tasks" in lines[0] and "33 + 20" in lines[0] and "= 53" in lines[0]
+    assert len(lines) == 21
+    assert lines[1].split()[:2] == ["0", "go"] and lines[20].split()[:2] == ["19", "dnmc"]
+    assert "delay 0 " in lines[1] and "fixation 200..400/100" in lines[7]
+
+
+def test_default_modcog_and_one_task():
+    r = run()
+    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 127
+    r = run("--task", "dmsintlseqr")
+    assert r.exit_code == 0, r.output
+    assert "delay 0..1100/100" in r.output and "decision 1000" in r.output
+    r = run("--task", "go", "--compat", "modcog-2023")
+    assert "delay 500 " in r.output
+
+
+def test_bad_input_exits_2_with_hint():
+    r = run("--task-set", "modcog83")
+    assert r.exit_code == 2 and "modcog82" in r.output and "Traceback" not in r.output
+    r = run("--task", "dlygoo")
+    assert r.exit_code == 2 and "dlygo" in r.output
+    r = run("--task-set", "yang19", "--task", "dlygointr")
+    assert r.exit_code == 2 and "not in task set" in r.output
+    assert run("--dt", "0").exit_code == 2

@@ -40,7 +40,7 @@ class Backend:
 
     def to_numpy(self, a: Any) -> np.ndarray:
         """Return ``a`` as a NumPy array on the host (no copy on the CPU)."""
-        if self.is_gpu and not isinstance(a, np.ndarray):
+        if self.is_gpu and isinstance(a, self.xp.ndarray):
             return a.get()
         return np.asarray(a)
 
@@ -48,9 +48,13 @@ class Backend:
         """A random Generator living on this backend, seeded by ``seed``.
 
         CPU: ``numpy.random.Generator`` (PCG64). CUDA: ``cupy.random.Generator``.
-        ``seed`` may also be a NumPy Generator on the CPU (returned as is).
+        ``seed`` may also be a NumPy Generator on the CPU (returned as is);
+        on CUDA it must be an integer (or None).
         """
-        if isinstance(seed, np.random.Generator) and not self.is_gpu:
+        if isinstance(seed, np.random.Generator):
+            if self.is_gpu:
+                raise ValueError("a CUDA generator needs an integer seed, "
+                                 "not a numpy Generator")
             return seed
         if self.is_gpu:
             return self.xp.random.default_rng(seed)

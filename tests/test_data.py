@@ -209,3 +209,14 @@ def test_trial_batch_noise_and_errors(trials):
         args.update(bad)
         with pytest.raises(ValueError):
             trial_batch(tb, **args)
+
+
+def test_normal_f32_is_standard_normal():
+    from refrnn.batching import normal_f32
+    z = normal_f32(np.random.default_rng(0), 400_001)
+    assert z.shape == (400_001,) and z.dtype == np.float32
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert abs(((z - z.mean()) ** 4).mean() / z.var() ** 2 - 3) < 0.05  # Gaussian tails
+    assert abs((np.abs(z) < 1).mean() - 0.6827) < 0.005
+    assert np.isfinite(z).all() and np.abs(z).max() < 5.8
+    assert normal_f32(np.random.default_rng(0), 0).shape == (0,)

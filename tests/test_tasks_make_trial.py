@@ -12,7 +12,8 @@ def test_dlyanti_by_hand():
     # target index 4 (90 deg), anti: stimulus at index 12, modality 2 (units 17..32)
     tb = make_trial("dlyanti", ground_truth=4, modality=1)
     obs, lab = tb.trial(0)
-    assert obs.shape == (20, 33) and tb.period_names == ("fixation", "stimulus", "delay", "decision")
+    assert obs.shape == (20, 33)
+    assert tb.period_names == ("fixation", "stimulus", "delay", "decision")
     assert tb.bounds.tolist() == [[0, 5, 10, 15, 20]]
     assert obs[:15, 0].tolist() == [1] * 15 and obs[15:, 0].tolist() == [0] * 5
     ring = obs[5, 17:33]
@@ -115,6 +116,7 @@ def test_round_trip_from_sampled_params(name):
     ("go", dict(ground_truth=3, modality=0, theta1=0.0), "unknown"),
     ("go", dict(ground_truth=3, modality=0, decision=0), "decision"),
     ("go", dict(ground_truth=3, modality=0, fixation=-100), "fixation"),
+    ("go", dict(ground_truth=3, modality=0, stimulus="long"), "stimulus"),
     ("dlygointl", dict(ground_truth=3, modality=0), "delay"),
     ("dm1", dict(theta1=0.0, theta2=np.pi, coh1_mod1=0.5, coh2_mod1=0.4), "fixation"),
     ("dm1", dict(theta1=0.1, theta2=np.pi, coh1_mod1=0.5, coh2_mod1=0.4, fixation=200), "theta1"),

@@ -118,7 +118,8 @@ class Task:
             raise ValueError(f"task {self.name}: params lack {missing}")
         sizes = {np.shape(params[k]) for k in need}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
-            raise ValueError(f"task {self.name}: params must all be (n,) arrays, got shapes {sizes}")
+            raise ValueError(
+                f"task {self.name}: params must all be (n,) arrays, got shapes {sizes}")
         params = {k: np.asarray(params[k]) for k in need}
         return self._render(params)
 
@@ -149,9 +150,13 @@ class Task:
             raise ValueError(f"task {self.name}: make_trial needs {missing}")
         for p in self.period_names:
             v = kw[p]
-            if isinstance(v, bool) or not np.isfinite(float(v)) or float(v) < 0:
+            try:
+                ms = float(v)
+            except (TypeError, ValueError):
+                ms = float("nan")
+            if isinstance(v, bool) or not np.isfinite(ms) or ms < 0:
                 raise ValueError(f"duration {p}={v!r} must be a finite number of ms >= 0")
-            kw[p] = int(floor_ms(float(v), self.dt))
+            kw[p] = int(floor_ms(ms, self.dt))
         if kw[self.period_names[-1]] < self.dt:
             raise ValueError(f"decision period must last at least dt={self.dt} ms")
         for key in ("integrate", "seq"):

@@ -64,7 +64,8 @@ class DMTask(Task):
         super().__init__(name, base, integrate, seq, dt, compat)
         self.delayed = "dly" in base
         ctx, last = base.startswith("ctx"), base[-1]
-        self.stim_mod = (True, True) if (ctx or base.startswith("multi")) else (last == "1", last == "2")
+        both = ctx or base.startswith("multi")
+        self.stim_mod = (True, True) if both else (last == "1", last == "2")
         self.w_mod = ((1, 0) if last == "1" else (0, 1)) if ctx else (1, 1)
         self.period_names = (("fixation", "stim1", "delay", "stim2", "decision") if self.delayed
                              else ("fixation", "stimulus", "decision"))

@@ -87,7 +87,8 @@ class DelayMatchTask(Task):
             ok = i_t == (i_s if match else (i_s + HALF) % RING)
             rule = "test == sample on a match, 8 ring units away otherwise"
         if not ok:
-            raise ValueError(f"sample_theta={kw['sample_theta']!r}, test_theta={kw['test_theta']!r} "
+            raise ValueError(f"sample_theta={kw['sample_theta']!r}, "
+                             f"test_theta={kw['test_theta']!r} "
                              f"and ground_truth={kw['ground_truth']} break the rule: {rule}")
         return kw
 

@@ -11,7 +11,8 @@ own (see common.py for how the peak is taken). The sides never run at the
 same time.
 
     python benchmarks/step.py [--quick] [--sizes 256 1024 4096]
-        [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--json PATH]
+        [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--threads K]
+        [--json PATH]
 """
 from __future__ import annotations
 
@@ -93,13 +94,13 @@ def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
             "nnz": int(model.mask.nnz)}
 
 
-def worker_torch(n: int, sparsity: float, reps: int) -> dict:
+def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
     """Time the dense masked PyTorch twin's step in this process."""
     import gc
 
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     _import_refrnn()
     from refrnn.torch_reference import TorchRNN, cross_entropy
 
@@ -129,11 +130,20 @@ def worker_torch(n: int, sparsity: float, reps: int) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
-def run_worker(side: str, n: int, sparsity: float, reps: int) -> dict:
-    """Run one configuration in a fresh interpreter; parse its last JSON line."""
+def run_worker(side: str, n: int, sparsity: float, reps: int, threads=None) -> dict:
+    """Run one configuration in a fresh interpreter; parse its last JSON line.
+
+    threads: None = PyTorch on 2 threads, NumPy's BLAS as the machine gives;
+    an int = both sides limited to that many threads.
+    """
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", side,
-           "--n", str(n), "--sparsity", str(sparsity), "--reps", str(reps)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+           "--n", str(n), "--sparsity", str(sparsity), "--reps", str(reps),
+           "--threads", str(threads or 0)]
+    env = dict(os.environ)
+    if threads:  # must be set before NumPy loads its BLAS
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{side} worker N={n} s={sparsity} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -157,6 +167,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.04, 0.1, 1.0])
     ap.add_argument("--reps", type=int, default=None, help="timed steps (default 5, quick 3)")
     ap.add_argument("--big-reps", type=int, default=3, help=f"timed steps at N >= {BIG_N}")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="limit both sides to this many threads (default: PyTorch 2, "
+                         "NumPy's BLAS as the machine gives)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--worker", choices=["refrnn", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -165,8 +178,11 @@ def main(argv=None) -> int:
 
     if args.worker:
         _import_refrnn()
-        fn = worker_refrnn if args.worker == "refrnn" else worker_torch
-        print(json.dumps(fn(args.n, args.sparsity, args.reps)))
+        if args.worker == "refrnn":
+            out = worker_refrnn(args.n, args.sparsity, args.reps)
+        else:
+            out = worker_torch(args.n, args.sparsity, args.reps, args.threads or 2)
+        print(json.dumps(out))
         return 0
 
     sizes = args.sizes or ([256, 1024] if args.quick else [256, 1024, 4096])
@@ -179,6 +195,8 @@ def main(argv=None) -> int:
             ap.error(f"--sparsities: each must be in (0, 1], got {s}")
     if reps < 1 or args.big_reps < 1:
         ap.error("--reps and --big-reps must be >= 1")
+    if args.threads < 0:
+        ap.error(f"--threads must be >= 1, got {args.threads}")
 
     info = common.machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
@@ -187,7 +205,8 @@ def main(argv=None) -> int:
         print(f"BLAS: {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
               f"threads={lib['num_threads']}")
     print(f"step = forward + backward + Adam, T={T}, B={B}, n_in={N_OBS + N_TASKS}, "
-          f"n_out={N_OUT}, float32; PyTorch: dense W_rec*M, 2 threads")
+          f"n_out={N_OUT}, float32; PyTorch: dense W_rec*M, {args.threads or 2} threads"
+          + (f"; NumPy BLAS {args.threads} threads" if args.threads else ""))
     load = os.getloadavg()[0]
     print(f"load average (1 min) at start: {load:.2f}"
           + ("  -- warning: other work is running; timings will be inflated"
@@ -204,8 +223,8 @@ def main(argv=None) -> int:
     for n in sizes:
         r_reps = args.big_reps if n >= BIG_N else reps
         for s in args.sparsities:
-            ours = run_worker("refrnn", n, s, r_reps)
-            theirs = run_worker("torch", n, s, r_reps)
+            ours = run_worker("refrnn", n, s, r_reps, args.threads)
+            theirs = run_worker("torch", n, s, r_reps, args.threads)
             ratio = ours["median_ms"] / theirs["median_ms"]
             goal = _goal(s, n)
             mark = "" if goal is None else ("ok" if ratio <= goal else "MISS")
@@ -223,6 +242,7 @@ def main(argv=None) -> int:
     if args.json:
         common.write_json_atomic(args.json, {"machine": info, "T": T, "B": B,
                                              "n_in": N_OBS + N_TASKS, "n_out": N_OUT,
+                                             "threads": args.threads or None,
                                              "rows": rows})
         print(f"wrote {args.json}")
     return 0

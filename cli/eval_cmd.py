@@ -29,6 +29,9 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
     from refrnn.metrics import format_table, write_csv
     from refrnn.training import evaluate_run
 
+    from refrnn.backend import available_devices
+    if device == "cuda" and "cuda" not in available_devices():
+        raise click.BadParameter("device 'cuda' needs CuPy and a CUDA GPU", param_hint="'--device'")
     run = Path(run_dir)
     if not (run / "config.json").is_file():
         raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",

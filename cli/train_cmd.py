@@ -67,12 +67,27 @@ def _bad(err: ConfigError):
     return click.UsageError(str(err))
 
 
+def _default_text(field):
+    v = getattr(TrainConfig, field, None)
+    if field == "out":
+        return "runs/<task-set>-seed<seed>"
+    return None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _with_default(help_, field):
+    d = _default_text(field)
+    return help_ if d is None else f"{help_}  [default: {d}]"
+
+
 def _settings_options(f):
+    # default=None means "not given"; the TrainConfig default is shown in --help
     for name, help_ in reversed(_FLAGS):
         dashed = name.replace("_", "-")
-        f = click.option(f"--{dashed}/--no-{dashed}", name, default=None, help=help_)(f)
+        f = click.option(f"--{dashed}/--no-{dashed}", name, default=None,
+                         help=_with_default(help_, name))(f)
     for opt, field, typ, help_ in reversed(_SETTINGS):
-        f = click.option(opt, field, type=typ, default=None, help=help_)(f)
+        f = click.option(opt, field, type=typ, default=None,
+                         help=_with_default(help_, field))(f)
     return f
 
 
@@ -93,7 +108,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
     try:
         base = load_config_file(config_file) if config_file else {}
         cfg = resolve_config(base, given, resume)
-        _check_mask(cfg)
+        _preflight(cfg)
     except ConfigError as e:
         raise _bad(e) from None
     if not quiet:
@@ -120,9 +135,14 @@ def train_cmd(config_file, resume, force, quiet, **options):
                    f"{result.seconds:.0f} s; run directory {result.out}")
 
 
-def _check_mask(cfg: TrainConfig):
-    """Build the mask once so an impossible pattern is a usage error, not a crash."""
+def _preflight(cfg: TrainConfig):
+    """Build the mask and check the device once, so an impossible setting is a
+    usage error rather than a crash part-way into the run."""
+    from refrnn.backend import available_devices
     from refrnn.masks import make_mask
+    if cfg.device == "cuda" and "cuda" not in available_devices():
+        raise ConfigError("device 'cuda' needs CuPy and a CUDA GPU (pip install "
+                          "'refrnn[gpu]'); use --device cpu or auto", "device")
     try:
         make_mask(cfg.mask, cfg.hidden, cfg.sparsity, cfg.mask_seed)
     except ValueError as e:

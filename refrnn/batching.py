@@ -82,13 +82,12 @@ def one_hot_inputs(bk, obs, task, n_tasks, valid=None):
 
     Steps where ``valid`` (host bool (T, B)) is False get no one-hot.
     """
-    xp = bk.xp
     T, B = task.shape
-    x = xp.zeros((T, B, N_OBS + n_tasks), dtype=np.float32)
+    width = N_OBS + n_tasks
+    x = bk.xp.zeros((T, B, width), dtype=np.float32)
     x[..., :N_OBS] = obs
-    flat = np.arange(T * B)
-    col = N_OBS + task.ravel()
+    hot = np.arange(0, T * B * width, width) + N_OBS + task.ravel()  # flat positions
     if valid is not None:
-        flat, col = flat[valid.ravel()], col[valid.ravel()]
-    x.reshape(T * B, -1)[bk.asarray(flat), bk.asarray(col)] = 1.0
+        hot = hot[valid.ravel()]
+    x.reshape(-1)[bk.asarray(hot)] = 1.0
     return x

@@ -88,9 +88,10 @@ def backward(model, cache, dy) -> dict:
     # Readout: y_t = W_out h_t + b_out, all steps at once.
     g["W_out"] = xp.matmul(dY.T, Hs.T)          # (n_out, N)
     g["b_out"] = dY.sum(axis=0)                 # (n_out,)
-    G = xp.matmul(P["W_out"].T, dY.T)           # direct dL/dh_t, (N, K)
+    G = model.workspace("G", (N, K))
+    xp.matmul(P["W_out"].T, dY.T, out=G)        # direct dL/dh_t, (N, K)
     # D = alpha * f'(u_t); the loop turns D into dU = dL/du_t in place.
-    D = model.f_prime(cache.u)
+    D = model.f_prime(cache.u, out=model.workspace("D", (N, K)))
     if a != 1.0:
         D *= a
     matmul_t = model._refresh(transposed=True)  # v -> W_rec^T v

@@ -70,7 +70,7 @@ class TrainConfig:
     lr: float = 2e-3
     batch_size: int = 32
     seq_len: int = 200
-    steps: int = 2000
+    steps: int = 1000
     clip: float = 1.0
     fix_weight: float = 1.0
     input_noise: bool = True

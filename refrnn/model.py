@@ -193,15 +193,34 @@ class RNN:
             return xp.tanh(u, out=out)
         return xp.logaddexp(0, u, out=out)
 
-    def f_prime(self, u):
-        """f'(u) for all of u (a new array of the same shape)."""
+    def f_prime(self, u, out=None):
+        """f'(u) for all of u, written into ``out`` (same shape) or a new array."""
         xp, a = self.xp, self.config.activation
+        if out is None:
+            out = xp.empty_like(u)
         if a == "relu":
-            return (u > 0).astype(self.dtype)
-        if a == "tanh":
-            th = xp.tanh(u)
-            return 1 - th * th
-        return 0.5 * (1 + xp.tanh(0.5 * u))  # sigmoid, stable for large |u|
+            return xp.greater(u, 0, out=out)
+        if a == "tanh":  # 1 - tanh(u)^2
+            xp.tanh(u, out=out)
+            out *= out
+            xp.subtract(1, out, out=out)
+            return out
+        xp.multiply(u, 0.5, out=out)  # sigmoid(u) = (1 + tanh(u/2)) / 2: no overflow
+        xp.tanh(out, out=out)
+        out += 1
+        out *= 0.5
+        return out
+
+    def workspace(self, name: str, shape):
+        """A reusable scratch array (uninitialised) of ``shape``, kept between calls.
+
+        Only for temporaries that never leave a call (backward's G and D).
+        """
+        ws = self.__dict__.setdefault("_ws", {})
+        a = ws.get(name)
+        if a is None or a.shape != tuple(shape):
+            a = ws[name] = self.xp.empty(shape, dtype=self.dtype)
+        return a
 
     # ---- forward ----------------------------------------------------------
     def forward(self, x, rng=None, noise=None):

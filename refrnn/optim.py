@@ -78,7 +78,8 @@ class Adam:
         """Restore what state_dict returned; shapes must match the parameters."""
         for part in ("m", "v"):
             if set(d[part]) != set(self.m):
-                raise ValueError(f"state {part} keys {sorted(d[part])} differ from {sorted(self.m)}")
+                raise ValueError(
+                    f"state {part} keys {sorted(d[part])} differ from {sorted(self.m)}")
             for k, a in d[part].items():
                 if tuple(a.shape) != tuple(self.m[k].shape):
                     raise ValueError(f"state {part}[{k!r}] has shape {tuple(a.shape)}, "

@@ -14,6 +14,7 @@ import argparse
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,10 @@ def bench_codecs(settings, folder: Path):
     trials = {split: {t: get_task(t).generate(counts[split], _task_rng(settings["seed"], split, t))
                       for t in settings["task_names"]} for split in SPLITS}
     raw = sum(tb.obs.nbytes + tb.labels.size * 2 + tb.offsets.nbytes + tb.bounds.nbytes
+              + sum(np.asarray(v).nbytes for v in tb.params.values())
               for by in trials.values() for tb in by.values())
-    print(f"raw bytes (obs f32 + labels/noise u8 + offsets/bounds): {raw / 2**20:.1f} MiB")
+    print(f"raw bytes as stored (obs f32, labels/noise u8, offsets, bounds, params): "
+          f"{raw / 2**20:.1f} MiB")
     print("times: wall (process CPU) seconds; read = open_cache + load both splits")
     print(f"{'codec':>15} {'MiB':>8} {'write s':>14} {'read s':>14}")
     for name, codec in CODECS.items():
@@ -91,15 +94,35 @@ def bench_serve(cache, n_batches, batch=64, seq_len=350, device="cpu"):
           "times are inflated when the machine is shared)")
 
 
-def bench_neurogym(task_names, batch=64, seq_len=350, n=5):
+def bench_neurogym(batch=64, seq_len=350, n=5):
+    """neurogym's Dataset over its yang19 collection (Mod-Cog needs the Mod-Cog
+    repository's task code on top, which is not a package); compare with
+    ``--task-set yang19``."""
     try:
-        import neurogym  # noqa: F401
-    except ImportError:
-        print("neurogym not importable: Dataset comparison skipped "
-              "(issue 4 quotes about 0.55 s per batch, measured with neurogym 2.3.1)")
+        import neurogym as ngym
+        from neurogym.utils.scheduler import RandomSchedule
+        from neurogym.wrappers import ScheduleEnvs
+        from neurogym.envs.collections import get_collection
+    except ImportError as e:
+        print(f"neurogym comparison skipped ({e}); issue 4 quotes about 0.55 s per "
+              "batch for Dataset(batch 64, seq_len 350) on Mod-Cog, neurogym 2.3.1")
         return
-    print("neurogym is importable but building its Mod-Cog environments needs the "
-          "Mod-Cog reference code; not run here")
+    warnings.simplefilter("ignore")  # gymnasium's deprecation chatter
+    try:
+        t0 = time.perf_counter()
+        envs = [ngym.make(t, dt=100) for t in get_collection("yang19")]
+        env = ScheduleEnvs(envs, schedule=RandomSchedule(len(envs)), env_input=True)
+        ds = ngym.Dataset(env, batch_size=batch, seq_len=seq_len)
+        t1 = time.perf_counter()
+        times = []
+        for _ in range(n):
+            a = time.perf_counter()
+            ds()
+            times.append(time.perf_counter() - a)
+        print(f"neurogym {ngym.__version__} Dataset (yang19, batch {batch}, seq_len {seq_len}):"
+              f" setup {t1 - t0:.1f} s, median {np.median(times) * 1e3:.0f} ms per batch")
+    except Exception as e:  # any API difference between neurogym versions
+        print(f"neurogym comparison failed ({type(e).__name__}: {e})")
 
 
 def main():
@@ -123,7 +146,7 @@ def main():
         if a.codecs:
             bench_codecs(settings, folder)
         bench_serve(open_cache(path), a.batches, device=a.device)
-        bench_neurogym(settings["task_names"])
+        bench_neurogym()
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
         click.echo(f"training {cfg.task_set}: N={cfg.hidden} {cfg.mask} mask at sparsity "
                    f"{cfg.sparsity:g}, {cfg.steps} steps of {cfg.batch_size}x{cfg.seq_len} "
                    f"-> {cfg.out}")
-    progress = _Progress(cfg.steps, quiet)
+    progress = _Progress(cfg.steps, cfg.eval_every, quiet)
     try:
         result = train(cfg, resume=resume, force=force, quiet=True, callback=progress)
     except ConfigError as e:
@@ -151,11 +151,13 @@ def _preflight(cfg: TrainConfig):
 
 
 class _Progress:
-    """A click progress bar fed by train()'s per-step callback."""
+    """Progress fed by train()'s per-step callback: a click progress bar on a
+    terminal, else one line per evaluation (logs and pipes stay readable)."""
 
-    def __init__(self, steps, quiet):
-        self.steps, self.quiet, self.bar, self.done = steps, quiet, None, 0
-        self.info = {}
+    def __init__(self, steps, eval_every, quiet):
+        self.steps, self.eval_every, self.quiet = steps, eval_every, quiet
+        self.bar, self.done, self.info = None, 0, {}
+        self.tty = click.get_text_stream("stdout").isatty()
 
     def _show(self, _item):
         i = self.info
@@ -167,12 +169,17 @@ class _Progress:
     def __call__(self, info):
         if self.quiet:
             return
+        self.info = info
+        if not self.tty:
+            if info["step"] % self.eval_every == 0 or info["step"] == self.steps:
+                click.echo(f"step {info['step']}/{self.steps}  {self._show(None)}  "
+                           f"({info['seconds']:.0f} s)")
+            return
         if self.bar is None:
             self.bar = click.progressbar(length=self.steps, label="training",
                                          item_show_func=self._show, show_pos=True, width=24)
             self.bar.__enter__()
             self.done = info["step"] - 1
-        self.info = info
         self.bar.update(info["step"] - self.done)
         self.done = info["step"]
 

@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from refrnn.masks import in_degree  # noqa: E402
 from refrnn.sweep import atomic_write_text, sweep  # noqa: E402
 from refrnn.sweep_results import aggregate, read_metrics, write_csv  # noqa: E402
 
@@ -83,6 +84,10 @@ def _pm(mean, std, digits=3):
     return "-" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _num(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
 def _auc(rows):
     """Per label: mean over seeds of the curve's average mean perf (a
     learning-speed measure that needs no threshold)."""
@@ -101,15 +106,17 @@ def _table(agg, auc, task_set):
     for a in agg:
         if not a["label"].startswith(task_set + "_"):
             continue
-        reach = [f"{_pm(a[f'steps_to_{k}_mean'], a[f'steps_to_{k}_std'], 0)} "
-                 f"({a[f'reached_{k}']}/{a['n_seeds']})" for k in ("80", "90")]
+        reach = ["-" if not a["n_seeds"] else
+                 f"{_pm(a[f'steps_to_{k}_mean'], a[f'steps_to_{k}_std'], 0)} "
+                 f"({a[f'reached_{k}']}/{a['n_seeds']})" if a[f"reached_{k}"]
+                 else f"never (0/{a['n_seeds']})" for k in ("80", "90")]
         rng = ("-" if a["final_perf_min"] is None
                else f"{a['final_perf_min']:.3f}-{a['final_perf_max']:.3f}")
         fail = f" ({a['n_failed']} failed)" if a["n_failed"] else ""
         lines.append(f"| {a['label'][len(task_set) + 1:]} | {a['n_seeds']}{fail} | "
                      f"{_pm(a['final_perf_mean'], a['final_perf_std'])} | {rng} | "
                      f"{reach[0]} | {reach[1]} | "
-                     f"{auc.get(a['label'], float('nan')):.3f} | "
+                     f"{_num(auc.get(a['label']))} | "
                      f"{_pm(a['wall_s_mean'], a['wall_s_std'], 0)} |")
     return lines
 
@@ -128,7 +135,7 @@ def _compare(agg, auc, task_set, a, b, claim):
                else "higher" if diff > 0 else "lower")
     return (f"- {task_set}, {claim}: final mean perf {a} − {b} = {diff:+.3f} "
             f"(sum of seed std {spread:.3f}: {verdict}); curve average "
-            f"{auc.get(ka, float('nan')):.3f} vs {auc.get(kb, float('nan')):.3f}; "
+            f"{_num(auc.get(ka))} vs {_num(auc.get(kb))}; "
             f"steps to 80% {_pm(ra['steps_to_80_mean'], ra['steps_to_80_std'], 0)} "
             f"vs {_pm(rb['steps_to_80_mean'], rb['steps_to_80_std'], 0)}.")
 
@@ -174,8 +181,11 @@ def render_report(rows, agg, info, out_dir: Path, docs: Path):
                     if a["label"].startswith(f"{ts}_locality_s0.04_N")
                     and not a["label"].endswith("_N256")), None)
         if big:
+            n_big = int(big.rsplit("_N", 1)[1])
+            syn = n_big * in_degree(n_big, BIG_S)
             lines.append(_compare(agg, auc, ts, big, "full_N256",
-                                  "more neurons, same synapses vs full"))
+                                  f"locality 4% at N={n_big} ({syn:,} synapses) "
+                                  f"vs full N=256 ({N_FULL ** 2:,})"))
     lines += ["", END]
     page = docs / "results.md"
     text = page.read_text(encoding="utf-8") if page.is_file() else f"{BEGIN}\n{END}\n"

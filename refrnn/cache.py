@@ -175,7 +175,7 @@ class TrialCache:
                 with h5py.File(self.path, "r", locking=False) as f:
                     self._loaded[name] = {t: _read_batch(f[f"{name}/{t}"], t)
                                           for t in self.task_names}
-            except (OSError, KeyError) as e:  # fletcher32 / zlib failures land here
+            except (OSError, KeyError, ValueError) as e:  # fletcher32 / zlib land here
                 _fail(self.path, f"reading split {name!r} failed ({e})")
         return self._loaded[name]
 
@@ -185,9 +185,14 @@ def _read_batch(g: h5py.Group, task: str) -> TrialBatch:
     for k in json.loads(g.attrs["param_names"]):
         v = g["params"][k][()]
         params[k] = np.char.decode(v, "utf-8") if v.dtype.kind == "S" else v
-    return TrialBatch(task, g["obs"][()], g["labels"][()].astype(np.int64),
-                      g["noise"][()], g["offsets"][()], g["bounds"][()],
-                      tuple(json.loads(g.attrs["period_names"])), params)
+    tb = TrialBatch(task, g["obs"][()], g["labels"][()].astype(np.int64),
+                    g["noise"][()], g["offsets"][()], g["bounds"][()],
+                    tuple(json.loads(g.attrs["period_names"])), params)
+    lengths = tb.lengths
+    if (lengths.min(initial=1) < 1 or np.any(tb.bounds[:, 0] != 0)
+            or np.any(tb.bounds[:, -1] != lengths)):
+        raise ValueError(f"{g.name}: offsets and bounds disagree")
+    return tb
 
 
 def _check_settings(path, f: h5py.File) -> dict:

@@ -106,6 +106,7 @@ class StreamSampler:
         self._rng = _new_rng(self.seed)
         self._last = np.full(self.batch_size, -1, dtype=np.int64)
         self.served = 0
+        self.n_steps = int(self._lengths.sum())  # fingerprint of the trials, in states
 
     @property
     def n_inputs(self) -> int:
@@ -157,11 +158,11 @@ class StreamSampler:
         return {"version": 1, "rng": rng,
                 "last_task": self._last.tolist(), "served": self.served,
                 "batch_size": self.batch_size, "seq_len": self.seq_len,
-                "task_names": self.task_names}
+                "task_names": self.task_names, "n_steps": self.n_steps}
 
     def set_state(self, state: dict) -> None:
         """Restore a state from :meth:`get_state` of a sampler of the same setup."""
-        for k in ("batch_size", "seq_len", "task_names"):
+        for k in ("batch_size", "seq_len", "task_names", "n_steps"):
             if state.get(k) != getattr(self, k):
                 raise ValueError(f"sampler state has {k}={state.get(k)!r}, "
                                  f"this sampler {getattr(self, k)!r}")

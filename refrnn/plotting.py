@@ -59,7 +59,8 @@ def load_run(run_dir: str | Path) -> RunCurves:
 
 def collect_runs(paths) -> list[RunCurves]:
     """Load run directories; a folder without metrics.csv is searched one
-    level down (so a sweep folder stands for all its runs).
+    level down (so a sweep folder stands for its finished runs: those with a
+    sweep_done.json marker, or all when none has one).
 
     Raises ValueError naming a path that holds no run.
     """
@@ -70,6 +71,8 @@ def collect_runs(paths) -> list[RunCurves]:
             continue
         subs = sorted(d for d in p.glob("*") if (d / "metrics.csv").is_file()) \
             if p.is_dir() else []
+        finished = [d for d in subs if (d / "sweep_done.json").is_file()]
+        subs = finished or subs  # in a sweep folder, finished runs only
         if not subs:
             raise ValueError(f"{p} is not a run directory (no metrics.csv) and "
                              "holds none")
@@ -143,32 +146,39 @@ def final_task_table(members: dict):
 
 
 def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
-                      task_set: str | None = None) -> Path:
+                      task_set: str | None = None, per_panel: int = 32) -> Path:
     """Heat map of final per-task performance (mean over seeds): rows =
-    configuration labels, columns = tasks, for one task set."""
+    configuration labels, columns = tasks, for one task set. More than
+    ``per_panel`` tasks are wrapped into panels stacked top to bottom."""
     plt = _pyplot()
     groups = _group(runs)
     task_set = task_set or next(iter(groups))
     labels, tasks, grid = final_task_table(groups[task_set])
     if not tasks:
         raise ValueError(f"no per-task columns in the metrics of {task_set!r}")
-    width = min(max(6.0, 0.16 * len(tasks) + 3.5), 30.0)
-    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.45 * len(labels) + 1.2))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto",
-                   interpolation="nearest")
-    ax.set_xticks(range(len(tasks)))
-    ax.set_xticklabels(tasks, rotation=90, fontsize=7 if len(tasks) <= 40 else 5)
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels([_short(lab, task_set) for lab in labels], fontsize=8)
-    if len(tasks) <= 30:
-        for (i, j), v in np.ndenumerate(grid):
+    n_panels = -(-len(tasks) // per_panel)
+    cols = -(-len(tasks) // n_panels)  # balance the panels
+    panel_h = 0.32 * len(labels) + 1.1
+    fig, axes = plt.subplots(n_panels, 1, squeeze=False,
+                             figsize=(max(6.0, 0.24 * cols + 3.0),
+                                      0.5 + n_panels * panel_h))
+    for p, ax in enumerate(axes[:, 0]):
+        sl = slice(p * cols, min((p + 1) * cols, len(tasks)))
+        block = grid[:, sl]
+        im = ax.imshow(block, vmin=0, vmax=1, cmap="viridis", aspect="auto",
+                       interpolation="nearest")
+        ax.set_xticks(range(block.shape[1]))
+        ax.set_xticklabels(tasks[sl], rotation=90, fontsize=7)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels([_short(lab, task_set) for lab in labels], fontsize=7)
+        for (i, j), v in np.ndenumerate(block):
             if not np.isnan(v):
                 text = "1" if round(v, 2) >= 1 else f"{v:.2f}"[1:]
-                ax.text(j, i, text, ha="center",
-                        va="center", fontsize=6,
+                ax.text(j, i, text, ha="center", va="center", fontsize=5,
                         color="white" if v < 0.5 else "black")
-    ax.set_title(f"{task_set}: final performance per task (mean over seeds)")
-    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+        fig.colorbar(im, ax=ax, fraction=0.015, pad=0.01)
+    axes[0, 0].set_title(f"{task_set}: final performance per task "
+                         "(mean over seeds)")
     fig.tight_layout()
     return _save(fig, plt, path)
 

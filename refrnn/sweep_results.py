@@ -173,7 +173,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def _fmt(mean, std, digits, n=None, of=None):
     if mean is None:
-        return "never" if of else "-"
+        return f"never (0/{of})" if of else "-"
     text = f"{mean:.{digits}f} ± {std:.{digits}f}"
     return text + (f" ({n}/{of})" if of is not None and n != of else "")
 

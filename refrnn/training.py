@@ -12,7 +12,6 @@ replays exactly the draws of an uninterrupted one and ends bit-identical.
 """
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -245,9 +244,6 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,
                     noise=noise, rng=rng, input_noise_std=_input_std(cfg))
 
-
-def is_finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def now() -> float:

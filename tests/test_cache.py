@@ -183,6 +183,10 @@ def test_rewritten_data_fails_sha256(fake):
     C.open_cache(path)
     with pytest.raises(CacheError, match="test/gamma/labels"):
         C.verify_cache(path)
+    with h5py.File(path, "r+") as f:  # inconsistent trial boundaries: caught on load
+        f["train/alpha/offsets"][1] += 1
+    with pytest.raises(CacheError, match="offsets"):
+        C.open_cache(path).split("train")
 
 
 @pytest.mark.parametrize("key,value", [("seed", json.dumps(99)),
@@ -273,6 +277,11 @@ def test_get_or_build_builds_reuses_and_repairs(fake, monkeypatch):
     with pytest.warns(RuntimeWarning, match="rebuilding"):
         c3 = C.get_or_build_cache("fake", 10, 1)
     assert len(calls) == 2
+    data = c3.path.read_bytes()
+    c3.path.write_bytes(data[:1000])  # truncated default cache: rebuilt too
+    with pytest.warns(RuntimeWarning, match="truncated"):
+        C.get_or_build_cache("fake", 10, 1)
+    assert len(calls) == 3
     assert_same(c3.split("train")["alpha"], C.open_cache(real_build(
         "fake", 10, 1, path=fake / "fresh.h5")).split("train")["alpha"])
 

@@ -41,6 +41,8 @@ def test_train_prints_table_and_eval_reads_it(tmp_path, cache_file):
     res = invoke(*train_args(out, cache_file))
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
+    assert [line.split()[:2] for line in lines if line.startswith("step ")] == [
+        ["step", "3/6"], ["step", "6/6"]]  # one progress line per evaluation off a terminal
     assert any(line.startswith("mean ") for line in lines)
     assert any(line.split()[:1] == ["dnmc"] for line in lines)
     assert load_checkpoint(out / "last.h5").step == 6

@@ -146,6 +146,9 @@ def test_state_resume_is_bit_exact(trials):
     assert b.served == a.served == 6
     with pytest.raises(ValueError, match="batch_size"):
         StreamSampler(trials, NAMES, 9, 70).set_state(state)
+    other = dict(trials, t0=trials["t0"].subset([1, 0, 2]))
+    with pytest.raises(ValueError, match="n_steps"):
+        StreamSampler(other, NAMES, 8, 70).set_state(state)
     with pytest.raises(ValueError, match="rng"):
         b.set_state(dict(state, rng={"bit_generator": "nope"}))
 

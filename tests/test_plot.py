@@ -21,7 +21,8 @@ def _png_size(path):
 
 @pytest.fixture
 def sweep_dir(tmp_path):
-    """Two labels x two seeds on yang19, one run on modcog."""
+    """Two labels x two seeds on yang19 and one modcog run, all finished,
+    plus an unfinished run (no sweep_done.json) that plots must leave out."""
     steps = [10, 20, 30]
     for seed, shift in ((0, 0.0), (1, 0.1)):
         write_run(tmp_path / f"loc__seed{seed}", steps, [0.2 + shift, 0.5, 0.9],
@@ -29,21 +30,30 @@ def sweep_dir(tmp_path):
                   done_label="locality", seed=seed)
         write_run(tmp_path / f"full__seed{seed}", steps, [0.1, 0.3, 0.4 + shift],
                   {"go": [0.1, 0.2, 0.5], "anti": [0.1, 0.4, 0.3]},
-                  config={"mask": "full", "sparsity": 1.0}, seed=seed)
+                  config={"mask": "full", "sparsity": 1.0}, done_label="full",
+                  seed=seed)
     write_run(tmp_path / "mc", [5, 10], [0.1, 0.2], {"goseqr": [0.0, 0.4]},
-              config={"task_set": "modcog"})
+              config={"task_set": "modcog"}, done_label="modcog_loc")
+    write_run(tmp_path / "unfinished", [5], [0.0], {"go": [0.0]})
     (tmp_path / "_logs").mkdir()  # sweep bookkeeping folders are not runs
     return tmp_path
 
 
-def test_collect_runs_labels_and_groups(sweep_dir):
+def test_collect_runs_finished_only_in_sweep_folder(sweep_dir):
     runs = collect_runs([sweep_dir])
     labels = sorted((r.task_set, r.label, r.seed) for r in runs)
-    # sweep marker label wins; without one the label comes from config.json
-    assert labels == [("modcog", "modcog_locality_s0.04_N16", 0),
-                      ("yang19", "locality", 0), ("yang19", "locality", 1),
-                      ("yang19", "yang19_full_s1_N16", 0),
-                      ("yang19", "yang19_full_s1_N16", 1)]
+    assert labels == [("modcog", "modcog_loc", 0),
+                      ("yang19", "full", 0), ("yang19", "full", 1),
+                      ("yang19", "locality", 0), ("yang19", "locality", 1)]
+
+
+def test_collect_runs_label_from_config(sweep_dir):
+    # an explicit run directory is always read; without a marker its label
+    # comes from config.json
+    (r,) = collect_runs([sweep_dir / "unfinished"])
+    assert (r.task_set, r.label, r.seed) == ("yang19", "yang19_locality_s0.04_N16", 0)
+    (r,) = collect_runs([sweep_dir / "full__seed1"])
+    assert (r.label, r.seed) == ("full", 1)
 
 
 def test_final_task_table_means_over_seeds(sweep_dir):

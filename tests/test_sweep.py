@@ -182,3 +182,22 @@ def test_sweep_cli_dry_run(tmp_path):
                      "big__seed0", "yang19_locality_s0.04__seed1",
                      "yang19_full_s0.04__seed1", "big__seed1"]
     assert '"steps": 7' in res.output and not (tmp_path / "o").exists()
+
+
+def test_paper_claims_configs_match_synapse_budget():
+    import importlib.util
+    from pathlib import Path
+
+    from refrnn.masks import make_mask
+    path = Path(__file__).resolve().parents[1] / "examples" / "paper_claims.py"
+    spec = importlib.util.spec_from_file_location("paper_claims", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cfgs = mod.paper_configs(["yang19", "modcog"])
+    assert len(cfgs) == 12 and len({c["label"] for c in cfgs}) == 12
+    big = [c for c in cfgs if c["hidden"] != 256]
+    assert [c["task_set"] for c in big] == ["yang19", "modcog"]
+    nnz = make_mask("locality", big[0]["hidden"], big[0]["sparsity"]).nnz
+    full = make_mask("full", 256).nnz
+    assert full == 65536 and nnz == 65280  # within 0.4% of the full network
+    assert expand_grid(configs=cfgs, seeds=[0, 1, 2])[-1].seed == 2

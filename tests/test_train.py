@@ -7,10 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-import refrnn
 from refrnn.checkpoint import CheckpointError, load_checkpoint
 from refrnn.config_file import ConfigError
 from refrnn.metrics import read_csv
+from refrnn.tasks.registry import task_names
 from refrnn.training import TrainingDiverged, evaluate_run, train
 
 TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_every=4,
@@ -40,7 +40,7 @@ def test_run_directory_contents(tmp_path, cache_file):
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [int(x["step"]) for x in rows] == [0, 4, 8, 12]
-    names = refrnn.tasks.registry.task_names("yang19")
+    names = task_names("yang19")
     assert {f"perf_{t}" for t in names} <= set(rows[0]) and "seconds" in rows[0]
     assert rows[0]["loss"] == "" and all(float(x["loss"]) > 0 for x in rows[1:])
     means = [float(x["mean_perf"]) for x in rows]

@@ -20,6 +20,13 @@ def _load_settings(path: str, what: str) -> dict:
     return data
 
 
+def _dashes_to_underscores(settings) -> dict:
+    if not isinstance(settings, dict):
+        raise click.BadParameter(f"expected an object of settings, got {settings!r}",
+                                 param_hint="--grid")
+    return {str(k).replace("-", "_"): v for k, v in settings.items()}
+
+
 def _parse_set(items) -> dict:
     out = {}
     for item in items:
@@ -59,10 +66,12 @@ def _parse_set(items) -> dict:
               help="Seconds allowed to one run.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Sweep folder; rerunning skips finished runs.")
+@click.option("--restart-failed", is_flag=True,
+              help="Start runs that failed last time afresh (default: resume).")
 @click.option("--dry-run", is_flag=True, help="List the runs and stop.")
 def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
               batch_size, device, sets, config_file, grid_file, jobs, timeout,
-              out, dry_run):
+              out, restart_failed, dry_run):
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time)."""
     from refrnn.sweep import aggregate, expand_grid, format_table, sweep
@@ -79,12 +88,13 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
             base = load_config_file(config_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--config")
-    base.update(spec.get("base", {}))
+    base = _dashes_to_underscores(base)
+    base.update(_dashes_to_underscores(spec.get("base", {})))
     base.update({k: v for k, v in (("steps", steps), ("eval_every", eval_every),
                                    ("batch_size", batch_size), ("device", device))
                  if v is not None})
-    base.update(_parse_set(sets))
-    grid = dict(spec.get("grid", {}))
+    base.update(_dashes_to_underscores(_parse_set(sets)))
+    grid = _dashes_to_underscores(spec.get("grid", {}))
     for key, values in (("task_set", task_sets), ("mask", masks),
                         ("sparsity", sparsities), ("hidden", hiddens)):
         if values:
@@ -100,7 +110,8 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
                 click.echo(f"{s.name}: {json.dumps({**base, **s.overrides})}")
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
-                     jobs=jobs, timeout=timeout, echo=click.echo)
+                     jobs=jobs, timeout=timeout, restart_failed=restart_failed,
+                     echo=click.echo)
     except ValueError as exc:
         raise click.UsageError(str(exc))
     click.echo("")

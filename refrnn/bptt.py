@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cpu_loops
+from .cpu_kernels import split_rows
+
+
+MAX_RUNS = 4  # a block whose sources form more runs gathers them (a copy) instead
+
 
 class PatternProduct:
     """out[p] = sum_k A[rows[p], k] * Bm[cols[p], k]: a product sampled at a pattern.
 
     Rows are cut into blocks of R consecutive receivers; each block needs
     only the source columns its entries use. For the locality mask those are
-    a few neighbouring sheet rows, so one small GEMM per block plus a fixed
-    gather beats one (N, N) GEMM. When the blocks would cover more than half
-    of N x N (random, full masks) a single dense GEMM + gather is used.
+    a few neighbouring sheet rows: one contiguous run of sources, or two
+    where the torus wraps. Each run is one GEMM on zero-copy row slices,
+    A[r0:r1] @ Bm[run].T, then a fixed gather picks the pattern's entries.
+    When the blocks would cover more than half of N x N (random, full masks)
+    a single dense GEMM + gather is used.
 
     Args:
         rows, cols: (nnz,) int arrays in CSR order (rows non-decreasing).
@@ -29,29 +37,64 @@ class PatternProduct:
         starts = np.searchsorted(rows, np.arange(0, n + R, R))
         for r0 in range(0, n, R):
             p0, p1 = starts[r0 // R], starts[min(r0 // R + 1, len(starts) - 1)]
-            c = cols[p0:p1]
-            uniq, local_c = np.unique(c, return_inverse=True)
-            local_r = rows[p0:p1] - r0
+            if p1 == p0:
+                continue
             r1 = min(r0 + R, n)
+            c, local_r = cols[p0:p1], rows[p0:p1] - r0
+            uniq = np.unique(c)
             cost += (r1 - r0) * len(uniq)
-            flat = local_r * len(uniq) + local_c.ravel()
-            contiguous = len(uniq) > 0 and uniq[-1] - uniq[0] + 1 == len(uniq)
-            src = slice(int(uniq[0]), int(uniq[-1]) + 1) if contiguous else xp.asarray(uniq)
-            blocks.append((r0, r1, p0, p1, src, xp.asarray(flat)))
+            breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
+            run_lo = uniq[np.r_[0, breaks]]
+            run_hi = uniq[np.r_[breaks - 1, len(uniq) - 1]] + 1
+            if len(run_lo) > MAX_RUNS:  # scattered sources: one gathered copy
+                local_c = np.searchsorted(uniq, c)
+                parts = [(xp.asarray(uniq), None, xp.asarray(local_r * len(uniq) + local_c))]
+            else:
+                run = np.searchsorted(run_lo, c, side="right") - 1
+                parts = []
+                for j, (lo, hi) in enumerate(zip(run_lo, run_hi)):
+                    sel = np.flatnonzero(run == j)
+                    flat = local_r[sel] * (hi - lo) + (c[sel] - lo)
+                    where = None if len(run_lo) == 1 else xp.asarray(p0 + sel)
+                    parts.append((slice(int(lo), int(hi)), where, xp.asarray(flat)))
+            blocks.append((r0, r1, p0, p1, parts))
         self.blocked = cost < 0.5 * n * n
+        self.cost = cost if self.blocked else n * n  # multiply-adds per column of K
         self.blocks = blocks
         self.flat = xp.asarray(rows * n + cols)
         self.nnz = len(rows)
 
     def __call__(self, A, Bm):
         """A (N, K), Bm (N, K) -> (nnz,) sampled products, A's dtype."""
-        xp = self.xp
+        xp, cpu = self.xp, self.xp is np
+        work = self.cost * A.shape[1]
         if not self.blocked:
-            return xp.matmul(A, Bm.T).ravel()[self.flat]
+            C = xp.empty((self.n, self.n), dtype=A.dtype)
+
+            def rows(part, r0, r1):
+                xp.matmul(A[r0:r1], Bm.T, out=C[r0:r1])
+
+            if cpu:
+                split_rows(rows, self.n, work)
+            else:
+                rows(0, 0, self.n)
+            return C.ravel()[self.flat]
         out = xp.empty(self.nnz, dtype=A.dtype)
-        for r0, r1, p0, p1, src, flat in self.blocks:
-            if p1 > p0:
-                out[p0:p1] = xp.matmul(A[r0:r1], Bm[src].T).ravel()[flat]
+
+        def blocks(part, i0, i1):
+            for r0, r1, p0, p1, parts in self.blocks[i0:i1]:
+                a = A[r0:r1]
+                for src, where, flat in parts:
+                    vals = xp.matmul(a, Bm[src].T).ravel()[flat]
+                    if where is None:
+                        out[p0:p1] = vals
+                    else:
+                        out[where] = vals
+
+        if cpu:  # two halves of the blocks, one on the helper thread
+            split_rows(blocks, len(self.blocks), work)
+        else:
+            blocks(0, 0, len(self.blocks))
         return out
 
 
@@ -77,11 +120,13 @@ def backward(model, cache, dy) -> dict:
     """
     xp, P, cfg = model.xp, model.params, model.config
     T, B = cache.T, cache.B
-    K, N, a = T * B, cfg.n_hidden, cfg.alpha
+    K, N = T * B, cfg.n_hidden
     dy = xp.asarray(dy, dtype=model.dtype)
     if dy.shape != (T, B, cfg.n_out):
         raise ValueError(f"dy must have shape {(T, B, cfg.n_out)}, got {tuple(dy.shape)}")
     dY = dy.reshape(K, cfg.n_out)
+    if model.backend.name == "cpu":
+        return cpu_loops.backward(model, cache, dY, _pattern_product(model))
     Hs = cache.h[:, B:]    # h_t,     (N, K)
     Hp = cache.h[:, :K]    # h_{t-1}, (N, K)
     g = {}
@@ -90,8 +135,24 @@ def backward(model, cache, dy) -> dict:
     g["b_out"] = dY.sum(axis=0)                 # (n_out,)
     G = model.workspace("G", (N, K))
     xp.matmul(P["W_out"].T, dY.T, out=G)        # direct dL/dh_t, (N, K)
+    dU, carry = _dh_loop(model, cache, G)
+    g["W_in"] = xp.matmul(dU, cache.x)          # (N, n_in)
+    g["b"] = dU.sum(axis=1)                     # (N,)
+    g["w_rec"] = _pattern_product(model)(dU, Hp)  # (nnz,)
+    if "h0" in P:
+        g["h0"] = carry.sum(axis=1)             # h_{-1} = h0 for every trial
+    return {k: g[k] for k in P}
+
+
+def _dh_loop(model, cache, G):
+    """The loop over time, backwards: returns dU = dL/du_t (N, K) and
+    dL/dh_{-1} (N, B). Array-module version (CuPy); the CPU runs
+    refrnn.cpu_loops._dh_loop.
+    """
+    xp, N, a = model.xp, model.config.n_hidden, model.config.alpha
+    T, B = cache.T, cache.B
     # D = alpha * f'(u_t); the loop turns D into dU = dL/du_t in place.
-    D = model.f_prime(cache.u, out=model.workspace("D", (N, K)))
+    D = model.f_prime(cache.u, out=model.workspace("D", (N, T * B)))
     if a != 1.0:
         D *= a
     matmul_t = model._refresh(transposed=True)  # v -> W_rec^T v
@@ -107,10 +168,4 @@ def backward(model, cache, dy) -> dict:
         carry = matmul_t(du)                    # W_rec^T du_t
         if a != 1.0:
             carry += (1.0 - a) * Gt             # + (1 - alpha) dh_t
-    dU = D
-    g["W_in"] = xp.matmul(dU, cache.x)          # (N, n_in)
-    g["b"] = dU.sum(axis=1)                     # (N,)
-    g["w_rec"] = _pattern_product(model)(dU, Hp)  # (nnz,)
-    if "h0" in P:
-        g["h0"] = carry.sum(axis=1)             # h_{-1} = h0 for every trial
-    return {k: g[k] for k in P}
+    return D, carry

@@ -73,7 +73,22 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
         if tmp.exists():
             tmp.unlink()
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(folder):
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_checkpoint(path) -> Checkpoint:

@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from . import cpu_loops
 from .backend import get_backend
+from .cpu_kernels import CsrKernel, new_noise_seed
 from .masks import MASK_KINDS, make_mask
 
 ACTIVATIONS = ("relu", "tanh", "softplus")
@@ -90,11 +92,24 @@ class ForwardCache:
         u: (N, K) pre-activations u_t (noise included).
         h: (N, (T+1) * B) states; columns [0, B) hold h_{-1} = h0, so
            h[:, :K] are the previous states and h[:, B:] are h_0 .. h_{T-1}.
-        xi: (N, K) standard-normal noise draws, or None.
+        xi: (N, K) standard-normal noise draws, or None. On the CPU, draws
+           made from an rng are not kept: ``xi`` re-makes them from their seed.
+        x_cols: indices of the input columns that are not all zero (the
+           input projection and its gradient use only those), or None = all.
     """
 
-    def __init__(self, x, u, h, xi, T, B):
-        self.x, self.u, self.h, self.xi, self.T, self.B = x, u, h, xi, T, B
+    def __init__(self, x, u, h, xi, T, B, noise_seed=None, x_cols=None):
+        self.x, self.u, self.h, self._xi, self.T, self.B = x, u, h, xi, T, B
+        self.noise_seed, self.x_cols = noise_seed, x_cols
+
+    @property
+    def xi(self):
+        if self._xi is None and self.noise_seed is not None:
+            from .cpu_kernels import draw_noise
+
+            n = self.h.shape[0]
+            return draw_noise(self.noise_seed, n, self.T * self.B, self.u.dtype)
+        return self._xi
 
     def hidden(self):
         """States h_t for every step, (T, B, N) (a copy, public layout)."""
@@ -103,9 +118,10 @@ class ForwardCache:
 
     def noise(self):
         """The draws xi, (T, B, N), or None."""
-        if self.xi is None:
+        xi = self.xi
+        if xi is None:
             return None
-        return self.xi.T.reshape(self.T, self.B, self.h.shape[0]).copy()
+        return xi.T.reshape(self.T, self.B, self.h.shape[0]).copy()
 
 
 class RNN:
@@ -163,6 +179,9 @@ class RNN:
         self._csr_t = sparse.csr_matrix(
             (xp.take(w, self._perm), xp.asarray(t.indices, dtype=np.int32),
              xp.asarray(t.indptr, dtype=np.int32)), shape=(N, N))
+        if self.backend.name == "cpu":
+            self._kern = CsrKernel(m.indptr, m.indices, N)
+            self._kern_t = CsrKernel(t.indptr, t.indices, N)
 
     def _refresh(self, transposed: bool):
         """Point the operator at the current params["w_rec"]; return a matmul."""
@@ -244,16 +263,24 @@ class RNN:
             raise ValueError(f"x needs at least one step and one trial, got shape {tuple(x.shape)}")
         N, K = cfg.n_hidden, T * B
         X = x.reshape(K, cfg.n_in)
-        U = xp.matmul(P["W_in"], X.T)  # (N, K): the whole input drive at once
-        U += P["b"][:, None]
-        xi = None
+        cpu = self.backend.name == "cpu"
+        xi, seed = None, None
         if noise is not None:
             noise = xp.asarray(noise, dtype=self.dtype)
             if noise.shape != (T, B, N):
                 raise ValueError(f"noise must have shape {(T, B, N)}, got {tuple(noise.shape)}")
             xi = noise.reshape(K, N).T
         elif rng is not None and cfg.sigma_rec > 0:
-            xi = rng.standard_normal((N, K), dtype=self.dtype)
+            if cpu:  # drawn in chunks from a child seed, re-made on demand
+                seed = new_noise_seed(rng)
+            else:
+                xi = rng.standard_normal((N, K), dtype=self.dtype)
+        if cpu:
+            Y, U, H, x_cols = cpu_loops.forward(self, X, T, B, xi=xi, seed=seed)
+            cache = ForwardCache(X, U, H, xi, T, B, noise_seed=seed, x_cols=x_cols)
+            return Y.reshape(T, B, cfg.n_out), cache
+        U = xp.matmul(P["W_in"], X.T)  # (N, K): the whole input drive at once
+        U += P["b"][:, None]
         scale = math.sqrt(2.0 / cfg.alpha) * cfg.sigma_rec
         if xi is not None and scale != 0.0:
             U += scale * xi
@@ -269,6 +296,7 @@ class RNN:
 
         The product reads a contiguous copy of h_{t-1}: BLAS on a column
         slice of the wide (N, (T+1)*B) array is several times slower.
+        (The CPU runs refrnn.cpu_loops instead.)
         """
         xp = self.xp
         matmul = self._refresh(transposed=False)

@@ -181,15 +181,17 @@ def _worker_env(jobs: int) -> dict:
 def run_worker(spec_path: str | Path) -> int:
     """Child-process entry: train one run described by a spec file.
 
-    The spec JSON holds ``run_dir``, ``label``, ``seed`` and ``config`` (the
-    TrainConfig overrides). An existing run directory is resumed (train
-    restarts it when it has no ``last.h5``). Returns an exit status.
+    The spec JSON holds ``run_dir``, ``label``, ``seed``, ``config`` (the
+    TrainConfig overrides) and ``restart``. An existing run directory is
+    resumed (train starts afresh when it has no ``last.h5``), or wiped and
+    started again when ``restart`` is true. Returns an exit status.
     """
     from .training import train
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
-    train(resume=run_dir.exists(), quiet=True,
+    restart = bool(spec.get("restart")) and run_dir.exists()
+    train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
           **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
     atomic_write_text(run_dir / DONE_MARKER, json.dumps({
         "label": spec["label"], "seed": spec["seed"], "config": spec["config"],
@@ -224,14 +226,18 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
             say(f"could not build {path}: {exc}")
 
 
+def _failed_flag(out_dir: Path, spec: RunSpec) -> Path:
+    return out_dir / "_logs" / f"{spec.name}.failed"
+
+
 def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
-            env: dict, timeout: float | None) -> str | None:
+            env: dict, timeout: float | None, restart: bool) -> str | None:
     """Run one spec in a child process; return None on success, else why."""
     spec_file = out_dir / "_specs" / f"{spec.name}.json"
     log_file = out_dir / "_logs" / f"{spec.name}.log"
     atomic_write_text(spec_file, json.dumps({
         "run_dir": str(run_dir), "label": spec.label, "seed": spec.seed,
-        "config": {**base, **spec.overrides},
+        "config": {**base, **spec.overrides}, "restart": restart,
     }, indent=2))
     code = ("import sys; from refrnn.sweep import run_worker; "
             "sys.exit(run_worker(sys.argv[1]))")
@@ -254,7 +260,8 @@ def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
 def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
           configs: Iterable[dict] = (), seeds: Iterable[int] = (0,),
           base: dict | None = None, jobs: int = 1,
-          timeout: float | None = None, prebuild: bool = True,
+          timeout: float | None = None, restart_failed: bool = False,
+          prebuild: bool = True,
           echo: Callable[[str], None] | None = None) -> list[RunSummary]:
     """Train every (configuration, seed) of a grid, ``jobs`` at a time.
 
@@ -267,6 +274,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         base: settings shared by every run (overridden by grid/configs).
         jobs: runs at the same time (local processes); >= 1.
         timeout: seconds allowed to one run (None = no limit).
+        restart_failed: start runs that failed last time afresh instead of
+            resuming them (e.g. after a fix for a diverging configuration).
         prebuild: build missing trial caches in this process first.
         echo: called with one progress line per finished run.
     Returns:
@@ -299,8 +308,14 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
 
     def job(spec: RunSpec):
         t0 = time.time()
-        err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout)
+        flag = _failed_flag(out_dir, spec)
+        err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout,
+                      restart=restart_failed and flag.exists())
         errors[spec.name] = err
+        if err:
+            atomic_write_text(flag, err + "\n")
+        elif flag.exists():
+            flag.unlink()
         state = "FAILED " + err if err else "done"
         say(f"[{next(count)}/{len(todo)}] {spec.name}: {state} "
             f"({time.time() - t0:.0f} s)")

@@ -125,3 +125,14 @@ def test_eval_rejects_non_run_dirs(tmp_path):
     assert_usage_error(invoke("eval", tmp_path), "RUN_DIR")
     (tmp_path / "config.json").write_text("{}")
     assert_usage_error(invoke("eval", tmp_path, "--checkpoint", "nope"), "--checkpoint")
+
+
+def test_corrupted_checkpoint_on_resume_is_one_line_error(tmp_path, cache_file):
+    out = tmp_path / "run"
+    assert invoke(*train_args(out, cache_file, "-q")).exit_code == 0
+    data = bytearray((out / "last.h5").read_bytes())
+    (out / "last.h5").write_bytes(bytes(data[: len(data) // 2]))
+    res = invoke("train", "--out", out, "--resume", "--steps", 9, "-q")
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert "last.h5" in res.output and "corrupted" in res.output
+    assert "Traceback" not in res.output

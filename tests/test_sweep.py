@@ -1,7 +1,6 @@
 """refrnn.sweep: grid expansion, summaries, and tiny real sweeps."""
 import csv
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -153,6 +152,18 @@ def test_sweep_cli_failure_is_isolated(tmp_path, cache_env):
     by_cfg = {r["label"]: r for r in _read_csv(tmp_path / "sw" / "summary_by_config.csv")}
     assert by_cfg["good"]["n_seeds"] == "1" and by_cfg["bad"]["n_failed"] == "1"
     assert "configuration" in res.output and "good" in res.output  # the table
+    assert (tmp_path / "sw" / "_logs" / "bad__seed0.failed").is_file()
+
+    # after a fix, --restart-failed starts the failed run afresh
+    bad.unlink()  # train now builds the cache at cache_path
+    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--restart-failed",
+                                   "--out", str(tmp_path / "sw")])
+    assert res.exit_code == 0, res.output
+    assert "skip  good__seed0" in res.output
+    assert (tmp_path / "sw" / "bad__seed0" / "sweep_done.json").is_file()
+    assert not (tmp_path / "sw" / "_logs" / "bad__seed0.failed").exists()
+    spec = json.loads((tmp_path / "sw" / "_specs" / "bad__seed0.json").read_text())
+    assert spec["restart"] is True
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -172,16 +183,19 @@ def test_sweep_cli_bad_input(tmp_path, args, needle):
 def test_sweep_cli_dry_run(tmp_path):
     grid = tmp_path / "g.json"
     grid.write_text(json.dumps({"configs": [{"label": "big", "hidden": 64}]}))
+    toml = tmp_path / "base.toml"
+    toml.write_text('lr = 0.005\nseq-len = 77\n')
     res = CliRunner().invoke(cli, [
         "sweep", "--task-set", "yang19", "--mask", "locality", "--mask", "full",
         "--sparsity", "0.04", "--seeds", "2", "--steps", "7", "--grid", str(grid),
-        "--dry-run", "--out", str(tmp_path / "o")])
+        "--config", str(toml), "--dry-run", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     names = [ln.split(":")[0] for ln in res.output.splitlines()]
     assert names == ["yang19_locality_s0.04__seed0", "yang19_full_s0.04__seed0",
                      "big__seed0", "yang19_locality_s0.04__seed1",
                      "yang19_full_s0.04__seed1", "big__seed1"]
     assert '"steps": 7' in res.output and not (tmp_path / "o").exists()
+    assert '"lr": 0.005' in res.output and '"seq_len": 77' in res.output
 
 
 def test_paper_claims_configs_match_synapse_budget():

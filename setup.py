@@ -21,9 +21,10 @@ setup(
         "click>=8.0",
     ],
     extras_require={
+        # CUDA 12 wheels; on a CUDA 13 machine install cupy-cuda13x instead
         "gpu": ["cupy-cuda12x>=12"],
         "torch": ["torch>=2.0"],
-        "test": ["pytest>=7", "torch>=2.0"],
+        "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5"],
         "plot": ["matplotlib>=3.5"],
         # parity tests only; neurogym 2.3.1 pins numpy 2.2.* and imports torch
         "neurogym": ["neurogym>=2.3"],

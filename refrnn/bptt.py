@@ -85,7 +85,8 @@ class PatternProduct:
             for r0, r1, p0, p1, parts in self.blocks[i0:i1]:
                 a = A[r0:r1]
                 for src, where, flat in parts:
-                    vals = xp.matmul(a, Bm[src].T).ravel()[flat]
+                    b = Bm[src] if cpu else xp.ascontiguousarray(Bm[src])
+                    vals = xp.matmul(a, b.T).ravel()[flat]
                     if where is None:
                         out[p0:p1] = vals
                     else:
@@ -157,7 +158,7 @@ def _dh_loop(model, cache, G):
         D *= a
     matmul_t = model._refresh(transposed=True)  # v -> W_rec^T v
     carry = None                                # dL/dh_t through step t+1
-    du = xp.empty((N, B), dtype=model.dtype)    # contiguous: BLAS/SpMM operand
+    du = xp.empty((N, B), dtype=model.dtype, order="F")  # SpMM operand (cupyx: F)
     for t in range(T - 1, -1, -1):
         s = slice(t * B, (t + 1) * B)
         Gt, Dt = G[:, s], D[:, s]

@@ -34,7 +34,10 @@ CHUNK = 1 << 17  # elements per noise chunk: 512 KiB in float32, cache-resident
 
 # ---- threads ----------------------------------------------------------------
 def threads() -> int:
-    """Threads for the split work: REFRNN_THREADS if set, else min(2, cores)."""
+    """Threads for the split work: REFRNN_THREADS if set, else min(2, cores).
+
+    The work is split in two at most, so any value above 2 acts as 2.
+    """
     env = os.environ.get("REFRNN_THREADS", "").strip()
     if not env:
         return min(2, os.cpu_count() or 1)
@@ -43,18 +46,18 @@ def threads() -> int:
     return int(env)
 
 
-_POOL = None
+_POOL = None  # (pid, executor): a forked child makes its own
 _CONTROLLER = None
 
 
 def _helper():
-    """The one helper thread, created on first use."""
+    """The one helper thread, created on first use (again after a fork)."""
     global _POOL
-    if _POOL is None:
+    if _POOL is None or _POOL[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refrnn")
-    return _POOL
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="refrnn"))
+    return _POOL[1]
 
 
 def halves(n: int):

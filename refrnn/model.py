@@ -171,6 +171,10 @@ class RNN:
             self._flat = xp.asarray(self.rows * N + self.cols)
             self._wd = xp.zeros((N, N), dtype=self.dtype)
             return
+        if self.backend.name == "cpu":  # refrnn.cpu_loops: csr_matvecs on the bare pattern
+            self._kern = CsrKernel(m.indptr, m.indices, N)
+            self._kern_t = CsrKernel(t.indptr, t.indices, N)
+            return
         sparse = self.backend.sparse
         w = self.params["w_rec"]
         self._csr = sparse.csr_matrix(
@@ -295,13 +299,14 @@ class RNN:
         """The only loop over time: u_t += W_rec h_{t-1}; h_t from u_t.
 
         The product reads a contiguous copy of h_{t-1}: BLAS on a column
-        slice of the wide (N, (T+1)*B) array is several times slower.
-        (The CPU runs refrnn.cpu_loops instead.)
+        slice of the wide (N, (T+1)*B) array is several times slower. It is
+        Fortran-ordered because cupyx's csr.dot converts C-ordered operands
+        to Fortran order on every call. (The CPU runs refrnn.cpu_loops.)
         """
         xp = self.xp
         matmul = self._refresh(transposed=False)
         a = self.config.alpha
-        h = H[:, :B].copy()
+        h = xp.array(H[:, :B], order="F")
         for t in range(T):
             ut = U[:, t * B:(t + 1) * B]
             ut += matmul(h)

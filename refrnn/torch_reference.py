@@ -135,8 +135,10 @@ class TorchRNN(torch.nn.Module):
         else:
             h = self.h0.expand(B, n)
         hs = []
-        for t in range(T):
-            r = f(drive[t] + h @ W.T)
+        # unbind, not drive[t]: the backward of drive[t] builds a zero (T, B, N)
+        # tensor per step (T^2 B N memory traffic); unbind's backward stacks once.
+        for d_t in drive.unbind(0):
+            r = f(d_t + h @ W.T)
             h = r if self.alpha == 1.0 else (1.0 - self.alpha) * h + self.alpha * r
             hs.append(h)
         H = torch.stack(hs)

@@ -135,3 +135,11 @@ def test_pattern_product_wrapped_and_scattered_blocks():
     assert len(np.unique(np.arange(0, 64, 7))) > MAX_RUNS
     A, Bm = rng.standard_normal((n, 30)), rng.standard_normal((n, 30))
     np.testing.assert_allclose(pp(A, Bm), (A @ Bm.T)[rows, cols], rtol=1e-12)
+
+
+def test_helper_thread_is_remade_after_fork(monkeypatch):
+    import os
+    pool = ck._helper()
+    assert ck._helper() is pool
+    monkeypatch.setattr(ck, "_POOL", (os.getpid() + 1, pool))  # as seen by a forked child
+    assert ck._helper() is not pool

@@ -58,15 +58,23 @@ def _build_model(n: int, sparsity: float):
     return RNN(cfg, seed=0)
 
 
-def _time_steps(step, reps: int, warmup: int = 1) -> list[float]:
+def _time_steps(step, reps: int, warmup: int = 1):
+    """Wall-clock and process CPU seconds (all threads) of each timed step."""
     for _ in range(warmup):
         step()
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         step()
-        times.append(time.perf_counter() - t0)
-    return times
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
+def _result(wall, cpu, setup_mb, exact, nnz) -> dict:
+    return {**common.summarize(wall), "cpu_median_ms": common.summarize(cpu)["median_ms"],
+            "times_s": wall, "cpu_s": cpu, "setup_rss_mb": setup_mb,
+            "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact, "nnz": nnz}
 
 
 def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
@@ -88,10 +96,8 @@ def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
 
     setup_mb = common.rss_mb()
     exact = common.reset_peak_rss()
-    times = _time_steps(step, reps)
-    return {**common.summarize(times), "times_s": times, "setup_rss_mb": setup_mb,
-            "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact,
-            "nnz": int(model.mask.nnz)}
+    wall, cpu = _time_steps(step, reps)
+    return _result(wall, cpu, setup_mb, exact, int(model.mask.nnz))
 
 
 def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
@@ -123,10 +129,8 @@ def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
 
     setup_mb = common.rss_mb()
     exact = common.reset_peak_rss()
-    times = _time_steps(step, reps)
-    return {**common.summarize(times), "times_s": times, "setup_rss_mb": setup_mb,
-            "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact,
-            "nnz": nnz, "torch": torch.__version__,
+    wall, cpu = _time_steps(step, reps)
+    return {**_result(wall, cpu, setup_mb, exact, nnz), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads()}
 
 
@@ -141,7 +145,8 @@ def run_worker(side: str, n: int, sparsity: float, reps: int, threads=None) -> d
            "--threads", str(threads or 0)]
     env = dict(os.environ)
     if threads:  # must be set before NumPy loads its BLAS
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "REFRNN_THREADS"):
             env[var] = str(threads)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
@@ -202,7 +207,7 @@ def main(argv=None) -> int:
     print(f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
           f"numpy {info['numpy']}; OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}")
     for lib in info["blas"]:
-        print(f"BLAS: {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
+        print(f"BLAS (parent process): {lib['internal_api']} {lib['version']} kernel={lib['architecture']} "
               f"threads={lib['num_threads']}")
     print(f"step = forward + backward + Adam, T={T}, B={B}, n_in={N_OBS + N_TASKS}, "
           f"n_out={N_OUT}, float32; PyTorch: dense W_rec*M, {args.threads or 2} threads"
@@ -215,7 +220,7 @@ def main(argv=None) -> int:
         print(f"warning: N >= {BIG_N} is slow for PyTorch (tens of seconds a step); "
               f"{args.big_reps} reps there", flush=True)
     head = (f"{'N':>5} {'s':>5} {'nnz':>9} | {'refrnn ms med (min-max)':>24} | "
-            f"{'torch ms med (min-max)':>24} | {'ratio':>6} {'goal':>5} | "
+            f"{'torch ms med (min-max)':>24} | {'ratio':>6} {'goal':>5} {'':4}| {'cpu ratio':>9} | "
             f"{'peak MiB refrnn':>15} {'torch':>7}")
     print(head)
     print("-" * len(head), flush=True)
@@ -226,16 +231,19 @@ def main(argv=None) -> int:
             ours = run_worker("refrnn", n, s, r_reps, args.threads)
             theirs = run_worker("torch", n, s, r_reps, args.threads)
             ratio = ours["median_ms"] / theirs["median_ms"]
+            cpu_ratio = ours["cpu_median_ms"] / theirs["cpu_median_ms"]
             goal = _goal(s, n)
             mark = "" if goal is None else ("ok" if ratio <= goal else "MISS")
             gtxt = "" if goal is None else f"{goal:g}"
             print(f"{n:>5} {s:>5g} {ours['nnz']:>9} | {_fmt_time(ours):>24} | "
-                  f"{_fmt_time(theirs):>24} | {ratio:6.3f} {gtxt:>5} {mark:<4}| "
+                  f"{_fmt_time(theirs):>24} | {ratio:6.3f} {gtxt:>5} {mark:<4}| {cpu_ratio:9.3f} | "
                   f"{ours['peak_rss_mb']:15.0f} {theirs['peak_rss_mb']:7.0f}", flush=True)
             rows.append({"N": n, "sparsity": s, "refrnn": ours, "torch": theirs,
-                         "ratio": ratio, "goal": goal, "load1": os.getloadavg()[0]})
+                         "ratio": ratio, "cpu_ratio": cpu_ratio, "goal": goal, "load1": os.getloadavg()[0]})
     print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
     exact = all(r[side]["peak_is_steps_only"] for r in rows for side in ("refrnn", "torch"))
+    print("ratio: of wall-clock medians. cpu ratio: of process CPU-time medians (all "
+          "threads); with --threads 1 it is the load-robust estimate of the 1-thread ratio")
     print("peak MiB: RSS high-water mark of each side's own process "
           + ("during the timed steps (reset after setup)" if exact else
              "over the whole process (imports and setup included)"))

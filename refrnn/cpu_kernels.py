@@ -48,6 +48,7 @@ def threads() -> int:
 
 _POOL = None  # (pid, executor): a forked child makes its own
 _CONTROLLER = None
+_HELD = 0  # > 0 inside single_threaded_blas while BLAS is held
 
 
 def _helper():
@@ -67,9 +68,12 @@ def halves(n: int):
 
 def split_rows(fn, n: int, work: float) -> None:
     """Run fn(part, r0, r1) for both halves(n): the second on the helper thread
-    when threads() > 1 and ``work`` (multiply-adds) is worth the hand-off."""
+    when threads() > 1, ``work`` (multiply-adds) is worth the hand-off and
+    BLAS is held at one thread (inside single_threaded_blas)."""
     (a0, a1), (b0, b1) = halves(n)
-    if threads() < 2 or work < PARALLEL_MIN or a1 == a0:
+    # Only while BLAS is held at one thread: two GEMMs each on two BLAS
+    # threads would oversubscribe the cores.
+    if threads() < 2 or work < PARALLEL_MIN or a1 == a0 or not _HELD:
         fn(0, a0, a1)
         fn(1, b0, b1)
         return
@@ -84,7 +88,7 @@ def single_threaded_blas():
 
     Also with REFRNN_THREADS=1: one thread then means one thread.
     """
-    global _CONTROLLER
+    global _CONTROLLER, _HELD
     if _CONTROLLER is None:
         try:
             import threadpoolctl
@@ -96,7 +100,11 @@ def single_threaded_blas():
         yield
         return
     with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
+        _HELD += 1
+        try:
+            yield
+        finally:
+            _HELD -= 1
 
 
 # ---- noise --------------------------------------------------------------------

@@ -143,3 +143,25 @@ def test_helper_thread_is_remade_after_fork(monkeypatch):
     assert ck._helper() is pool
     monkeypatch.setattr(ck, "_POOL", (os.getpid() + 1, pool))  # as seen by a forked child
     assert ck._helper() is not pool
+
+
+def test_split_runs_beside_only_while_blas_is_held(monkeypatch):
+    import threading
+    monkeypatch.setenv("REFRNN_THREADS", "2")
+    monkeypatch.setattr(ck, "PARALLEL_MIN", 0)
+
+    def where():
+        seen = {}
+        ck.split_rows(lambda part, r0, r1: seen.update({part: threading.get_ident()}), 10, 1)
+        return seen
+
+    seen = where()  # outside a pass: BLAS is not held, so no helper
+    assert seen[0] == seen[1] == threading.get_ident()
+    with ck.single_threaded_blas():
+        seen = where()
+    if ck._CONTROLLER is not False:  # threadpoolctl present: the helper ran half 1
+        assert seen[0] == threading.get_ident() != seen[1]
+    monkeypatch.setattr(ck, "_CONTROLLER", False)  # as without threadpoolctl
+    with ck.single_threaded_blas():
+        seen = where()
+    assert seen[0] == seen[1] == threading.get_ident()

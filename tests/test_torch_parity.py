@@ -22,7 +22,9 @@ TOL_GRAD = 1e-8     # normwise relative, on every gradient
 TOL_ADAM = 1e-6     # normwise relative, on every parameter after 50 steps
 
 
-def _check(report, train_h0):
+def _check(report, train_h0, dense=False):
+    # Which recurrent path refrnn took (CSR kernels or dense GEMM) for this config.
+    assert RNN(ModelConfig(**report["config"])).dense is dense
     names = {"W_in", "b", "w_rec", "W_out", "b_out"} | ({"h0"} if train_h0 else set())
     assert {k[5:] for k in report if k.startswith("grad/")} == names
     for key in ("h", "y", "loss"):
@@ -42,14 +44,26 @@ def test_forward_loss_and_gradients_match(activation, loss, mask, alpha, train_h
     _check(report, train_h0)
 
 
-@pytest.mark.parametrize("mask,n,sparsity", [
-    ("ring", 16, 0.25), ("full", 12, 1.0), ("autapse", 12, 0.5),
-    ("locality", 100, 0.05),  # large enough for the blocked W_rec gradient
+@pytest.mark.parametrize("mask,n,sparsity,dense", [
+    ("ring", 36, 0.08, False), ("autapse", 12, 0.5, False),
+    ("full", 12, 1.0, True), ("locality", 16, 0.25, True), ("random", 16, 0.25, True),
+    ("locality", 100, 0.05, False),  # large enough for the blocked W_rec gradient
 ])
-def test_other_masks_match(mask, n, sparsity):
+def test_other_masks_match(mask, n, sparsity, dense):
     report = parity_report(mask=mask, n_hidden=n, sparsity=sparsity, alpha=0.5,
                            activation="tanh", T=5, B=2, seed=4)
-    _check(report, False)
+    _check(report, False, dense)
+
+
+def test_threaded_split_path_matches():
+    # nnz * B above refrnn's PARALLEL_MIN: the CSR products and the all-time
+    # products run as two row halves, one on a helper thread.
+    from refrnn.cpu_kernels import PARALLEL_MIN
+
+    report = parity_report(mask="locality", n_hidden=1024, sparsity=0.04, T=3, B=16,
+                           activation="relu", alpha=0.2, train_h0=True, seed=6)
+    _check(report, True)
+    assert RNN(ModelConfig(**report["config"])).mask.nnz * 16 >= PARALLEL_MIN
 
 
 def test_blocked_pattern_product_is_exercised():
@@ -79,7 +93,7 @@ def test_parity_check_can_fail():
 
 
 def _train_both(max_norm, steps=50, seed=5):
-    cfg = ModelConfig(n_in=4, n_out=5, n_hidden=16, sparsity=0.25, alpha=0.5,
+    cfg = ModelConfig(n_in=4, n_out=5, n_hidden=36, sparsity=0.08, alpha=0.5,
                       activation="tanh", sigma_rec=0.1, train_h0=True, dtype="float64")
     model = RNN(cfg, seed=seed)
     perturb_params(model, seed + 1, scale=0.2)
@@ -141,8 +155,7 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="'hinge'"):
         random_problem(model, 3, 2, "hinge", 0)
     with pytest.raises(ValueError, match="'swish'"):
-        TorchRNN.from_refrnn(model).__class__(
-            {k: np.asarray(v) for k, v in model.params.items()}, model.mask,
-            activation="swish")
+        TorchRNN({k: np.asarray(v) for k, v in model.params.items()}, model.mask,
+                 activation="swish")
     with pytest.raises(ValueError, match="shapes differ"):
         max_errors(np.zeros(3), np.zeros(4))

@@ -24,8 +24,10 @@ setup(
         # CUDA 12 wheels; on a CUDA 13 machine install cupy-cuda13x instead
         "gpu": ["cupy-cuda12x>=12"],
         "torch": ["torch>=2.0"],
-        "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5"],
+        "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5", "threadpoolctl>=3"],
         "plot": ["matplotlib>=3.5"],
+        # lets the CPU path hold BLAS at one thread while it splits work itself
+        "speed": ["threadpoolctl>=3"],
         # parity tests only; neurogym 2.3.1 pins numpy 2.2.* and imports torch
         "neurogym": ["neurogym>=2.3"],
     },

@@ -10,6 +10,12 @@ Each (side, N, sparsity) runs in a fresh subprocess, so its peak memory is its
 own (see common.py for how the peak is taken). The sides never run at the
 same time.
 
+Run it on an otherwise idle machine: PyTorch's OpenMP threads spin-wait, so
+with other work on the cores its 2-thread step can take tens of times
+longer. The load average is printed. Where the machine cannot be had idle,
+``--threads 1`` (both sides on one thread) and the "cpu ratio" column (of
+process CPU time) give a load-robust comparison.
+
     python benchmarks/step.py [--quick] [--sizes 256 1024 4096]
         [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--threads K]
         [--json PATH]

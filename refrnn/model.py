@@ -15,10 +15,15 @@ Initialisation (seeded by ``RNN(..., seed)``):
     W_in  ~ N(0, 1/n_in)            W_out ~ N(0, 1/N)          b = b_out = 0
     w_rec ~ N(0, INIT_GAIN^2 / k)   k = the mask's in-degree of each row
     h0 = 0 (trained from 0 when ``train_h0``)
+    self-connections (w_ii) are then clipped to [-SELF_MAX, SELF_MAX]
 Scaling W_rec by 1/k keeps the variance of W_rec h the same for a 4% mask and
 a full matrix, so both start with comparable dynamics. INIT_GAIN = 1: for
 tanh that is the edge of chaos; for relu, E[relu(u)^2] = var(u)/2, so the
-input-free dynamics decay at first.
+input-free dynamics decay at first. The clip matters only where k is small:
+a self-weight above 1 makes that neuron alone grow geometrically under relu
+with alpha = 1 (1.5^200 overflows float32), which is what an autapse mask
+(k = 1, so w_ii ~ N(0, 1)) draws for a third of its neurons. For k >= 26 a
+draw beyond 1 is a 5-sigma event, so the clip leaves those masks untouched.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from .masks import MASK_KINDS, make_mask
 ACTIVATIONS = ("relu", "tanh", "softplus")
 DTYPES = ("float32", "float64")
 INIT_GAIN = 1.0
+SELF_MAX = 1.0  # bound on initial self-connection weights (see docstring)
 DENSE_DENSITY = 0.1  # above this density the recurrent product is a dense GEMM
 
 
@@ -153,6 +159,8 @@ class RNN:
             "W_out": rng.standard_normal((config.n_out, N)) / math.sqrt(N),
             "b_out": np.zeros(config.n_out),
         }
+        self_loop = rows == self.cols
+        p["w_rec"][self_loop] = np.clip(p["w_rec"][self_loop], -SELF_MAX, SELF_MAX)
         if config.train_h0:
             p["h0"] = np.zeros(N)
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}

@@ -163,3 +163,20 @@ def test_bad_shapes():
     y, c = m.forward(np.zeros((5, 2, 3)))
     with pytest.raises(ValueError, match="dy"):
         m.backward(c, np.zeros((5, 2, 3)))
+
+
+def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
+    """Initial self-weights are clipped to SELF_MAX; without it an autapse
+    relu net (k = 1, w_ii ~ N(0, 1)) overflows float32 within T = 200."""
+    m = RNN(ModelConfig(n_in=5, n_hidden=256, mask="autapse"), seed=0)
+    w = m.params["w_rec"]
+    assert np.abs(w).max() <= model_mod.SELF_MAX
+    assert (np.abs(w) == model_mod.SELF_MAX).sum() > 256 * 0.2  # the clip acted
+    x = np.abs(np.random.default_rng(0).standard_normal((200, 4, 5))).astype(np.float32)
+    y, _ = m.forward(x, rng=np.random.default_rng(1))
+    assert np.isfinite(y).all()
+    # Dense masks draw the same as before: nothing near the bound is touched.
+    full = RNN(ModelConfig(n_in=5, n_hidden=64, mask="full", dtype="float64"), seed=3)
+    raw = np.random.default_rng(3)
+    raw.standard_normal((64, 5))
+    assert np.array_equal(full.params["w_rec"], raw.standard_normal(64 * 64) / 8.0)

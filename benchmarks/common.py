@@ -12,7 +12,6 @@ import os
 import platform
 import resource
 import statistics
-import tempfile
 
 import numpy as np
 
@@ -104,13 +103,6 @@ def make_batch(T: int, B: int, n_obs: int, n_tasks: int, n_out: int, seed: int):
 
 def write_json_atomic(path: str, obj) -> None:
     """Write ``obj`` as JSON to ``path`` via a temporary name in the same folder."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from refrnn.atomic import atomic_write_text  # refrnn may be put on the path late
+
+    atomic_write_text(path, json.dumps(obj, indent=2))

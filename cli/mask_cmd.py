@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import click
 
+from refrnn.atomic import atomic_output
 from refrnn.masks import MASK_KINDS, in_degree, make_mask, mask_stats, sheet_shape
 
 
@@ -35,17 +35,9 @@ def _save_plot(mask, kind: str, path: str) -> None:
     a1.imshow(sheet.reshape(r, c), cmap="Greys", interpolation="nearest")
     a1.set_title(f"sources of neuron {centre} on the {r} x {c} sheet")
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-mask-", suffix=ext, dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
     finally:
         plt.close(fig)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
 import numpy as np
 
+from refrnn.atomic import atomic_output
 from refrnn.tasks import get_task
 
 TASKS = ("dlyanti", "ctxdm1", "dlydm2intr", "dnms", "goseqr", "dmsintlseql")
@@ -53,19 +53,11 @@ def draw(out, seed=0, tasks=TASKS):
             bottom.set_ylabel("label")
     fig.tight_layout()
     out = os.path.abspath(out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(out))
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
-        os.replace(tmp, out)
+        with atomic_output(out) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return out
 
 

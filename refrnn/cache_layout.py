@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from .atomic import atomic_output
 
 FORMAT_VERSION = 1
 ENV_CACHE_DIR = "REFRNN_CACHE_DIR"
@@ -97,22 +98,9 @@ def atomic_write_h5(path: Path, write_fn) -> Path:
     file under ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w", locking=False) as f:
             write_fn(f)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; caches may be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     try:  # make the rename durable; not possible on every platform
         dfd = os.open(path.parent, os.O_RDONLY)
         try:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from .atomic import atomic_output
 
 FORMAT = "refrnn-checkpoint-1"
 
@@ -50,8 +51,7 @@ class Checkpoint:
 def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; return the path."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["step"] = int(ckpt.step)
@@ -65,30 +65,7 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
             for name in ("config", "sampler", "rng", "extra"):
                 blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
                 _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
-            f.flush()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(folder):
-    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path) -> Checkpoint:

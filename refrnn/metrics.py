@@ -9,10 +9,11 @@ task and as the unweighted mean over tasks (key ``"mean"``).
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_output
 
 MEAN = "mean"
 
@@ -140,21 +141,13 @@ def write_csv(results, path) -> Path:
     """Write ``results`` as CSV (task, perf, decision_acc, n; mean last), atomically."""
     path = Path(path)
     tasks = [k for k in results if k != MEAN] + ([MEAN] if MEAN in results else [])
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_output(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["task", "perf", "decision_acc", "n"])
             for t in tasks:
                 r = results[t]
                 w.writerow([t, repr(float(r["perf"])), repr(float(r["decision_acc"])), int(r["n"])])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
 from .metrics import MEAN, evaluate, write_csv
 from .training import (
@@ -28,15 +27,6 @@ def metrics_columns(names):
     """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds."""
     return (["step", "loss", "mean_perf", "mean_decision_acc"]
             + [f"perf_{t}" for t in names] + [f"acc_{t}" for t in names] + ["seconds"])
-
-
-def _atomic_text(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class Loop:
@@ -64,8 +54,8 @@ class Loop:
 
     def start(self):
         """A fresh run: write config.json and the metrics header; score step 0."""
-        _atomic_text(self.out / "config.json", self.cfg.to_json())
-        _atomic_text(self.out / "metrics.csv", ",".join(metrics_columns(self.names)) + "\n")
+        atomic_write_text(self.out / "config.json", self.cfg.to_json())
+        atomic_write_text(self.out / "metrics.csv", ",".join(metrics_columns(self.names)) + "\n")
         self.evaluate_and_log()
         self.save("last.h5")
 
@@ -85,7 +75,7 @@ class Loop:
         self.step = self.saved_step = ckpt.step
         self.t0 = now()
         self._trim_metrics(ckpt.step)
-        _atomic_text(self.out / "config.json", self.cfg.to_json())
+        atomic_write_text(self.out / "config.json", self.cfg.to_json())
 
     def _trim_metrics(self, step):
         path = self.out / "metrics.csv"
@@ -98,7 +88,7 @@ class Loop:
                     raise CheckpointError(f"{str(path)!r} has other columns than this run")
                 rows = [row for row in r if row and int(row[0]) <= step]
         lines = [",".join(header)] + [",".join(row) for row in rows]
-        _atomic_text(path, "\n".join(lines) + "\n")
+        atomic_write_text(path, "\n".join(lines) + "\n")
 
     def save(self, name):
         m, bk = self.model, self.bk

@@ -1,0 +1,64 @@
+"""Atomic file output: write under a temporary name, then rename.
+
+Every file refrnn writes (caches, checkpoints, CSV logs, figures, JSON) goes
+through :func:`atomic_output`, so a crash or Ctrl-C never leaves a
+half-written file under the final name, and an older file is replaced only
+by a complete new one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_output(path, mode: int = 0o644):
+    """Yield a temporary path beside ``path``; on success it becomes ``path``.
+
+    The temporary name keeps ``path``'s extension (so writers that infer the
+    format from it, like matplotlib, still work). On a clean exit the file is
+    fsynced, given ``mode`` (mkstemp makes 0600 files) and renamed over
+    ``path``; on any exception it is removed and the exception re-raised.
+    The parent folder is created when missing.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return path
+
+
+def _fsync_dir(folder) -> None:
+    """Make the rename itself durable (POSIX; skipped where folders can't be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -12,8 +12,17 @@ import os
 import platform
 import resource
 import statistics
+import sys
 
 import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+try:
+    import refrnn  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, ROOT)
+
+from refrnn.atomic import atomic_write_text  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -103,6 +112,4 @@ def make_batch(T: int, B: int, n_obs: int, n_tasks: int, n_out: int, seed: int):
 
 def write_json_atomic(path: str, obj) -> None:
     """Write ``obj`` as JSON to ``path`` via a temporary name in the same folder."""
-    from refrnn.atomic import atomic_write_text  # refrnn may be put on the path late
-
     atomic_write_text(path, json.dumps(obj, indent=2))

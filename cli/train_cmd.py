@@ -157,7 +157,7 @@ class _Progress:
     def __init__(self, steps, eval_every, quiet):
         self.steps, self.eval_every, self.quiet = steps, eval_every, quiet
         self.bar, self.done, self.info = None, 0, {}
-        self.tty = click.get_text_stream("stdout").isatty()
+        self.tty = sys.stdout.isatty()
 
     def _show(self, _item):
         i = self.info

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from refrnn.masks import in_degree  # noqa: E402
-from refrnn.sweep import atomic_write_text, expand_grid, sweep  # noqa: E402
+from refrnn.atomic import atomic_write_text  # noqa: E402
+from refrnn.sweep import expand_grid, sweep  # noqa: E402
 from refrnn.sweep_results import (  # noqa: E402
     aggregate, read_metrics, summarize_run, write_csv)
 

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .atomic import atomic_write_text
 from .sweep_results import (  # noqa: F401  (re-exported)
     RunSummary, aggregate, format_table, read_metrics, summarize_run,
     write_csv,
@@ -157,14 +158,6 @@ def is_done(run_dir: Path, config: dict | None = None) -> bool:
     except ValueError:
         return False
     return done == config
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _worker_env(jobs: int) -> dict:

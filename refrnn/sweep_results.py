@@ -10,10 +10,11 @@ import dataclasses
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write_text
 
 THRESHOLDS = (0.8, 0.9)
 # Column names of train()'s metrics.csv (refrnn/training_loop.py:
@@ -165,10 +166,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _fmt(mean, std, digits, n=None, of=None):

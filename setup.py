@@ -21,8 +21,9 @@ setup(
         "click>=8.0",
     ],
     extras_require={
-        # CUDA 12 wheels; on a CUDA 13 machine install cupy-cuda13x instead
+        # CuPy wheels are per CUDA major version: gpu (CUDA 12), gpu-cuda13
         "gpu": ["cupy-cuda12x>=12"],
+        "gpu-cuda13": ["cupy-cuda13x>=13"],
         "torch": ["torch>=2.0"],
         "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5", "threadpoolctl>=3"],
         "plot": ["matplotlib>=3.5"],

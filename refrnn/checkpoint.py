@@ -8,14 +8,13 @@ Layout of a checkpoint file::
     /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, rng, extra
     attrs: format, step       checkpoint format version, updates done
 
-Each dataset carries a ``sha256`` attribute of its raw bytes; loading checks
+Each dataset carries a ``sha256`` attribute (dtype, shape and raw bytes; cache_layout.array_sha256); loading checks
 them all, so a flipped byte is an error rather than a silently wrong model.
 Writes go to ``<name>.tmp-<pid>`` in the same folder, are fsynced, then renamed
 over the old file; a failed write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_output
+from .cache_layout import array_sha256
 
 FORMAT = "refrnn-checkpoint-1"
 
@@ -122,7 +122,7 @@ def decode_arrays(o):
 def _dataset(group, name, arr):
     arr = np.array(arr, order="C")  # keeps 0-d arrays 0-d
     d = group.create_dataset(name, data=arr)
-    d.attrs["sha256"] = hashlib.sha256(arr.tobytes()).hexdigest()
+    d.attrs["sha256"] = array_sha256(arr)
     return d
 
 
@@ -130,7 +130,7 @@ def _read(dset) -> np.ndarray:
     arr = np.array(dset[()], order="C")
     want = dset.attrs.get("sha256")
     want = want.decode() if isinstance(want, bytes) else want
-    if want != hashlib.sha256(arr.tobytes()).hexdigest():
+    if want != array_sha256(arr):
         raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
                               f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
                               "delete the file or start a new run with --force")

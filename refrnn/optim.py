@@ -96,6 +96,11 @@ class Adam:
             self.v[k] = xp.asarray(d["v"][k], dtype=self.v[k].dtype).copy()
 
 
+def grad_norm(grads: dict) -> float:
+    """Global L2 norm of all gradients (a host float)."""
+    return math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+
+
 def clip_grad_norm(grads: dict, max_norm: float) -> float:
     """Scale all gradients in place so their global L2 norm is at most max_norm.
 
@@ -105,7 +110,7 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
     max_norm = float(max_norm)
     if not (max_norm > 0 and math.isfinite(max_norm)):
         raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
-    total = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+    total = grad_norm(grads)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads.values():

@@ -140,7 +140,7 @@ class Loop:
     def update(self):
         """One Adam update from one stream batch; returns the batch loss."""
         from .losses import cross_entropy
-        from .optim import clip_grad_norm
+        from .optim import clip_grad_norm, grad_norm
 
         cfg, m, xp = self.cfg, self.model, self.bk.xp
         s = self.step + 1
@@ -155,10 +155,7 @@ class Loop:
         if not math.isfinite(loss):
             self._diverged(f"loss is {loss}", s)
         grads = m.backward(cache, dy)
-        if cfg.clip > 0:
-            norm = clip_grad_norm(grads, cfg.clip)
-        else:
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+        norm = clip_grad_norm(grads, cfg.clip) if cfg.clip > 0 else grad_norm(grads)
         if not math.isfinite(norm):
             self._diverged(f"gradient norm is {norm}", s)
         self.opt.step(m.params, grads)

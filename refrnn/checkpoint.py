@@ -8,10 +8,11 @@ Layout of a checkpoint file::
     /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, rng, extra
     attrs: format, step       checkpoint format version, updates done
 
-Each dataset carries a ``sha256`` attribute (dtype, shape and raw bytes; cache_layout.array_sha256); loading checks
-them all, so a flipped byte is an error rather than a silently wrong model.
-Writes go to ``<name>.tmp-<pid>`` in the same folder, are fsynced, then renamed
-over the old file; a failed write leaves the old checkpoint untouched.
+Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
+``cache_layout.array_sha256`` computes it); loading checks them all, so a
+flipped byte is an error rather than a silently wrong model. Writes go through
+``refrnn.atomic.atomic_output`` (temporary file, fsync, rename), so a failed
+write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 

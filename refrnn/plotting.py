@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_output
 from .sweep_results import Curve, read_metrics
 
 LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")
@@ -186,11 +187,11 @@ def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
 def _save(fig, plt, path) -> Path:
     """Save as PNG through a temporary name in the same folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .normals import box_muller
 from .tasks.trials import N_OBS, NOISE_UNITS
 
 
@@ -18,17 +19,7 @@ def normal_f32(rng: np.random.Generator, k: int) -> np.ndarray:
     capped at sqrt(48 ln 2) = 5.77: irrelevant for input noise.
     """
     h = (k + 1) // 2
-    u = rng.random((2, h), dtype=np.float32)
-    r = np.subtract(np.float32(1), u[0], out=u[0])  # (0, 1]: log is finite
-    np.log(r, out=r)
-    r *= np.float32(-2)
-    np.sqrt(r, out=r)
-    a = u[1]
-    a *= np.float32(2 * np.pi)
-    z = np.empty((2, h), dtype=np.float32)
-    np.cos(a, out=z[0])
-    np.sin(a, out=z[1])
-    z *= r
+    z = box_muller(rng.random((2, h), dtype=np.float32), np.empty((2, h), dtype=np.float32))
     return z.reshape(-1)[:k]
 
 

@@ -18,10 +18,11 @@ plain array-module code of refrnn.model and refrnn.bptt.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 
 import numpy as np
+
+from .normals import box_muller
 
 try:  # private but stable for a decade; the public product is the fallback
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -117,10 +118,8 @@ def noise_rows(seed: int, n: int, k: int, dtype, part: int):
     """Yield (r0, r1, z): standard normals for the rows r0:r1 of an (n, k)
     array that lie in half ``part`` (0 or 1) of halves(n).
 
-    Box-Muller on uniforms from SFC64(SeedSequence([seed, part])): for u1, u2
-    uniform, sqrt(-2 ln(1 - u1)) * (cos, sin)(2 pi u2) are two independent
-    N(0, 1) draws. In float32 the uniforms have 24-bit resolution, so
-    |z| <= sqrt(48 ln 2) = 5.77. z, (r1 - r0, k), is reused: copy to keep.
+    Box-Muller (refrnn.normals) on uniforms from SFC64(SeedSequence([seed,
+    part])); in float32 |z| <= 5.77. z, (r1 - r0, k), is reused: copy to keep.
     """
     dtype = np.dtype(dtype)
     lo, hi = halves(n)[part]
@@ -129,20 +128,12 @@ def noise_rows(seed: int, n: int, k: int, dtype, part: int):
     m_max = (rows * k + 1) // 2
     u = np.empty(2 * m_max, dtype=dtype)
     z = np.empty(2 * m_max, dtype=dtype)
-    two_pi = dtype.type(2 * math.pi)
     for r0 in range(lo, hi, rows):
         r1 = min(hi, r0 + rows)
         m = ((r1 - r0) * k + 1) // 2
         uu, zz = u[:2 * m].reshape(2, m), z[:2 * m].reshape(2, m)
         gen.random(out=uu, dtype=dtype)
-        r = np.subtract(dtype.type(1), uu[0], out=uu[0])  # (0, 1]: finite log
-        np.log(r, out=r)
-        r *= dtype.type(-2)
-        np.sqrt(r, out=r)
-        uu[1] *= two_pi
-        np.cos(uu[1], out=zz[0])
-        np.sin(uu[1], out=zz[1])
-        zz *= r
+        box_muller(uu, zz)
         yield r0, r1, zz.reshape(-1)[:(r1 - r0) * k].reshape(r1 - r0, k)
 
 

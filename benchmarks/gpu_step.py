@@ -220,18 +220,21 @@ def main(argv=None) -> int:
             torch, torch_note = None, "torch not installed here: refrnn alone"
 
     copy_bw = copy_bandwidth(be.xp, sync, nbytes=(1 << 30) if be.is_gpu else (1 << 24))
-    rng_ms = rng_create_ms(be, sync)
+    rng_ms = rng_create_ms(be.rng, sync)
+    # What Backend.rng would cost with cupy's default_rng (XORWOW) instead.
+    xorwow_ms = rng_create_ms(be.xp.random.default_rng, sync) if be.is_gpu else math.nan
     x, labels, weights = common.make_batch(args.seq_len, args.batch, N_OBS, N_TASKS, N_OUT, seed=1)
     info = {"gpu": gpu_name, "backend": be.name,
             "theoretical_bw_GBps": None if math.isnan(peak_bw) else peak_bw / 1e9,
             "bw_source": bw_src, "copy_bw_GBps": copy_bw / 1e9, "torch": torch_note,
-            "rng_create_ms": rng_ms,
+            "rng_create_ms": rng_ms, "default_rng_create_ms": None if math.isnan(xorwow_ms) else xorwow_ms,
             "T": args.seq_len, "B": args.batch, "n_in": N_OBS + N_TASKS, "n_out": N_OUT,
             "sparsity": args.sparsity, "smoke": args.smoke}
     if be.is_gpu:
         info["cupy"] = be.xp.__version__
     print(f"GPU: {gpu_name} | theoretical bandwidth {peak_bw / 1e9:.0f} GB/s ({bw_src}) | "
-          f"measured copy {copy_bw / 1e9:.0f} GB/s | new seeded Generator {rng_ms:.3f} ms | "
+          f"measured copy {copy_bw / 1e9:.0f} GB/s | new seeded Backend.rng {rng_ms:.3f} ms "
+          f"(cupy default_rng {'n/a' if math.isnan(xorwow_ms) else f'{xorwow_ms:.3f} ms'}) | "
           f"{torch_note}", flush=True)
     print_header()
     rows = []

@@ -56,13 +56,14 @@ def copy_bandwidth(xp, sync, nbytes: int = 1 << 30, reps: int = 10) -> float:
     return 2.0 * a.nbytes * reps / (time.perf_counter() - t0)
 
 
-def rng_create_ms(be, sync, reps: int = 20) -> float:
-    """Median ms to make a seeded backend Generator and draw from it once.
+def rng_create_ms(make, sync, reps: int = 20) -> float:
+    """Median ms to make a seeded generator with ``make(seed)`` and draw from it once.
 
-    training_loop.py makes a fresh one per update; on CUDA that initialises
-    cuRAND state, so its cost belongs next to the step time.
+    training_loop.py makes a fresh one per update (Backend.rng), so its cost
+    belongs next to the step time. The benchmark also times
+    ``cupy.random.default_rng``, the choice Backend.rng avoids, to show why.
     """
-    times = time_steps(lambda: be.rng(123).standard_normal(16, dtype=np.float32),
+    times = time_steps(lambda: make(123).standard_normal(16, dtype=np.float32),
                        sync, reps=reps, warmup=2, budget_s=5.0)
     return 1000.0 * statistics.median(times)
 

@@ -183,6 +183,12 @@ class RNN:
             self._kern = CsrKernel(m.indptr, m.indices, N)
             self._kern_t = CsrKernel(t.indptr, t.indices, N)
             return
+        # _refresh swaps .data in place, which is only right while cupyx never
+        # re-orders the entries: it would (sum_duplicates) for a non-canonical
+        # pattern. Masks are canonical; say so to cupyx, which then skips the
+        # check (a kernel and a device sync) on the first product.
+        if not (m.has_canonical_format and t.has_canonical_format):
+            raise ValueError("the mask's CSR pattern must have sorted, unique indices")
         sparse = self.backend.sparse
         w = self.params["w_rec"]
         self._csr = sparse.csr_matrix(
@@ -191,9 +197,8 @@ class RNN:
         self._csr_t = sparse.csr_matrix(
             (xp.take(w, self._perm), xp.asarray(t.indices, dtype=np.int32),
              xp.asarray(t.indptr, dtype=np.int32)), shape=(N, N))
-        if self.backend.name == "cpu":
-            self._kern = CsrKernel(m.indptr, m.indices, N)
-            self._kern_t = CsrKernel(t.indptr, t.indices, N)
+        self._csr.has_canonical_format = True
+        self._csr_t.has_canonical_format = True
 
     def _refresh(self, transposed: bool):
         """Point the operator at the current params["w_rec"]; return a matmul."""
@@ -259,7 +264,7 @@ class RNN:
 
         Args:
             x: (T, B, n_in) inputs (array-like; moved to the backend).
-            rng: backend Generator drawing xi ~ N(0, 1) of shape (N, T*B)
+            rng: a ``Backend.rng`` source drawing xi ~ N(0, 1) of shape (N, T*B)
                 (column t*B + b) in one call; ignored when ``noise`` is given.
             noise: (T, B, N) explicit draws xi (scaled here by
                 sqrt(2/alpha) * sigma_rec). Neither rng nor noise: no noise.

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -113,6 +114,29 @@ def test_backend_rng_draws_on_the_backend_and_is_seeded(backend):
     # Successive draws of one generator differ.
     d = g1.standard_normal((3, 4), dtype=np.float32)
     assert not np.array_equal(backend.to_numpy(a), backend.to_numpy(d))
+
+
+def test_cuda_rng_is_a_philox_random_state():
+    """Backend.rng on CUDA asks cupy for Philox, not the costly XORWOW default.
+
+    Checked against a stand-in module (the call, not the draws) so it runs
+    without a GPU; the draws themselves are checked on the GPU above.
+    """
+    made = []
+
+    class RandomState:
+        def __init__(self, seed, method=None):
+            made.append((seed, method))
+
+    philox = 161  # CURAND_RNG_PSEUDO_PHILOX4_32_10 in curand.h
+    fake = SimpleNamespace(random=SimpleNamespace(RandomState=RandomState),
+                           cuda=SimpleNamespace(curand=SimpleNamespace(
+                               CURAND_RNG_PSEUDO_PHILOX4_32_10=philox)))
+    b = Backend("cuda", fake, None)
+    assert isinstance(b.rng(7), RandomState)
+    assert made == [(7, philox)]
+    with pytest.raises(ValueError, match="integer seed"):
+        b.rng(np.random.default_rng(0))
 
 
 def test_backend_rng_statistics(backend):

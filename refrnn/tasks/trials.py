@@ -112,7 +112,7 @@ def add_input_noise(obs, noise, std, rng, xp=np):
         obs: float (..., 33) observations, modified in place.
         noise: uint8 (...) per-step noise code (NOISE_* constants).
         std: noise standard deviation (see :func:`input_noise_std`).
-        rng: numpy.random.Generator (CPU) or cupy.random.Generator (GPU).
+        rng: numpy.random.Generator (CPU) or a CUDA ``Backend.rng`` (GPU).
         xp: the array module that holds ``obs``.
     Only the units the code selects receive noise; draws are made only for them.
     """

@@ -207,14 +207,19 @@ def render_report(rows, agg, info, out_dir: Path, docs: Path):
                                   f"locality 4% at N={n_big} ({syn:,} synapses) "
                                   f"vs full N=256 ({N_FULL ** 2:,})"))
     lines += ["", END]
-    page = docs / "results.md"
-    text = page.read_text(encoding="utf-8") if page.is_file() else f"{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{page} lacks the {BEGIN} / {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    text = head + "\n".join(lines) + rest.split(END, 1)[1]
-    atomic_write_text(page, text)
-    print(f"wrote {page} and {res}/")
+    replace_block(docs / "results.md", BEGIN, END, lines)
+    print(f"wrote {docs / 'results.md'} and {res}/")
+
+
+def replace_block(page: Path, begin: str, end: str, lines: list[str]) -> None:
+    """Replace the text from ``begin`` to ``end`` in ``page`` by ``lines``
+    (which start with ``begin`` and end with ``end``); atomic write.
+    A page that does not exist yet is made of the block alone."""
+    text = page.read_text(encoding="utf-8") if page.is_file() else f"{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        raise ValueError(f"{page} lacks the {begin} / {end} markers")
+    head, rest = text.split(begin, 1)
+    atomic_write_text(page, head + "\n".join(lines) + rest.split(end, 1)[1])
 
 
 def collect_existing(out_dir: Path, configs, seeds):

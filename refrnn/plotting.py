@@ -131,6 +131,31 @@ def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
     return _save(fig, plt, path)
 
 
+def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path:
+    """Final performance against a setting (log x), one panel per task set.
+
+    Args:
+        panels: task set -> {label: (x (n,), mean (n,), std (n,))}; a line
+            with error bars (± std over seeds) per label.
+        path: the PNG to write.
+        xlabel: what x is.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2),
+                             squeeze=False)
+    for ax, (task_set, lines) in zip(axes[0], panels.items()):
+        for label, (x, mean, std) in lines.items():
+            ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, lw=1.6,
+                        label=label)
+        ax.set_xscale("log")
+        ax.set(title=f"{task_set}: final mean performance (± std over seeds)",
+               xlabel=xlabel, ylabel="mean performance", ylim=(0, 1.02))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
 def final_task_table(members: dict):
     """(labels, tasks, (n_labels, n_tasks) mean final per-task perf)."""
     labels = list(members)

@@ -146,8 +146,9 @@ def validate_specs(specs: list[RunSpec], base: dict) -> None:
 
 def is_done(run_dir: Path, config: dict | None = None) -> bool:
     """A run counts as finished when its marker and metrics log both exist
-    (and, given ``config``, the marker records that same configuration; a
-    changed one, e.g. more steps, is run again with resume)."""
+    (and, given ``config``, the marker records the same configuration once
+    defaults are filled in, so {"device": "cpu"} equals {}; a changed one,
+    e.g. more steps, is run again with resume)."""
     marker = run_dir / DONE_MARKER
     if not (marker.is_file() and (run_dir / "metrics.csv").is_file()):
         return False
@@ -157,7 +158,13 @@ def is_done(run_dir: Path, config: dict | None = None) -> bool:
         done = json.loads(marker.read_text(encoding="utf-8")).get("config")
     except ValueError:
         return False
-    return done == config
+    if not isinstance(done, dict):
+        return False
+    from .training import TrainConfig
+    try:
+        return TrainConfig.from_dict(done) == TrainConfig.from_dict(config)
+    except ValueError:  # a marker from other code: only an exact match counts
+        return done == config
 
 
 def _worker_env(jobs: int) -> dict:

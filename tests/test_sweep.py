@@ -120,6 +120,12 @@ def test_sweep_runs_skips_and_resumes(tmp_path, cache_env):
     assert sum(ln.startswith("skip") for ln in lines) == 4
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/last.h5")} == stamps
     assert [r.final_perf for r in again] == [r.final_perf for r in rows]
+    # the same settings with a default spelled out are the same runs
+    lines.clear()
+    sweep(grid, out, seeds=[0, 1], base={**TINY, "device": "cpu", "activation": "relu"},
+          jobs=2, echo=lines.append)
+    assert sum(ln.startswith("skip") for ln in lines) == 4
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/last.h5")} == stamps
 
     # an unfinished run (marker gone) and more steps: resumed, not restarted
     run = out / "full_s0.25__seed1"

@@ -75,11 +75,20 @@ class Backend:
 
 
 def cuda_available() -> bool:
-    """True when CuPy imports and sees at least one CUDA device."""
+    """True when CuPy imports, sees at least one CUDA device, and finds the
+    CUDA libraries refrnn calls (cuBLAS, cuSPARSE, cuRAND).
+
+    CuPy loads those libraries lazily, on first use; without the check,
+    "auto" would pick a GPU whose first noisy forward pass then fails.
+    """
     try:
         import cupy  # noqa: F401  (lazy: only here and in get_backend)
 
-        return cupy.cuda.runtime.getDeviceCount() > 0
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return False
+        for lib in ("cublas", "cusparse", "curand"):
+            getattr(cupy.cuda, lib)  # raises ImportError when missing
+        return True
     except Exception:  # ImportError, CUDARuntimeError, missing driver, ...
         return False
 

@@ -128,11 +128,14 @@ def backward(model, cache, dy) -> dict:
     dY = dy.reshape(K, cfg.n_out)
     if model.backend.name == "cpu":
         return cpu_loops.backward(model, cache, dY, _pattern_product(model))
-    Hs = cache.h[:, B:]    # h_t,     (N, K)
     Hp = cache.h[:, :K]    # h_{t-1}, (N, K)
     g = {}
-    # Readout: y_t = W_out h_t + b_out, all steps at once.
-    g["W_out"] = xp.matmul(dY.T, Hs.T)          # (n_out, N)
+    # Readout: y_t = W_out h_t + b_out, all steps at once. dW_out = dY^T h_t,
+    # taken against all of H (contiguous, so CuPy copies nothing for cuBLAS)
+    # with B leading zero rows of dY against h_{-1}.
+    dYpad = xp.zeros((B + K, cfg.n_out), dtype=model.dtype)
+    dYpad[B:] = dY
+    g["W_out"] = xp.matmul(dYpad.T, cache.h.T)  # (n_out, N)
     g["b_out"] = dY.sum(axis=0)                 # (n_out,)
     G = model.workspace("G", (N, K))
     xp.matmul(P["W_out"].T, dY.T, out=G)        # direct dL/dh_t, (N, K)

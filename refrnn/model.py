@@ -210,7 +210,9 @@ class RNN:
         if transposed:
             self._csr_t.data = self.xp.take(w, self._perm)
             return self._csr_t.dot
-        self._csr.data = w
+        # cuSPARSE reads .data through a raw pointer: it must be contiguous
+        # (no copy while params["w_rec"] is updated in place, as Adam does).
+        self._csr.data = self.xp.ascontiguousarray(w)
         return self._csr.dot
 
     def w_rec_dense(self):
@@ -304,7 +306,9 @@ class RNN:
         H = xp.empty((N, (T + 1) * B), dtype=self.dtype)
         H[:, :B] = P["h0"][:, None] if "h0" in P else 0
         self._recur(U, H, T, B)
-        Y = xp.matmul(H[:, B:].T, P["W_out"].T)  # (K, n_out)
+        # H.T is contiguous (Fortran order) where H[:, B:].T is not, and CuPy
+        # would copy all of it for cuBLAS; the B rows of h_{-1} are dropped after.
+        Y = xp.matmul(H.T, P["W_out"].T)[B:]  # (K, n_out)
         Y += P["b_out"]
         return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, xi, T, B)
 

@@ -116,6 +116,24 @@ def test_backend_rng_draws_on_the_backend_and_is_seeded(backend):
     assert not np.array_equal(backend.to_numpy(a), backend.to_numpy(d))
 
 
+@pytest.mark.parametrize("devices,missing,expected", [
+    (1, None, True), (0, None, False), (1, "curand", False), (1, "cusparse", False)])
+def test_cuda_available_needs_a_device_and_the_cuda_libraries(
+        monkeypatch, devices, missing, expected):
+    """cuda_available() with a stand-in cupy module: a device is not enough,
+    the lazily loaded cuBLAS / cuSPARSE / cuRAND must load too."""
+    class Cuda:
+        runtime = SimpleNamespace(getDeviceCount=lambda: devices)
+
+        def __getattr__(self, name):
+            if name == missing:
+                raise ImportError(f"lib{name} not found")
+            return SimpleNamespace()
+
+    monkeypatch.setitem(sys.modules, "cupy", SimpleNamespace(cuda=Cuda()))
+    assert cuda_available() is expected
+
+
 def test_cuda_rng_is_a_philox_random_state():
     """Backend.rng on CUDA asks cupy for Philox, not the costly XORWOW default.
 

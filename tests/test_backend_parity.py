@@ -238,8 +238,9 @@ def test_trial_batch_serves_backend_batches_equal_to_the_cpu(backend):
 
 
 def test_gpu_only_branch_of_the_sampler_matches_the_cpu_branch():
-    """data.py draws input noise differently when backend.is_gpu; run that
-    branch on the CPU (NumPy under the "cuda" name) and compare bit for bit."""
+    """The sampler must serve the same batches whatever the backend is called:
+    run it under a "cuda"-named NumPy backend (so any is_gpu branch data.py
+    has or gains runs here) and compare with the CPU's bit for bit."""
     import scipy.sparse
 
     from refrnn.backend import Backend

@@ -12,9 +12,8 @@ Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 ``cache_layout.array_sha256`` computes it; files written before refrnn used
 that helper hold the digest of the bytes alone, which is still accepted);
 loading checks them all, so a flipped byte is an error rather than a silently
-wrong model. Writes go through
-``refrnn.atomic.atomic_output`` (temporary file, fsync, rename), so a failed
-write leaves the old checkpoint untouched.
+wrong model. Writes go through ``refrnn.atomic.atomic_output`` (temporary
+file, fsync, rename), so a failed write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import paper_claims as pc  # noqa: E402
 from refrnn.sweep import sweep  # noqa: E402
-from refrnn.sweep_results import aggregate, read_metrics, write_csv  # noqa: E402
+from refrnn.sweep_results import aggregate, read_metrics, seed_stats, write_csv  # noqa: E402
 
 BEGIN, END = "<!-- data_efficiency:begin -->", "<!-- data_efficiency:end -->"
 TRIALS = (10, 30, 100, 1000)
@@ -68,10 +68,7 @@ def add_peaks(rows, agg) -> None:
     for a in agg:
         peaks = [float(read_metrics(r.run_dir).mean_perf.max()) for r in rows
                  if r.label == a["label"] and r.status == "done"]
-        n = len(peaks)
-        a["peak_perf_mean"] = sum(peaks) / n if n else None
-        a["peak_perf_std"] = (None if not n else 0.0 if n == 1 else
-                              (sum((p - a["peak_perf_mean"]) ** 2 for p in peaks) / (n - 1)) ** 0.5)
+        a["peak_perf_mean"], a["peak_perf_std"], _, _ = seed_stats(peaks)
 
 
 def report_lines(configs, agg, info) -> list[str]:

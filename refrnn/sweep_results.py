@@ -128,7 +128,9 @@ def summarize_run(run_dir: Path, label: str, seed: int,
     return row
 
 
-def _stats(values):
+def seed_stats(values):
+    """(mean, sample std (ddof=1; 0 for one value), min, max) of the values
+    that are not None; all None when there are none."""
     vals = np.array([v for v in values if v is not None], dtype=float)
     if vals.size == 0:
         return None, None, None, None
@@ -149,7 +151,7 @@ def aggregate(rows: list[RunSummary]) -> list[dict]:
                "n_failed": sum(r.label == label and r.status != "done"
                                for r in rows)}
         for key in ("final_perf", "steps_to_80", "steps_to_90", "wall_s"):
-            mean, std, lo, hi = _stats(getattr(r, key) for r in done)
+            mean, std, lo, hi = seed_stats(getattr(r, key) for r in done)
             agg.update({f"{key}_mean": mean, f"{key}_std": std,
                         f"{key}_min": lo, f"{key}_max": hi})
         for level in ("80", "90"):

@@ -1,9 +1,14 @@
-"""The one place that chooses the array library.
+"""The one place that chooses the array library and its primitives.
 
 refrnn runs the same code on the CPU (NumPy + scipy.sparse) and on CUDA
 (CuPy + cupyx.scipy.sparse).  Every other module receives a :class:`Backend`
 (or its ``xp`` module) and never imports numpy-versus-cupy on its own; CuPy is
 imported lazily, only when a CUDA backend is asked for.
+
+The engine (refrnn.engine) runs the same two loops on every backend; what
+differs is the backend's set of primitives (``Backend.prims``):
+refrnn.primitives_cpu on the CPU, the plain refrnn.primitives_array on CUDA,
+and the plain set on NumPy as the reference (``reference_backend()``).
 """
 from __future__ import annotations
 
@@ -24,11 +29,13 @@ class Backend:
         name: "cpu" or "cuda".
         xp: ``numpy`` or ``cupy``.
         sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
+        prims: the engine's primitives (split, compute, draw_noise, recurrent).
     """
 
     name: str
     xp: ModuleType
     sparse: ModuleType
+    prims: Any
 
     @property
     def is_gpu(self) -> bool:
@@ -109,7 +116,9 @@ def get_backend(device: str = "cpu") -> Backend:
     if device == "cpu":
         import scipy.sparse
 
-        return Backend("cpu", np, scipy.sparse)
+        from .primitives_cpu import CpuPrimitives
+
+        return Backend("cpu", np, scipy.sparse, CpuPrimitives())
     if not cuda_available():
         raise RuntimeError(
             "device 'cuda' was requested but CuPy with a CUDA GPU is not "
@@ -118,7 +127,23 @@ def get_backend(device: str = "cpu") -> Backend:
     import cupy
     import cupyx.scipy.sparse
 
-    return Backend("cuda", cupy, cupyx.scipy.sparse)
+    from .primitives_array import ArrayPrimitives
+
+    return Backend("cuda", cupy, cupyx.scipy.sparse,
+                   ArrayPrimitives(cupy, cupyx.scipy.sparse, blocked=True))
+
+
+def reference_backend(blocked: bool = False) -> Backend:
+    """The CPU with the plain primitives (refrnn.primitives_array on NumPy).
+
+    The reference every faster primitive is tested against; ``blocked=True``
+    gives exactly the set CUDA runs (the blocked sampled product), on NumPy.
+    """
+    import scipy.sparse
+
+    from .primitives_array import ArrayPrimitives
+
+    return Backend("cpu", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, blocked=blocked))
 
 
 def available_devices() -> list[str]:

@@ -32,16 +32,15 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from . import cpu_loops
+from . import engine
+from .activations import ACTIVATIONS
 from .backend import get_backend
-from .cpu_kernels import CsrKernel, new_noise_seed
 from .masks import MASK_KINDS, make_mask
+from .primitives_array import ArrayNoise
 
-ACTIVATIONS = ("relu", "tanh", "softplus")
 DTYPES = ("float32", "float64")
 INIT_GAIN = 1.0
 SELF_MAX = 1.0  # bound on initial self-connection weights (see docstring)
-DENSE_DENSITY = 0.1  # above this density the recurrent product is a dense GEMM
 
 
 @dataclass
@@ -98,24 +97,20 @@ class ForwardCache:
         u: (N, K) pre-activations u_t (noise included).
         h: (N, (T+1) * B) states; columns [0, B) hold h_{-1} = h0, so
            h[:, :K] are the previous states and h[:, B:] are h_0 .. h_{T-1}.
-        xi: (N, K) standard-normal noise draws, or None. On the CPU, draws
-           made from an rng are not kept: ``xi`` re-makes them from their seed.
+        noise_draws: the draws xi (an object of the backend's primitives;
+           ``xi`` gives them as an (N, K) array, re-made from a seed on the CPU).
         x_cols: indices of the input columns that are not all zero (the
            input projection and its gradient use only those), or None = all.
     """
 
-    def __init__(self, x, u, h, xi, T, B, noise_seed=None, x_cols=None):
-        self.x, self.u, self.h, self._xi, self.T, self.B = x, u, h, xi, T, B
-        self.noise_seed, self.x_cols = noise_seed, x_cols
+    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None):
+        self.x, self.u, self.h, self.noise_draws = x, u, h, noise_draws
+        self.T, self.B, self.x_cols = T, B, x_cols
 
     @property
     def xi(self):
-        if self._xi is None and self.noise_seed is not None:
-            from .cpu_kernels import draw_noise
-
-            n = self.h.shape[0]
-            return draw_noise(self.noise_seed, n, self.T * self.B, self.u.dtype)
-        return self._xi
+        """The draws xi, (N, K), or None."""
+        return self.noise_draws.array()
 
     def hidden(self):
         """States h_t for every step, (T, B, N) (a copy, public layout)."""
@@ -150,7 +145,6 @@ class RNN:
         deg = np.diff(m.indptr)
         rows = np.repeat(np.arange(N), deg)
         self.rows, self.cols = rows, m.indices.astype(np.int64)
-        self.dense = m.nnz > DENSE_DENSITY * N * N
         rng = np.random.default_rng(seed)
         p = {
             "W_in": rng.standard_normal((N, config.n_in)) / math.sqrt(config.n_in),
@@ -164,89 +158,13 @@ class RNN:
         if config.train_h0:
             p["h0"] = np.zeros(N)
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
-        self._build_operators()
-
-    # ---- the recurrent operator W_rec and its transpose -------------------
-    def _build_operators(self):
-        xp, N, m = self.xp, self.config.n_hidden, self.mask
-        # Transposed pattern: WT.data = w_rec[perm], computed once.
-        t = m.copy()
-        t.data = np.arange(m.nnz, dtype=np.float64)
-        t = t.T.tocsr()
-        t.sort_indices()
-        self._perm = xp.asarray(t.data.astype(np.int64))
-        if self.dense:
-            self._flat = xp.asarray(self.rows * N + self.cols)
-            self._wd = xp.zeros((N, N), dtype=self.dtype)
-            return
-        if self.backend.name == "cpu":  # refrnn.cpu_loops: csr_matvecs on the bare pattern
-            self._kern = CsrKernel(m.indptr, m.indices, N)
-            self._kern_t = CsrKernel(t.indptr, t.indices, N)
-            return
-        # _refresh swaps .data in place, which is only right while cupyx never
-        # re-orders the entries: it would (sum_duplicates) for a non-canonical
-        # pattern. Masks are canonical; say so to cupyx, which then skips the
-        # check (a kernel and a device sync) on the first product.
-        if not (m.has_canonical_format and t.has_canonical_format):
-            raise ValueError("the mask's CSR pattern must have sorted, unique indices")
-        sparse = self.backend.sparse
-        w = self.params["w_rec"]
-        self._csr = sparse.csr_matrix(
-            (w, xp.asarray(m.indices, dtype=np.int32), xp.asarray(m.indptr, dtype=np.int32)),
-            shape=(N, N))
-        self._csr_t = sparse.csr_matrix(
-            (xp.take(w, self._perm), xp.asarray(t.indices, dtype=np.int32),
-             xp.asarray(t.indptr, dtype=np.int32)), shape=(N, N))
-        self._csr.has_canonical_format = True
-        self._csr_t.has_canonical_format = True
-
-    def _refresh(self, transposed: bool):
-        """Point the operator at the current params["w_rec"]; return a matmul."""
-        w = self.params["w_rec"]
-        if self.dense:
-            self._wd.ravel()[self._flat] = w
-            wd = self._wd.T if transposed else self._wd
-            return lambda v: self.xp.matmul(wd, v)
-        if transposed:
-            self._csr_t.data = self.xp.take(w, self._perm)
-            return self._csr_t.dot
-        # cuSPARSE reads .data through a raw pointer: it must be contiguous
-        # (no copy while params["w_rec"] is updated in place, as Adam does).
-        self._csr.data = self.xp.ascontiguousarray(w)
-        return self._csr.dot
+        self.W = self.backend.prims.recurrent(m, self.dtype)  # W_rec's operator (engine)
 
     def w_rec_dense(self):
         """W_rec as a dense (N, N) backend array (for inspection)."""
         N = self.config.n_hidden
         out = self.xp.zeros((N, N), dtype=self.dtype)
         out.ravel()[self.xp.asarray(self.rows * N + self.cols)] = self.params["w_rec"]
-        return out
-
-    # ---- activation -------------------------------------------------------
-    def _f(self, u, out=None):
-        xp, a = self.xp, self.config.activation
-        if a == "relu":
-            return xp.maximum(u, 0, out=out)
-        if a == "tanh":
-            return xp.tanh(u, out=out)
-        return xp.logaddexp(0, u, out=out)
-
-    def f_prime(self, u, out=None):
-        """f'(u) for all of u, written into ``out`` (same shape) or a new array."""
-        xp, a = self.xp, self.config.activation
-        if out is None:
-            out = xp.empty_like(u)
-        if a == "relu":
-            return xp.greater(u, 0, out=out)
-        if a == "tanh":  # 1 - tanh(u)^2
-            xp.tanh(u, out=out)
-            out *= out
-            xp.subtract(1, out, out=out)
-            return out
-        xp.multiply(u, 0.5, out=out)  # sigmoid(u) = (1 + tanh(u/2)) / 2: no overflow
-        xp.tanh(out, out=out)
-        out += 1
-        out *= 0.5
         return out
 
     def workspace(self, name: str, shape):
@@ -282,65 +200,31 @@ class RNN:
             raise ValueError(f"x needs at least one step and one trial, got shape {tuple(x.shape)}")
         N, K = cfg.n_hidden, T * B
         X = x.reshape(K, cfg.n_in)
-        cpu = self.backend.name == "cpu"
-        xi, seed = None, None
         if noise is not None:
             noise = xp.asarray(noise, dtype=self.dtype)
             if noise.shape != (T, B, N):
                 raise ValueError(f"noise must have shape {(T, B, N)}, got {tuple(noise.shape)}")
-            xi = noise.reshape(K, N).T
+            draws = ArrayNoise(noise.reshape(K, N).T)
         elif rng is not None and cfg.sigma_rec > 0:
-            if cpu:  # drawn in chunks from a child seed, re-made on demand
-                seed = new_noise_seed(rng)
-            else:
-                xi = rng.standard_normal((N, K), dtype=self.dtype)
-        if cpu:
-            Y, U, H, x_cols = cpu_loops.forward(self, X, T, B, xi=xi, seed=seed)
-            cache = ForwardCache(X, U, H, xi, T, B, noise_seed=seed, x_cols=x_cols)
-            return Y.reshape(T, B, cfg.n_out), cache
-        U = xp.matmul(P["W_in"], X.T)  # (N, K): the whole input drive at once
-        U += P["b"][:, None]
-        scale = math.sqrt(2.0 / cfg.alpha) * cfg.sigma_rec
-        if xi is not None and scale != 0.0:
-            U += scale * xi
-        H = xp.empty((N, (T + 1) * B), dtype=self.dtype)
-        H[:, :B] = P["h0"][:, None] if "h0" in P else 0
-        self._recur(U, H, T, B)
-        # H.T is contiguous (Fortran order) where H[:, B:].T is not, and CuPy
-        # would copy all of it for cuBLAS; the B rows of h_{-1} are dropped after.
-        Y = xp.matmul(H.T, P["W_out"].T)[B:]  # (K, n_out)
-        Y += P["b_out"]
-        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, xi, T, B)
-
-    def _recur(self, U, H, T, B):
-        """The only loop over time: u_t += W_rec h_{t-1}; h_t from u_t.
-
-        The product reads a contiguous copy of h_{t-1}: BLAS on a column
-        slice of the wide (N, (T+1)*B) array is several times slower. It is
-        Fortran-ordered because cupyx's csr.dot converts C-ordered operands
-        to Fortran order on every call. (The CPU runs refrnn.cpu_loops.)
-        """
-        xp = self.xp
-        matmul = self._refresh(transposed=False)
-        a = self.config.alpha
-        h = xp.array(H[:, :B], order="F")
-        for t in range(T):
-            ut = U[:, t * B:(t + 1) * B]
-            ut += matmul(h)
-            if a == 1.0:
-                self._f(ut, out=h)
-            else:  # h = h + a * (f(u) - h)
-                r = self._f(ut, out=None)
-                r -= h
-                r *= a
-                h += r
-            H[:, (t + 1) * B:(t + 2) * B] = h
+            draws = self.backend.prims.draw_noise(rng, N, K, self.dtype)
+        else:
+            draws = ArrayNoise(None)
+        Y, U, H, x_cols = engine.forward(self, X, T, B, draws)
+        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, draws, T, B, x_cols)
 
     def backward(self, cache: ForwardCache, dy):
-        """Gradients of a loss given dL/dy, dy (T, B, n_out); see refrnn.bptt."""
-        from .bptt import backward
+        """Gradients of the loss for every parameter (refrnn.engine.backward).
 
-        return backward(self, cache, dy)
-
-    def n_params(self) -> int:
-        return int(sum(v.size for v in self.params.values()))
+        Args:
+            cache: the ForwardCache of the forward pass.
+            dy: (T, B, n_out) gradient of the loss with respect to the outputs.
+        Returns:
+            dict with the keys of params: W_in (N, n_in), b (N,), w_rec (nnz,)
+            at the pattern only, W_out (n_out, N), b_out (n_out,), h0 (N,).
+        """
+        cfg = self.config
+        dy = self.xp.asarray(dy, dtype=self.dtype)
+        if dy.shape != (cache.T, cache.B, cfg.n_out):
+            raise ValueError(f"dy must have shape {(cache.T, cache.B, cfg.n_out)}, "
+                             f"got {tuple(dy.shape)}")
+        return engine.backward(self, cache, dy.reshape(cache.T * cache.B, cfg.n_out))

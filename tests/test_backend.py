@@ -31,9 +31,20 @@ def test_default_device_is_cpu():
     assert get_backend().name == "cpu"
 
 
-def test_auto_picks_cuda_only_where_present():
-    expected = "cuda" if cuda_available() else "cpu"
-    assert get_backend("auto").name == expected
+def test_auto_picks_cuda_with_the_plain_blocked_primitives(monkeypatch):
+    """With CUDA present (a stand-in cupy / cupyx), "auto" builds the CUDA
+    backend, and it runs the plain primitives with the blocked sampled product."""
+    from refrnn.primitives_array import ArrayPrimitives
+
+    cupy, sparse = SimpleNamespace(name="cupy"), SimpleNamespace(name="cupyx.scipy.sparse")
+    cupyx = SimpleNamespace(scipy=SimpleNamespace(sparse=sparse))
+    for name, mod in (("cupy", cupy), ("cupyx", cupyx), ("cupyx.scipy", cupyx.scipy),
+                      ("cupyx.scipy.sparse", sparse)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    monkeypatch.setattr(backend_mod, "cuda_available", lambda: True)
+    b = get_backend("auto")
+    assert b.name == "cuda" and b.xp is cupy and b.sparse is sparse
+    assert isinstance(b.prims, ArrayPrimitives) and b.prims.blocked and b.prims.xp is cupy
 
 
 def test_auto_falls_back_to_cpu_without_cuda(monkeypatch):
@@ -146,11 +157,12 @@ def test_cuda_rng_is_a_philox_random_state():
         def __init__(self, seed, method=None):
             made.append((seed, method))
 
-    philox = 161  # CURAND_RNG_PSEUDO_PHILOX4_32_10 in curand.h
+    philox, xorwow = object(), object()  # stand-ins for cuRAND's method constants
     fake = SimpleNamespace(random=SimpleNamespace(RandomState=RandomState),
                            cuda=SimpleNamespace(curand=SimpleNamespace(
-                               CURAND_RNG_PSEUDO_PHILOX4_32_10=philox)))
-    b = Backend("cuda", fake, None)
+                               CURAND_RNG_PSEUDO_PHILOX4_32_10=philox,
+                               CURAND_RNG_PSEUDO_XORWOW=xorwow)))
+    b = Backend("cuda", fake, None, None)
     assert isinstance(b.rng(7), RandomState)
     assert made == [(7, philox)]
     with pytest.raises(ValueError, match="integer seed"):
@@ -176,10 +188,6 @@ def test_sparse_csr_product_matches_dense(backend):
     # Transposed product (the BPTT direction).
     out_t = csr.T @ backend.asarray(h)
     np.testing.assert_allclose(backend.to_numpy(out_t), dense.T @ h, rtol=1e-12, atol=1e-12)
-
-
-def test_synchronize_returns(backend):
-    backend.synchronize()
 
 
 # --- the GPU benchmark refuses cleanly where CUDA is missing ---------------

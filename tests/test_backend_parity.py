@@ -9,15 +9,17 @@ explicit inputs, noise and output gradients, and compares:
 - float32 twin: within float32 rounding of the reference (tolerances below,
   a few hundred float32 epsilons relative to the scale) and still float32.
 
-On a CPU-only machine the "cuda" cases skip and the "cpu" cases compare the
-CPU with itself (float64: a determinism check; float32: the float32 path's
-accuracy). On a GPU machine the "cuda" cases compare CPU with GPU.
+The twins: the CPU in float32 (the float32 path against float64: rounding
+only), and CUDA in float64 and float32. The CUDA cases skip cleanly where
+CuPy sees no GPU; nothing here compares the CPU in float64 with itself.
+The batch-pipeline tests at the end compare with the CPU's batches, so they
+run on CUDA only.
 """
 import numpy as np
 import pytest
 
 from refrnn import losses, optim
-from refrnn.backend import get_backend
+from refrnn.backend import available_devices, get_backend
 from refrnn.model import RNN, ModelConfig
 
 CPU = get_backend("cpu")
@@ -31,6 +33,24 @@ CONFIGS = {  # sparse CSR path, leak and trained h0, and the dense (full-mask) p
     "softplus-full": dict(activation="softplus", alpha=0.5, mask="full", sparsity=1.0),
 }
 DTYPES = ["float64", "float32"]
+TWINS = [("cpu", "float32"), ("cuda", "float64"), ("cuda", "float32")]
+
+
+def _device(name):
+    if name not in available_devices():
+        pytest.skip("no CUDA GPU with CuPy here")
+    return get_backend(name)
+
+
+@pytest.fixture(params=TWINS, ids=["-".join(t) for t in TWINS])
+def twin(request):
+    """(backend, dtype) of the twin compared with the CPU in float64."""
+    return _device(request.param[0]), request.param[1]
+
+
+@pytest.fixture
+def gpu():
+    return _device("cuda")
 
 
 def _config(dtype, variant):
@@ -79,8 +99,8 @@ def _tol(dtype, kind):
 
 
 @pytest.mark.parametrize("variant", sorted(CONFIGS))
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_forward_and_bptt_match_cpu_float64(backend, dtype, variant):
+def test_forward_and_bptt_match_cpu_float64(twin, variant):
+    backend, dtype = twin
     ref, twin = _twin(backend, dtype, variant)
     x, noise, dy = _inputs()
     y_ref, cache_ref = ref.forward(x, noise=noise)
@@ -100,8 +120,8 @@ def test_forward_and_bptt_match_cpu_float64(backend, dtype, variant):
     assert np.max(np.abs(y0 - y_ref)) > 1e-6
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_cross_entropy_matches_cpu_float64(backend, dtype):
+def test_cross_entropy_matches_cpu_float64(twin):
+    backend, dtype = twin
     rng = np.random.default_rng(4)
     y = rng.standard_normal((T, B, N_OUT)) * 3
     labels = rng.integers(0, N_OUT, size=(T, B))
@@ -115,8 +135,8 @@ def test_cross_entropy_matches_cpu_float64(backend, dtype):
     _close(backend, dy, dy_ref, tol, "dL/dy")
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_adam_and_clipping_match_cpu_float64(backend, dtype):
+def test_adam_and_clipping_match_cpu_float64(twin):
+    backend, dtype = twin
     ref, twin = _twin(backend, dtype, "relu-a1")
     opt_ref = optim.Adam(ref.params, lr=1e-2)
     opt = optim.Adam(twin.params, lr=1e-2)
@@ -168,8 +188,8 @@ def _train_curve(backend, dtype, steps=6):
     return np.array(curve)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_short_training_run_gives_the_same_loss_curve(backend, dtype):
+def test_short_training_run_gives_the_same_loss_curve(twin):
+    backend, dtype = twin
     ref = _train_curve(CPU, "float64")
     got = _train_curve(backend, dtype)
     assert ref[-1] < ref[0]  # the run trains: the comparison is not of constants
@@ -203,7 +223,8 @@ def _assert_on_backend(backend, batch):
 
 
 @pytest.mark.parametrize("noise_std", [0.0, 0.1])
-def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(backend, noise_std):
+def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(gpu, noise_std):
+    backend = gpu
     from refrnn.data import StreamSampler
 
     names = ["a", "b", "c"]
@@ -221,7 +242,8 @@ def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(backend, noise_s
                                           getattr(want, name), err_msg=name)
 
 
-def test_trial_batch_serves_backend_batches_equal_to_the_cpu(backend):
+def test_trial_batch_serves_backend_batches_equal_to_the_cpu(gpu):
+    backend = gpu
     from refrnn.data import trial_batch
 
     tb = _trials("a", 6, seed=3)
@@ -245,8 +267,9 @@ def test_gpu_only_branch_of_the_sampler_matches_the_cpu_branch():
 
     from refrnn.backend import Backend
     from refrnn.data import StreamSampler
+    from refrnn.primitives_array import ArrayPrimitives
 
-    fake_gpu = Backend("cuda", np, scipy.sparse)
+    fake_gpu = Backend("cuda", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, True))
     assert fake_gpu.is_gpu
     names = ["a", "b"]
     trials = {t: _trials(t, 4, seed=10 + i) for i, t in enumerate(names)}

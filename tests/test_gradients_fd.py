@@ -38,16 +38,16 @@ def test_fd_without_h0_and_without_noise():
 
 def test_check_detects_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: a 0.1% error in one gradient is caught."""
-    from refrnn import bptt
+    from refrnn import engine
 
-    real = bptt.backward
+    real = engine.backward
 
     def off(model, cache, dy):
         g = real(model, cache, dy)
         g["w_rec"] = g["w_rec"] * 1.001
         return g
 
-    monkeypatch.setattr(bptt, "backward", off)
+    monkeypatch.setattr(engine, "backward", off)
     cfg = ModelConfig(n_in=2, n_out=3, n_hidden=16, activation="tanh", mask="full")
     r = gradient_check(cfg, "mse", T=4, B=2)
     assert r["errors"]["w_rec"] > 1e-4 and r["errors"]["W_in"] < TOL

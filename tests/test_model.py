@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import refrnn.model as model_mod
-from refrnn.bptt import PatternProduct
+import refrnn.primitives_cpu as primitives_cpu
+from refrnn.pattern_product import PatternProduct
 from refrnn.losses import cross_entropy
 from refrnn.masks import make_mask
 from refrnn.model import RNN, ModelConfig
@@ -115,9 +116,9 @@ def test_sparse_and_dense_paths_agree(monkeypatch):
                   rng.integers(0, 4, (7, 2)))
     out = []
     for thr in (0.1, 0.0):  # 0.0 forces the dense path
-        monkeypatch.setattr(model_mod, "DENSE_DENSITY", thr)
+        monkeypatch.setattr(primitives_cpu, "DENSE_DENSITY", thr)
         m = RNN(cfg, seed=0)
-        assert m.dense == (thr == 0.0)
+        assert m.W.dense == (thr == 0.0)
         y, c = m.forward(x, noise=xi)
         out.append((y, m.backward(c, cross_entropy(y, lab)[1])))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-13)

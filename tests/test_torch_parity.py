@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from refrnn import optim  # noqa: E402
-from refrnn.bptt import PatternProduct  # noqa: E402
+from refrnn.pattern_product import PatternProduct  # noqa: E402
 from refrnn.model import RNN, ModelConfig  # noqa: E402
 from refrnn.torch_reference import (  # noqa: E402
     TorchRNN, max_errors, parity_report, perturb_params, random_problem,
@@ -24,7 +24,7 @@ TOL_ADAM = 1e-6     # normwise relative, on every parameter after 50 steps
 
 def _check(report, train_h0, dense=False):
     # Which recurrent path refrnn took (CSR kernels or dense GEMM) for this config.
-    assert RNN(ModelConfig(**report["config"])).dense is dense
+    assert RNN(ModelConfig(**report["config"])).W.dense is dense
     names = {"W_in", "b", "w_rec", "W_out", "b_out"} | ({"h0"} if train_h0 else set())
     assert {k[5:] for k in report if k.startswith("grad/")} == names
     for key in ("h", "y", "loss"):
@@ -58,7 +58,7 @@ def test_other_masks_match(mask, n, sparsity, dense):
 def test_threaded_split_path_matches():
     # nnz * B above refrnn's PARALLEL_MIN: the CSR products and the all-time
     # products run as two row halves, one on a helper thread.
-    from refrnn.cpu_kernels import PARALLEL_MIN
+    from refrnn.cpu_threads import PARALLEL_MIN
 
     report = parity_report(mask="locality", n_hidden=1024, sparsity=0.04, T=3, B=16,
                            activation="relu", alpha=0.2, train_h0=True, seed=6)

@@ -1,0 +1,162 @@
+"""How far each part of refrnn's CPU step is from the machine's floor.
+
+For one training step (T=350, B=64, Mod-Cog-shaped inputs, float32, the
+shapes of benchmarks/step.py) this prints, per part: its floating-point work
+(2 x multiply-adds, counting only the products the equation needs), the
+floor time at the machine's measured single-precision GEMM peak, the
+measured time (one thread: REFRNN_THREADS=1, BLAS at one thread), and their
+ratio. It also measures the peaks themselves: sgemm on one thread, and
+SciPy's csr_matvecs (the sparse kernel the CPU runs) at the step's shape.
+
+    python benchmarks/floor.py [--sizes 256 1024 4096] [--sparsities 0.04 1.0] [--reps 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("REFRNN_THREADS", "1")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import common  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.sparse  # noqa: E402
+
+from refrnn import losses, optim  # noqa: E402
+from refrnn.backend import Backend  # noqa: E402
+from refrnn.model import RNN, ModelConfig  # noqa: E402
+from refrnn.primitives_cpu import CpuPrimitives, _csr_matvecs  # noqa: E402
+
+T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17
+
+
+class Timed:
+    """Wraps a primitive set (and its recurrent operator): seconds per part."""
+
+    def __init__(self, inner):
+        self.inner, self.seconds = inner, {}
+
+    def _add(self, name, t0):
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def split(self, fn, n, work):
+        t0 = time.perf_counter()
+        self.inner.split(fn, n, work)
+        self._add(fn.__qualname__.replace(".<locals>.", " "), t0)
+
+    def recurrent(self, mask, dtype):
+        op, timed = self.inner.recurrent(mask, dtype), self
+
+        class Op:
+            dense = op.dense
+            load = op.load
+
+            def add_Wx(self, x, out):
+                t0 = time.perf_counter(); op.add_Wx(x, out); timed._add("forward W_rec h", t0)
+
+            def add_WTx(self, x, out):
+                t0 = time.perf_counter(); op.add_WTx(x, out); timed._add("backward W_rec^T du", t0)
+
+            def sampled(self, A, Bm):
+                t0 = time.perf_counter(); r = op.sampled(A, Bm); timed._add("backward sampled", t0)
+                return r
+        return Op()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def sgemm_peak(reps=5) -> float:
+    """GFLOP/s of a 1024^3 float32 GEMM (median of ``reps``)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((1024, 1024), dtype=np.float32) for _ in range(2))
+    c = a @ b
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); np.matmul(a, b, out=c); ts.append(time.perf_counter() - t0)
+    return 2 * 1024 ** 3 / statistics.median(ts) / 1e9
+
+
+def csr_rate(model, reps=50) -> float:
+    """GFLOP/s of csr_matvecs on the model's mask with (N, B) operands."""
+    m = model.mask
+    ip, ix = m.indptr.astype(np.int32), m.indices.astype(np.int32)
+    w = np.ones(m.nnz, np.float32)
+    x, out = np.ones((m.shape[0], B), np.float32), np.zeros((m.shape[0], B), np.float32)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        _csr_matvecs(m.shape[0], m.shape[0], B, ip, ix, w, x.reshape(-1), out.reshape(-1))
+    return 2 * m.nnz * B * reps / (time.perf_counter() - t0) / 1e9
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.04, 1.0])
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args(argv)
+    import threadpoolctl
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        peak = sgemm_peak()
+    info = common.machine_info()
+    print(f"machine: {info['cpu']}; numpy {info['numpy']}; "
+          + ", ".join(f"{b['internal_api']} {b['version']} kernel={b['architecture']}" for b in info["blas"]))
+    print(f"one thread. sgemm peak (1024^3): {peak:.1f} GFLOP/s; load average {os.getloadavg()[0]:.2f}")
+    x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
+    used = int((x.reshape(T * B, -1) != 0).any(axis=0).sum())
+    K = T * B
+    for n in args.sizes:
+        for s in args.sparsities:
+            cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
+                              mask="full" if s >= 1 else "locality", sparsity=s)
+            prims = Timed(CpuPrimitives())
+            model = RNN(cfg, backend=Backend("cpu", np, scipy.sparse, prims), seed=0)
+            nnz = n * n if model.W.dense else model.mask.nnz
+            opt, rng = optim.Adam(model.params, lr=1e-3), np.random.default_rng(2)
+            totals = {}
+            for rep in range(args.reps + 1):
+                prims.seconds = {}
+                t0 = time.perf_counter()
+                y, cache = model.forward(x, rng=rng)
+                t1 = time.perf_counter()
+                dy = losses.cross_entropy(y, labels, weights)[1]
+                t2 = time.perf_counter()
+                grads = model.backward(cache, dy)
+                t3 = time.perf_counter()
+                opt.step(model.params, grads)
+                t4 = time.perf_counter()
+                if rep:  # the first step warms up
+                    parts = {**prims.seconds, "forward (rest: loop, noise, copies)": 0.0,
+                             "backward (rest: loop, copies)": 0.0,
+                             "loss": t2 - t1, "Adam": t4 - t3, "step": t4 - t0}
+                    fwd = sum(v for k, v in prims.seconds.items() if k.startswith("forward"))
+                    bwd = sum(v for k, v in prims.seconds.items() if k.startswith("backward"))
+                    parts["forward (rest: loop, noise, copies)"] = (t1 - t0) - fwd
+                    parts["backward (rest: loop, copies)"] = (t3 - t2) - bwd
+                    for k, v in parts.items():
+                        totals.setdefault(k, []).append(v)
+            flops = {"forward drive": 2 * n * used * K, "forward W_rec h": 2 * nnz * K,
+                     "forward readout": 2 * n * N_OUT * K, "backward readout": 4 * n * N_OUT * K,
+                     "backward W_rec^T du": 2 * nnz * K, "backward inputs": 2 * n * used * K,
+                     "backward sampled": 2 * nnz * K}
+            flops["step"] = sum(flops.values())
+            print(f"\nN={n} sparsity={s:g} nnz={nnz} ({'dense' if model.W.dense else 'sparse'}); "
+                  f"csr_matvecs {csr_rate(model):.1f} GFLOP/s; {used} used input columns")
+            print(f"{'part':38s} {'GFLOP':>7} {'floor ms':>9} {'measured ms':>12} {'x floor':>8}")
+            for k in sorted(totals, key=lambda k: (k == "step", k)):
+                ms = 1e3 * statistics.median(totals[k])
+                f = flops.get(k)
+                if f:
+                    floor = 1e3 * f / (peak * 1e9)
+                    print(f"{k:38s} {f / 1e9:7.2f} {floor:9.1f} {ms:12.1f} {ms / floor:8.1f}")
+                else:
+                    print(f"{k:38s} {'':7} {'':9} {ms:12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

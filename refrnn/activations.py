@@ -1,0 +1,38 @@
+"""The activation f of the one equation and its derivative f', for any array module.
+
+Each function writes into ``out`` (same shape as ``u``) when given; ``xp`` is
+numpy or cupy (the backend's).
+"""
+from __future__ import annotations
+
+ACTIVATIONS = ("relu", "tanh", "softplus")
+
+
+def apply(name: str, xp, u, out=None):
+    """f(u): relu max(u, 0), tanh, softplus log(1 + e^u)."""
+    if name == "relu":
+        return xp.maximum(u, 0, out=out)
+    if name == "tanh":
+        return xp.tanh(u, out=out)
+    return xp.logaddexp(0, u, out=out)
+
+
+def derivative(name: str, xp, u, out=None):
+    """f'(u): [u > 0] (relu), 1 - tanh(u)^2 (tanh), sigmoid(u) (softplus).
+
+    sigmoid is written (1 + tanh(u/2)) / 2, so large |u| cannot overflow.
+    """
+    if out is None:
+        out = xp.empty_like(u)
+    if name == "relu":
+        return xp.greater(u, 0, out=out)
+    if name == "tanh":
+        xp.tanh(u, out=out)
+        out *= out
+        xp.subtract(1, out, out=out)
+        return out
+    xp.multiply(u, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out

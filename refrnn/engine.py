@@ -1,0 +1,150 @@
+"""The one forward loop and the one backward loop over time (docs/bptt.md).
+
+Every backend runs these lines; what differs between backends is the set of
+primitives ``prims`` (refrnn.backend) and the recurrent operator ``W`` it
+built for the mask (add_Wx: out += W_rec x; add_WTx: out += W_rec^T x;
+sampled: the W_rec gradient at the mask).
+
+Layout: K = T * B, column t*B + b. X (K, n_in); U (N, K) the pre-activations
+u_t; H (N, (T+1)*B) the states, columns [0, B) holding h_{-1} = h0, so
+H[:, B:] are h_0 .. h_{T-1} and H[:, :K] are the states before each step.
+Each step works on contiguous (N, B) buffers: BLAS and the sparse product are
+several times slower on a column slice of the wide (N, K) arrays.
+"""
+from __future__ import annotations
+
+import math
+
+from . import activations
+
+
+def used_columns(xp, X):
+    """Indices of the columns of X (K, n_in) that are not all zero, or None if all are.
+
+    Unused one-hot task units are zero columns: they add nothing to u_t and
+    get a zero W_in gradient, so the products skip them.
+    """
+    used = xp.flatnonzero(X.any(axis=0))
+    return None if used.size == X.shape[1] else used
+
+
+def forward(model, X, T: int, B: int, noise):
+    """u_t, h_t and y_t for all steps.
+
+    Args:
+        model: the RNN (config, params, backend, recurrent operator W).
+        X: (K, n_in) inputs x_t, row t*B + b.
+        noise: the draws xi (N, K), an object with add(...) (refrnn.primitives_*).
+    Returns:
+        Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None).
+    """
+    cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
+    N, K, a, act = cfg.n_hidden, T * B, cfg.alpha, cfg.activation
+    c = math.sqrt(2.0 / a) * cfg.sigma_rec
+    x_cols = used_columns(xp, X)
+    W_in = P["W_in"] if x_cols is None else P["W_in"][:, x_cols]
+    Xs = X if x_cols is None else X[:, x_cols]
+    U = xp.empty((N, K), dtype=model.dtype)
+    H = xp.empty((N, K + B), dtype=model.dtype)
+    Y = xp.empty((K + B, cfg.n_out), dtype=model.dtype)  # row k + B holds y for column k
+    with prims.compute():
+        def drive(part, r0, r1):  # all steps at once: U = W_in x_t + b + c xi_t
+            xp.matmul(W_in[r0:r1], Xs.T, out=U[r0:r1])
+            noise.add(U, c, P["b"], part, r0, r1)
+
+        prims.split(drive, N, N * K * (Xs.shape[1] + 8))
+        H[:, :B] = P["h0"][:, None] if "h0" in P else 0
+        W.load(P["w_rec"])
+        h = prims.step_buffer(H[:, :B])          # h_{t-1}, a contiguous (N, B) copy
+        u = xp.empty_like(h)
+        for t in range(T):
+            s = slice(t * B, (t + 1) * B)
+            xp.copyto(u, U[:, s])
+            W.add_Wx(h, u)                       # u_t = W_in x_t + b + c xi_t + W_rec h_{t-1}
+            U[:, s] = u
+            if a == 1.0:
+                activations.apply(act, xp, u, out=h)  # h_t = f(u_t)
+            else:
+                activations.apply(act, xp, u, out=u)  # h_t = h_{t-1} + alpha (f(u_t) - h_{t-1})
+                u -= h
+                u *= a
+                h += u
+            H[:, s.start + B:s.stop + B] = h
+
+        def readout(part, k0, k1):  # y_t = W_out h_t + b_out, all steps at once
+            xp.matmul(H[:, k0:k1].T, P["W_out"].T, out=Y[k0:k1])
+            Y[k0:k1] += P["b_out"]
+
+        prims.split(readout, K + B, N * K * cfg.n_out)
+    return Y[B:], U, H, x_cols
+
+
+def backward(model, cache, dY) -> dict:
+    """Gradients of L for every parameter, given dY = dL/dy (K, n_out).
+
+    Args:
+        model: the RNN that made ``cache`` (a refrnn.model.ForwardCache).
+        dY: (K, n_out), row t*B + b.
+    Returns:
+        dict with the keys of model.params: W_in (N, n_in), b (N,), w_rec
+        (nnz,) at the pattern only, W_out (n_out, N), b_out (n_out,), h0 (N,)
+        when trained.
+    """
+    cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
+    T, B, N, n_out = cache.T, cache.B, cfg.n_hidden, cfg.n_out
+    K = T * B
+    H, U = cache.h, cache.u
+    Hp = H[:, :K]                                # h_{t-1} for every column
+    g = {"W_out": xp.empty((n_out, N), dtype=model.dtype)}
+    dYpad = xp.zeros((K + B, n_out), dtype=model.dtype)  # B zero rows against h_{-1}
+    dYpad[B:] = dY
+    G = model.workspace("G", (N, K))
+    with prims.compute():
+        def readout(part, r0, r1):  # dW_out = sum dy_t h_t^T; G_t = W_out^T dy_t
+            xp.matmul(dYpad.T, H[r0:r1].T, out=g["W_out"][:, r0:r1])
+            xp.matmul(P["W_out"][:, r0:r1].T, dY.T, out=G[r0:r1])
+
+        prims.split(readout, N, 2 * N * K * n_out)
+        g["b_out"] = dY.sum(axis=0)
+        dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
+        cols = cache.x_cols
+        Xs = cache.x if cols is None else cache.x[:, cols]
+        g["W_in"] = xp.zeros_like(P["W_in"])
+        g["b"] = xp.empty(N, dtype=model.dtype)
+
+        def inputs(part, r0, r1):  # dW_in = sum du_t x_t^T; db = sum du_t
+            gw = xp.matmul(dU[r0:r1], Xs)
+            if cols is None:
+                g["W_in"][r0:r1] = gw
+            else:
+                g["W_in"][r0:r1, cols] = gw
+            dU[r0:r1].sum(axis=1, out=g["b"][r0:r1])
+
+        prims.split(inputs, N, N * K * (Xs.shape[1] + 1))
+        g["w_rec"] = W.sampled(dU, Hp)           # dw_rec[p] = sum du_t[i] h_{t-1}[j]
+    if "h0" in P:
+        g["h0"] = dh.sum(axis=1)                 # h_{-1} = h0 for every trial
+    return {k: g[k] for k in P}
+
+
+def _through_time(model, U, G, T: int, B: int):
+    """The loop over time, backwards. G (N, K) holds G_t = W_out^T dy_t on entry
+    and du_t = dL/du_t on exit. Returns (G, dL/dh_{-1} (N, B))."""
+    xp, W, a, act = model.xp, model.W, model.config.alpha, model.config.activation
+    dh = model.backend.prims.step_buffer(G[:, (T - 1) * B:])  # dh_{T-1} = G_{T-1}: no step T
+    d = xp.empty_like(dh)
+    du = xp.empty_like(dh)
+    for t in range(T - 1, -1, -1):
+        s = slice(t * B, (t + 1) * B)
+        activations.derivative(act, xp, U[:, s], out=d)
+        xp.multiply(dh, d, out=du)              # du_t = dh_t * f'(u_t)
+        if a != 1.0:
+            du *= a                             #        * alpha
+            dh *= 1.0 - a                       # dh_{t-1} = (1 - alpha) dh_t
+        else:
+            dh.fill(0)
+        G[:, s] = du                            # G_t is used up: du_t takes its place
+        if t > 0:
+            dh += G[:, s.start - B:s.start]     #            + G_{t-1}
+        W.add_WTx(du, dh)                       #            + W_rec^T du_t
+    return G, dh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check for issue 7, run once on a lent CUDA machine:
+# The prepared GPU check (issue 16), run once on a lent CUDA machine:
 #
 #     bash .device/run_gpu_checks.sh            (from the repository root)
 #

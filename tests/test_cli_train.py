@@ -4,7 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from refrnn.checkpoint import load_checkpoint
 from refrnn.metrics import read_csv
 
@@ -115,7 +115,7 @@ def test_nan_loss_exits_nonzero(tmp_path, cache_file, monkeypatch):
     import refrnn.losses as losses
     real = losses.cross_entropy
     monkeypatch.setattr(losses, "cross_entropy",
-                        lambda y, l, w=None: (float("inf"), real(y, l, w)[1]))
+                        lambda y, l, w=None, **kw: (float("inf"), real(y, l, w, **kw)[1]))
     res = invoke(*train_args(tmp_path / "run", cache_file, "-q"))
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
     assert "at step 1" in res.output

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from refrnn.sweep import expand_grid
 from refrnn.sweep_results import aggregate, format_table, summarize_run
 from sweep_helpers import write_run

@@ -26,7 +26,7 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
     from refrnn.cache import CacheError
     from refrnn.checkpoint import CheckpointError
     from refrnn.config_file import ConfigError
-    from refrnn.metrics import format_table, write_csv
+    from refrnn.metrics import results_table, write_results_csv
     from refrnn.training import evaluate_run
 
     from refrnn.backend import available_devices
@@ -50,6 +50,6 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
         default = checkpoint == "last" and not noise
         tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
         csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
-    click.echo(format_table(res))
-    write_csv(res, csv_path)
+    click.echo(results_table(res))
+    write_results_csv(res, csv_path)
     click.echo(f"wrote {csv_path}")

@@ -21,7 +21,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
 from .config_file import TrainConfig
-from .metrics import MEAN, evaluate, format_table, write_csv
+from .metrics import MEAN, evaluate, results_table, write_results_csv
 from .tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
@@ -50,7 +50,7 @@ class RunResult:
         return float(self.eval["mean"]["perf"])
 
     def table(self) -> str:
-        return format_table(self.eval)
+        return results_table(self.eval)
 
 
 def seed_for(seed: int, stream: int, step: int = 0) -> int:
@@ -233,7 +233,7 @@ class Loop:
             self.evaluate()
         if self.saved_step != self.step:
             self.save("last.h5")
-        write_csv(self.last_eval, self.out / "eval.csv")
+        write_results_csv(self.last_eval, self.out / "eval.csv")
 
     def result(self) -> RunResult:
         with open(self.out / "metrics.csv", newline="", encoding="utf-8") as f:

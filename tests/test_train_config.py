@@ -9,11 +9,6 @@ from refrnn.config_file import ConfigError, TrainConfig, load_config_file
 from refrnn.training import check_compatible, prepare_run_dir, resolve_config
 
 
-def test_package_exports():
-    import refrnn
-    assert refrnn.TrainConfig is TrainConfig and callable(refrnn.train)
-
-
 def test_defaults_are_valid_and_resolve():
     c = TrainConfig().resolved()
     assert c.dt == 100.0 and c.alpha == 1.0

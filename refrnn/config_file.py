@@ -27,7 +27,7 @@ from .model import ACTIVATIONS, DTYPES
 from .tasks.encoding import COMPAT_MODES
 from .tasks.registry import TASK_SETS
 
-DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Shared encoding")
+DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Encoding")
 
 
 class ConfigError(ValueError):

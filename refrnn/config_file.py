@@ -27,6 +27,11 @@ from .model import ACTIVATIONS, DTYPES
 from .tasks.encoding import COMPAT_MODES
 from .tasks.registry import TASK_SETS
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package (a dependency before Python 3.11)
+    import tomli as tomllib
+
 DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Encoding")
 
 
@@ -154,8 +159,9 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict, validate: bool = True) -> "TrainConfig":
-        """Build from a mapping; unknown keys raise ConfigError (with close matches)."""
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A validated TrainConfig from a mapping; unknown keys raise ConfigError
+        (with close matches)."""
         d = normalize_keys(d)
         names = [f.name for f in fields(cls)]
         unknown = [k for k in d if k not in names]
@@ -165,13 +171,12 @@ class TrainConfig:
                 close = difflib.get_close_matches(k, names, n=1)
                 hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ConfigError("unknown setting(s): " + ", ".join(hints))
-        cfg = cls(**{k: _coerce(field_type(k)[0], v) for k, v in d.items()})
-        return cfg.validate() if validate else cfg
+        return cls(**{k: _coerce(field_type(k)[0], v) for k, v in d.items()}).validate()
 
     @classmethod
-    def load(cls, path, validate: bool = True) -> "TrainConfig":
+    def load(cls, path) -> "TrainConfig":
         """Read a JSON or TOML file (see :func:`load_config_file`)."""
-        return cls.from_dict(load_config_file(path), validate=validate)
+        return cls.from_dict(load_config_file(path))
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig.from_dict({**self.to_dict(), **normalize_keys(changes)})
@@ -242,8 +247,9 @@ def normalize_keys(d) -> dict:
 def load_config_file(path) -> dict:
     """Read settings from ``path``: ``.json`` or ``.toml`` (a top-level table).
 
-    TOML needs Python 3.11+ (tomllib) or the ``tomli`` package. Returns a dict;
-    raises ConfigError naming the file for unreadable or malformed files.
+    TOML is read by the standard library's tomllib (Python 3.11+; before, by
+    ``tomli``, a dependency there). Returns a dict; raises ConfigError naming
+    the file for unreadable or malformed files.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -251,7 +257,7 @@ def load_config_file(path) -> dict:
         raise ConfigError(f"config file {str(path)!r} must end in .json or .toml")
     try:
         text = path.read_bytes().decode("utf-8")
-        data = json.loads(text) if suffix == ".json" else _toml_module().loads(text)
+        data = json.loads(text) if suffix == ".json" else tomllib.loads(text)
     except OSError as e:
         raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
     except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError
@@ -260,15 +266,3 @@ def load_config_file(path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings")
     return data
-
-
-def _toml_module():
-    if sys.version_info >= (3, 11):
-        import tomllib
-        return tomllib
-    try:
-        import tomli
-    except ImportError:
-        raise ConfigError("reading a TOML config needs Python 3.11+ or the 'tomli' "
-                          "package (pip install tomli); or use a .json config") from None
-    return tomli

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from refrnn.backend import DEVICES
+
 
 @click.command("eval")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -14,7 +16,7 @@ import click
               help="Run with recurrent and input noise.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the noise (with --noise).")
-@click.option("--device", type=click.Choice(("cpu", "cuda", "auto")), default=None,
+@click.option("--device", type=click.Choice(DEVICES), default=None,
               help="Device (default: the run's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per forward pass (default: the run's eval_batch_size).")

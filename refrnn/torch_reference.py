@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from .model import ACTIVATIONS
+from .model import ACTIVATIONS, DTYPES
 
 PARAM_ORDER = ("W_in", "b", "w_rec", "W_out", "b_out", "h0")
 
@@ -37,7 +37,7 @@ def _torch_dtype(dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     name = np.dtype(dtype).name
-    if name not in ("float32", "float64"):
+    if name not in DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return getattr(torch, name)
 

@@ -36,6 +36,20 @@ def assert_usage_error(res, *words):
         assert w in err[0], err[0]
 
 
+def test_every_setting_is_an_option_with_its_help():
+    import dataclasses
+
+    from refrnn.config_file import TrainConfig
+    text = invoke("train", "--help").output
+    flat = "".join(text.split())  # click wraps lines, also at hyphens
+    for f in dataclasses.fields(TrainConfig):
+        opt = "--" + f.name.replace("_", "-")
+        assert opt in text, opt
+        assert "".join(f.metadata["help"].split()) in flat, f.name
+        if f.type in ("bool", bool):
+            assert f"--no-{opt[2:]}" in text, opt
+
+
 def test_train_prints_table_and_eval_reads_it(tmp_path, cache_file):
     out = tmp_path / "run"
     res = invoke(*train_args(out, cache_file))

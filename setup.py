@@ -19,6 +19,8 @@ setup(
         "scipy>=1.8",
         "h5py>=3.6",
         "click>=8.0",
+        # TOML configs: the standard library's tomllib from Python 3.11
+        "tomli>=1.1; python_version < '3.11'",
     ],
     extras_require={
         # CuPy wheels are per CUDA major version: gpu (CUDA 12), gpu-cuda13

@@ -72,19 +72,19 @@ def refrnn_setup(be, n: int, args, x, labels, weights):
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n, mask="locality",
                       sparsity=args.sparsity, dtype="float32")
     model = RNN(cfg, backend=be, seed=0)
-    opt = optim.Adam(model.params, lr=1e-3)
+    opt = optim.Adam(model.params, lr=1e-3, xp=be.xp)
     rng = be.rng(2)
     xd, ld, wd = be.asarray(x), be.asarray(labels), be.asarray(weights)
 
     def step():
         y, cache = model.forward(xd, rng=rng)
-        _, dy = losses.cross_entropy(y, ld, wd)
+        _, dy = losses.cross_entropy(y, ld, wd, xp=be.xp)
         grads = model.backward(cache, dy)
         opt.step(model.params, grads)
 
     def clean_loss():
         y, _ = model.forward(xd)
-        return float(losses.cross_entropy(y, ld, wd)[0])
+        return float(losses.cross_entropy(y, ld, wd, xp=be.xp)[0])
 
     return model, step, clean_loss
 

@@ -1,11 +1,11 @@
-"""Helpers of benchmarks/gpu_step.py: device facts, timing, the PyTorch twin.
+"""Helpers of benchmarks/gpu_step.py: device facts, timing, the PyTorch step.
 
 Kept apart so gpu_step.py stays about the benchmark itself. Nothing here
-imports CuPy or torch at module level; callers pass the modules in.
+imports CuPy or torch at module level; callers pass the modules in. The twin
+itself is refrnn.torch_reference's, the one the parity tests check.
 """
 from __future__ import annotations
 
-import math
 import statistics
 import time
 
@@ -92,61 +92,29 @@ def time_steps(step, sync, reps: int, warmup: int, budget_s: float) -> list[floa
 
 
 def torch_setup(torch, device: str, be, model, x, labels, weights):
-    """PyTorch twin of a refrnn ``model``: the same equation and weights with a
-    dense masked W_rec * M, autograd and torch.optim.Adam, on ``device``.
+    """The PyTorch twin of a refrnn ``model`` (refrnn.torch_reference.TorchRNN:
+    the same equation and weights, dense masked W_rec * M, autograd) with
+    torch.optim.Adam, float32 on ``device``.
 
     x (T, B, n_in) float32, labels (T, B) int64, weights (T, B) float32 (NumPy).
     Returns (step, loss0): step() does one training step (recurrent noise from
     a seeded torch.Generator); loss0 is the noise-free loss before any step.
     """
-    cfg = model.config
-    params = {k: be.to_numpy(v) for k, v in model.params.items()}
+    from refrnn.torch_reference import TorchRNN, cross_entropy
+
     dev = torch.device(device)
-    f32 = torch.float32
-    mask = model.mask.tocoo()
-    rows = torch.as_tensor(mask.row, dtype=torch.long, device=dev)
-    cols = torch.as_tensor(mask.col, dtype=torch.long, device=dev)
-    n = mask.shape[0]
-    M = torch.zeros((n, n), dtype=f32, device=dev)
-    M[rows, cols] = 1.0
-    W0 = torch.zeros((n, n), dtype=f32, device=dev)
-    W0[rows, cols] = torch.as_tensor(params["w_rec"], dtype=f32, device=dev)  # COO order = CSR order
-
-    def prm(a):
-        return torch.nn.Parameter(torch.as_tensor(np.asarray(a), dtype=f32, device=dev).clone())
-
-    W_in, b, W_out, b_out = (prm(params[k]) for k in ("W_in", "b", "W_out", "b_out"))
-    W_rec = torch.nn.Parameter(W0)
-    opt = torch.optim.Adam([W_in, b, W_rec, W_out, b_out], lr=1e-3)
+    twin = TorchRNN.from_refrnn(model, dtype=torch.float32).to(dev)
+    opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
     xt = torch.as_tensor(x, device=dev)
-    lt = torch.as_tensor(labels, device=dev).reshape(-1)
-    wt = torch.as_tensor(weights, device=dev).reshape(-1)
-    alpha, act = float(cfg.alpha), cfg.activation
-    f = {"relu": torch.relu, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus}[act]
-    scale = math.sqrt(2.0 / alpha) * float(cfg.sigma_rec)
+    lt = torch.as_tensor(labels, device=dev)
+    wt = torch.as_tensor(weights, device=dev)
     gen = torch.Generator(device=dev).manual_seed(2)
-    T, B, _ = x.shape
-
-    def loss_fn(noise: bool):
-        W = W_rec * M
-        drive = xt @ W_in.T + b
-        if noise:
-            drive = drive + scale * torch.randn((T, B, n), generator=gen, device=dev, dtype=f32)
-        h = torch.zeros((B, n), dtype=f32, device=dev)
-        hs = []
-        for t in range(T):
-            r = f(drive[t] + h @ W.T)
-            h = r if alpha == 1.0 else (1.0 - alpha) * h + alpha * r
-            hs.append(h)
-        y = torch.stack(hs) @ W_out.T + b_out
-        ce = torch.nn.functional.cross_entropy(y.reshape(-1, y.shape[-1]), lt, reduction="none")
-        return (wt * ce).sum() / wt.sum()
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss_fn(True).backward()
+        cross_entropy(twin(xt, generator=gen)[0], lt, wt).backward()
         opt.step()
 
     with torch.no_grad():
-        loss0 = float(loss_fn(False))
+        loss0 = float(cross_entropy(twin(xt)[0], lt, wt))
     return step, loss0

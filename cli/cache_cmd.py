@@ -6,6 +6,7 @@ import time
 
 import click
 
+from refrnn.tasks.encoding import COMPAT_MODES
 from refrnn.tasks.registry import TASK_SETS
 
 
@@ -23,7 +24,7 @@ from refrnn.tasks.registry import TASK_SETS
               type=click.IntRange(min=0), help="task-set seed (delayed-match delays)")
 @click.option("--dt", default=100, show_default=True, type=click.IntRange(min=1),
               help="step length, ms")
-@click.option("--compat", default=None, type=click.Choice(["modcog-2023"]),
+@click.option("--compat", default=None, type=click.Choice([c for c in COMPAT_MODES if c]),
               help="reference behaviour where refrnn differs")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
               help="file to write [default: the per-user cache folder, "

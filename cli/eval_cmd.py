@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from refrnn.backend import DEVICES
+
 
 @click.command("eval")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -14,7 +16,7 @@ import click
               help="Run with recurrent and input noise.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the noise (with --noise).")
-@click.option("--device", type=click.Choice(("cpu", "cuda", "auto")), default=None,
+@click.option("--device", type=click.Choice(DEVICES), default=None,
               help="Device (default: the run's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per forward pass (default: the run's eval_batch_size).")
@@ -26,7 +28,7 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
     from refrnn.cache import CacheError
     from refrnn.checkpoint import CheckpointError
     from refrnn.config_file import ConfigError
-    from refrnn.metrics import format_table, write_csv
+    from refrnn.metrics import results_table, write_results_csv
     from refrnn.training import evaluate_run
 
     from refrnn.backend import available_devices
@@ -50,6 +52,6 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
         default = checkpoint == "last" and not noise
         tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
         csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
-    click.echo(format_table(res))
-    write_csv(res, csv_path)
+    click.echo(results_table(res))
+    write_results_csv(res, csv_path)
     click.echo(f"wrote {csv_path}")

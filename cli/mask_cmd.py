@@ -6,7 +6,8 @@ import os
 import click
 
 from refrnn.atomic import atomic_output
-from refrnn.masks import MASK_KINDS, in_degree, make_mask, mask_stats, sheet_shape
+from refrnn.masks import (MASK_KINDS, SPATIAL_KINDS, in_degree, make_mask, mask_stats,
+                          sheet_shape)
 
 
 def _save_plot(mask, kind: str, path: str) -> None:
@@ -62,7 +63,7 @@ def mask(kind, hidden, sparsity, seed, plot_path):
             raise click.BadParameter(str(e), param_hint="--sparsity") from None
     m = make_mask(kind, hidden, sparsity, seed)
     st = mask_stats(m, kind)
-    if kind in ("locality", "ring"):
+    if kind in SPATIAL_KINDS:
         r, c = sheet_shape(hidden) if kind == "locality" else (1, hidden)
         click.echo(f"sheet: {r} x {c} (periodic)")
     deg = (st["in_degree_min"] if st["in_degree_min"] == st["in_degree_max"]

@@ -6,6 +6,11 @@ from pathlib import Path
 
 import click
 
+from refrnn.backend import DEVICES
+from refrnn.config_file import load_config_file, normalize_keys
+from refrnn.masks import MASK_KINDS
+from refrnn.tasks.registry import TASK_SETS
+
 GRID_FILE_KEYS = {"base", "grid", "configs", "seeds"}
 
 
@@ -18,13 +23,6 @@ def _load_settings(path: str, what: str) -> dict:
     if not isinstance(data, dict):
         raise click.BadParameter(f"{path} must hold an object", param_hint=what)
     return data
-
-
-def _dashes_to_underscores(settings) -> dict:
-    if not isinstance(settings, dict):
-        raise click.BadParameter(f"expected an object of settings, got {settings!r}",
-                                 param_hint="--grid")
-    return {str(k).replace("-", "_"): v for k, v in settings.items()}
 
 
 def _parse_set(items) -> dict:
@@ -41,8 +39,10 @@ def _parse_set(items) -> dict:
 
 
 @click.command("sweep")
-@click.option("--task-set", "task_sets", multiple=True, help="Task set (repeatable).")
-@click.option("--mask", "masks", multiple=True, help="Mask kind (repeatable).")
+@click.option("--task-set", "task_sets", multiple=True, type=click.Choice(list(TASK_SETS)),
+              help="Task set (repeatable).")
+@click.option("--mask", "masks", multiple=True, type=click.Choice(MASK_KINDS),
+              help="Mask kind (repeatable).")
 @click.option("--sparsity", "sparsities", multiple=True, type=float,
               help="Sparsity (repeatable).")
 @click.option("--hidden", "hiddens", multiple=True, type=int,
@@ -52,7 +52,7 @@ def _parse_set(items) -> dict:
 @click.option("--steps", type=click.IntRange(min=1), default=None)
 @click.option("--eval-every", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None)
+@click.option("--device", type=click.Choice(DEVICES), default=None)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other TrainConfig setting for every run (JSON value).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
@@ -74,27 +74,26 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
               out, restart_failed, dry_run):
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time)."""
-    from refrnn.sweep import aggregate, expand_grid, format_table, sweep
+    from refrnn.sweep import aggregate, expand_grid, summary_table, sweep
 
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
     unknown = sorted(set(spec) - GRID_FILE_KEYS)
     if unknown:
         raise click.BadParameter(f"unknown key {unknown[0]!r}; allowed: "
                                  f"{sorted(GRID_FILE_KEYS)}", param_hint="--grid")
-    base = {}
-    if config_file:
-        from refrnn.config_file import load_config_file
-        try:
-            base = load_config_file(config_file)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--config")
-    base = _dashes_to_underscores(base)
-    base.update(_dashes_to_underscores(spec.get("base", {})))
+    try:
+        base = normalize_keys(load_config_file(config_file)) if config_file else {}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config")
+    try:
+        base.update(normalize_keys(spec.get("base", {})))
+        grid = normalize_keys(spec.get("grid", {}))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grid")
     base.update({k: v for k, v in (("steps", steps), ("eval_every", eval_every),
                                    ("batch_size", batch_size), ("device", device))
                  if v is not None})
-    base.update(_dashes_to_underscores(_parse_set(sets)))
-    grid = _dashes_to_underscores(spec.get("grid", {}))
+    base.update(normalize_keys(_parse_set(sets)))
     for key, values in (("task_set", task_sets), ("mask", masks),
                         ("sparsity", sparsities), ("hidden", hiddens)):
         if values:
@@ -115,7 +114,7 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
     except ValueError as exc:
         raise click.UsageError(str(exc))
     click.echo("")
-    click.echo(format_table(aggregate(rows)))
+    click.echo(summary_table(aggregate(rows)))
     click.echo(f"\nper-run rows: {Path(out) / 'summary.csv'}; per configuration: "
                f"{Path(out) / 'summary_by_config.csv'}")
     failed = [r for r in rows if r.status != "done"]

@@ -1,6 +1,7 @@
 """``refrnn tasks``: list a task set's tasks, sizes and period structure."""
 import click
 
+from refrnn.tasks.encoding import COMPAT_MODES
 from refrnn.tasks.registry import TASK_SETS, task_info, task_names
 
 
@@ -23,10 +24,10 @@ def _validated(fn, param, *args, **kw):
 
 @click.command("tasks")
 @click.option("--task-set", "task_set", default="modcog", show_default=True,
-              help=f"one of {', '.join(TASK_SETS)}")
+              type=click.Choice(list(TASK_SETS)), help="which task battery")
 @click.option("--task", "task", default=None, help="show only this task")
 @click.option("--dt", default=100, show_default=True, type=int, help="step length, ms")
-@click.option("--compat", default=None, type=click.Choice(["modcog-2023"]),
+@click.option("--compat", default=None, type=click.Choice([c for c in COMPAT_MODES if c]),
               help="reference behaviour where refrnn differs")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="task-set seed (fixes the delayed-match delays)")
@@ -35,7 +36,7 @@ def tasks_cmd(task_set, task, dt, compat, seed):
 
     Durations read '500' (fixed), 'a..b/s' (drawn from a to b in steps of s).
     """
-    names = _validated(task_names, "--task-set", task_set)
+    names = task_names(task_set)
     if task is not None:
         if task not in names:
             _validated(task_info, "--task", task)  # unknown: close-match hint

@@ -1,94 +1,55 @@
 """`refrnn train`: a thin layer over :func:`refrnn.training.train`.
 
-Every option defaults to "not given", so the precedence is: TrainConfig
-defaults < --config FILE < command-line options (and, with --resume, the
-run's own config.json instead of the defaults).
+Its setting options are made from TrainConfig's fields (name, type, choices,
+help). Every option defaults to "not given", so the precedence is:
+TrainConfig defaults < --config FILE < command-line options (and, with
+--resume, the run's own config.json instead of the defaults).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 
 import click
 
-from refrnn.config_file import (
-    ACTIVATIONS, DEVICES, DTYPES, ConfigError, TrainConfig, load_config_file,
-)
+from refrnn.config_file import ConfigError, TrainConfig, field_type, load_config_file
 
-MASK_CHOICES = ("locality", "ring", "random", "full", "autapse")
-
-# (option, TrainConfig field, click type, help)
-_SETTINGS = [
-    ("--task-set", "task_set", str, "Task battery: yang19, modcog or modcog82."),
-    ("--compat", "compat", str, "Reference-compatibility rules (modcog-2023)."),
-    ("--mask", "mask", click.Choice(MASK_CHOICES), "Recurrent connectivity pattern."),
-    ("--sparsity", "sparsity", float, "Fraction of the N*N recurrent connections, (0, 1]."),
-    ("--mask-seed", "mask_seed", int, "Seed of the random mask."),
-    ("--hidden", "hidden", int, "Number of recurrent units N."),
-    ("--activation", "activation", click.Choice(ACTIVATIONS), "Activation f."),
-    ("--tau", "tau", float, "Time constant in ms (alpha = dt / tau)."),
-    ("--dt", "dt", float, "Time step in ms (default: the task set's, 100)."),
-    ("--sigma-rec", "sigma_rec", float, "Recurrent noise strength."),
-    ("--lr", "lr", float, "Adam learning rate."),
-    ("--batch-size", "batch_size", int, "Streams per batch B."),
-    ("--seq-len", "seq_len", int, "Steps per batch T."),
-    ("--steps", "steps", int, "Number of Adam updates."),
-    ("--clip", "clip", float, "Global gradient-norm clip (0 = off)."),
-    ("--fix-weight", "fix_weight", float, "Loss weight of fixation-label steps."),
-    ("--seed", "seed", int, "Seed of weights, batches and noise."),
-    ("--cache-seed", "cache_seed", int, "Seed of the cached trials."),
-    ("--trials-per-task", "trials_per_task", int, "Cached training trials per task."),
-    ("--eval-trials", "eval_trials", int, "Held-out test trials per task."),
-    ("--eval-every", "eval_every", int, "Evaluate every this many steps."),
-    ("--checkpoint-every", "checkpoint_every", int, "Save last.h5 every this many steps."),
-    ("--device", "device", click.Choice(DEVICES), "cpu, cuda or auto."),
-    ("--dtype", "dtype", click.Choice(DTYPES), "Floating-point type."),
-    ("--cache-path", "cache_path", click.Path(dir_okay=False), "Explicit trial-cache file."),
-    ("--out", "out", click.Path(file_okay=False), "Run directory."),
-]
-_FLAGS = [
-    ("input_noise", "Input noise on training batches."),
-    ("eval_noise", "Recurrent and input noise during evaluation."),
-    ("train_h0", "Train the initial state h0."),
-]
+_CLICK_TYPES = {int: int, float: float, str: str}
 
 
-def _option_for(key):
-    for opt, field, _, _ in _SETTINGS:
-        if field == key:
-            return opt
-    return "--" + key.replace("_", "-") if key else None
+def _option(f):
+    """The click option of TrainConfig field ``f``: its type, choices and help.
+
+    default=None means "not given", so the precedence is: TrainConfig defaults
+    < --config FILE < command-line options; the field's default shows in --help.
+    """
+    kind, _ = field_type(f.name)
+    dashed = "--" + f.name.replace("_", "-")
+    rules, help_ = f.metadata, f.metadata["help"]
+    if f.default is not None:
+        help_ += f"  [default: {str(f.default).lower() if kind is bool else f.default}]"
+    if kind is bool:
+        return click.option(f"{dashed}/--no-{dashed[2:]}", f.name, default=None, help=help_)
+    if "choices" in rules:
+        typ = click.Choice([c for c in rules["choices"] if c is not None])
+    elif "path" in rules:
+        typ = click.Path(dir_okay=rules["path"] == "dir", file_okay=rules["path"] == "file")
+    else:
+        typ = _CLICK_TYPES[kind]
+    return click.option(dashed, f.name, type=typ, default=None, help=help_)
+
+
+def _settings_options(command):
+    for f in reversed(dataclasses.fields(TrainConfig)):
+        command = _option(f)(command)
+    return command
 
 
 def _bad(err: ConfigError):
-    key = getattr(err, "key", None)
-    if key:
-        return click.BadParameter(str(err), param_hint=f"'{_option_for(key)}'")
+    if err.key:
+        return click.BadParameter(str(err), param_hint=f"'--{err.key.replace('_', '-')}'")
     return click.UsageError(str(err))
-
-
-def _default_text(field):
-    v = getattr(TrainConfig, field, None)
-    if field == "out":
-        return "runs/<task-set>-seed<seed>"
-    return None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-
-
-def _with_default(help_, field):
-    d = _default_text(field)
-    return help_ if d is None else f"{help_}  [default: {d}]"
-
-
-def _settings_options(f):
-    # default=None means "not given"; the TrainConfig default is shown in --help
-    for name, help_ in reversed(_FLAGS):
-        dashed = name.replace("_", "-")
-        f = click.option(f"--{dashed}/--no-{dashed}", name, default=None,
-                         help=_with_default(help_, name))(f)
-    for opt, field, typ, help_ in reversed(_SETTINGS):
-        f = click.option(opt, field, type=typ, default=None,
-                         help=_with_default(help_, field))(f)
-    return f
 
 
 @click.command("train")
@@ -108,7 +69,6 @@ def train_cmd(config_file, resume, force, quiet, **options):
     try:
         base = load_config_file(config_file) if config_file else {}
         cfg = resolve_config(base, given, resume)
-        _preflight(cfg)
     except ConfigError as e:
         raise _bad(e) from None
     if not quiet:
@@ -133,21 +93,6 @@ def train_cmd(config_file, resume, force, quiet, **options):
     if not quiet:
         click.echo(f"best mean perf {result.best_perf:.3f} at step {result.best_step}; "
                    f"{result.seconds:.0f} s; run directory {result.out}")
-
-
-def _preflight(cfg: TrainConfig):
-    """Build the mask and check the device once, so an impossible setting is a
-    usage error rather than a crash part-way into the run."""
-    from refrnn.backend import available_devices
-    from refrnn.masks import make_mask
-    if cfg.device == "cuda" and "cuda" not in available_devices():
-        raise ConfigError("device 'cuda' needs CuPy and a CUDA GPU (pip install "
-                          "'refrnn[gpu]'); use --device cpu or auto", "device")
-    try:
-        make_mask(cfg.mask, cfg.hidden, cfg.sparsity, cfg.mask_seed)
-    except ValueError as e:
-        raise ConfigError(f"cannot build a {cfg.mask} mask with hidden={cfg.hidden} and "
-                          f"sparsity={cfg.sparsity!r}: {e}", "sparsity") from None
 
 
 class _Progress:

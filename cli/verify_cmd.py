@@ -25,12 +25,9 @@ def _torch_parity(cases):
         from refrnn import torch_reference
     except ImportError as e:
         return None, f"torch check skipped ({e})"
-    report = getattr(torch_reference, "parity_report", None)
-    if report is None:
-        return None, "torch check skipped (refrnn.torch_reference has no parity_report)"
     lines, failed = [], 0
     for case in cases:
-        r = report(**case)
+        r = torch_reference.parity_report(**case)
         states = max(r[k]["max_abs"] for k in ("h", "y", "loss"))
         grads = max(v["max_rel"] for k, v in r.items() if k.startswith("grad/"))
         ok = states <= PARITY_ABS and grads <= PARITY_REL

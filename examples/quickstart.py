@@ -9,7 +9,7 @@ TrainConfig setting can be passed to refrnn.train() as a keyword.
 import argparse
 
 import refrnn
-from refrnn.metrics import format_table
+from refrnn.metrics import results_table
 from refrnn.training import evaluate_run
 
 
@@ -30,7 +30,7 @@ def main():
     # The run directory alone is enough to score a checkpoint again, here with noise.
     noisy = evaluate_run(result.out, checkpoint="best", noise=True, seed=1)
     print("\nbest checkpoint, with recurrent and input noise:")
-    print(format_table(noisy))
+    print(results_table(noisy))
 
 
 if __name__ == "__main__":

@@ -39,9 +39,8 @@ _CODE_COLUMNS = _code_columns()
 def gather_noisy_obs(bk, obs_dev, src_dev, codes, std, rng):
     """Gather obs rows ``src_dev`` (backend int array, shape I), add input noise.
 
-    ``codes`` (host uint8, shape I) are the noise codes of those rows; as in
-    :func:`refrnn.tasks.trials.add_input_noise`, the units NOISE_UNITS[code]
-    of each row get independent N(0, std^2) noise.  Draws are made on the
+    ``codes`` (host uint8, shape I) are the noise codes of those rows; the
+    units NOISE_UNITS[code] of each row get independent N(0, std^2) noise.  Draws are made on the
     host (the same numbers on every backend) and sent once; rows are handled
     code by code, which is much cheaper than a (..., 33) boolean mask.
     Returns a backend float32 array of shape I + (33,).

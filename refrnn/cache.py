@@ -22,12 +22,9 @@ import h5py
 import numpy as np
 
 from . import cache_layout as L
+from .tasks import TASK_CODE_VERSION
+from .tasks.encoding import check_dt
 from .tasks.trials import N_OBS, TrialBatch
-
-try:  # the task package owns the version when it declares one
-    from .tasks import TASK_CODE_VERSION
-except ImportError:
-    TASK_CODE_VERSION = 1  # bump when any trial rule changes
 
 SPLITS = ("train", "test")
 _ARRAYS = ("obs", "labels", "noise", "offsets", "bounds")
@@ -60,15 +57,13 @@ def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None
             or test_trials_per_task < 1):
         raise ValueError(f"test_trials_per_task must be an integer >= 1, "
                          f"got {test_trials_per_task!r}")
-    if not isinstance(dt, (int, float, np.integer, np.floating)) or not dt > 0:
-        raise ValueError(f"dt must be a positive number, got {dt!r}")
     from .tasks.registry import task_names  # validates task_set
     return {
         "format_version": L.FORMAT_VERSION,
         "task_code_version": TASK_CODE_VERSION,
         "task_set": str(task_set),
         "compat": compat,
-        "dt": int(dt) if float(dt).is_integer() else float(dt),
+        "dt": check_dt(dt),
         "seed": int(seed),
         "task_seed": int(task_seed),
         "trials_per_task": int(trials_per_task),

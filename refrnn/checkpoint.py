@@ -9,15 +9,12 @@ Layout of a checkpoint file::
     attrs: format, step       checkpoint format version, updates done
 
 Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
-``cache_layout.array_sha256`` computes it; files written before refrnn used
-that helper hold the digest of the bytes alone, which is still accepted);
-loading checks them all, so a flipped byte is an error rather than a silently
+``cache_layout.array_sha256`` computes it); loading checks them all, so a flipped byte is an error rather than a silently
 wrong model. Writes go through ``refrnn.atomic.atomic_output`` (temporary
 file, fsync, rename), so a failed write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,17 +126,11 @@ def _dataset(group, name, arr):
     return d
 
 
-def _raw_bytes_sha256(arr: np.ndarray) -> str:
-    """The digest refrnn 0.1.0 wrote before it shared cache_layout.array_sha256:
-    sha256 of the C-order bytes alone. Still accepted, so older checkpoints load."""
-    return hashlib.sha256(arr.tobytes()).hexdigest()
-
-
 def _read(dset) -> np.ndarray:
     arr = np.array(dset[()], order="C")
     want = dset.attrs.get("sha256")
     want = want.decode() if isinstance(want, bytes) else want
-    if want not in (array_sha256(arr), _raw_bytes_sha256(arr)):
+    if want != array_sha256(arr):
         raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
                               f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
                               "delete the file or start a new run with --force")

@@ -1,6 +1,9 @@
-"""Training settings: the :class:`TrainConfig` dataclass and JSON/TOML loading.
+"""Training settings: :class:`TrainConfig`, the one place a setting is declared.
 
-Every setting of a run lives in one flat dataclass, so a run directory's
+Each field carries its default, its type and, in its metadata, its help text
+and its allowed values (``choices``, or bounds ``min`` / ``above`` / ``max``).
+From these alone come the validation below, the coercion of JSON/TOML values
+and the options of ``refrnn train`` (cli/train_cmd.py). A run directory's
 ``config.json`` can be passed back as ``--config`` (or to ``TrainConfig.load``)
 to repeat the run. Keys may be written with dashes or underscores.
 """
@@ -8,20 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import os
 import sys
+import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Optional
 
-TASK_SETS_FALLBACK = ("yang19", "modcog", "modcog82")
-MASKS_FALLBACK = ("locality", "ring", "random", "full", "autapse")
-ACTIVATIONS = ("relu", "tanh", "softplus")
-DTYPES = ("float32", "float64")
-DEVICES = ("cpu", "cuda", "auto")
-COMPATS = (None, "modcog-2023")
-DEFAULT_DT = 100.0  # ms, every task set's default step (TASKS.md)
+from .backend import DEVICES
+from .masks import MASK_KINDS, in_degree
+from .model import ACTIVATIONS, DTYPES
+from .tasks.encoding import COMPAT_MODES
+from .tasks.registry import TASK_SETS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package (a dependency before Python 3.11)
+    import tomli as tomllib
+
+DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Encoding")
 
 
 class ConfigError(ValueError):
@@ -35,55 +46,61 @@ class ConfigError(ValueError):
         self.key = key
 
 
+def setting(default, help, **rules):
+    """A TrainConfig field: ``help`` text and validation ``rules`` in its metadata.
+
+    rules: ``choices`` (allowed values), ``min`` (>=), ``above`` (>), ``max`` (<=),
+    ``path`` ("file" or "dir": shown as a path on the command line).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **rules})
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run (defaults: the README quick start).
 
-    Model: ``hidden`` units, ``activation``, leak ``alpha = dt / tau`` with
-    ``dt`` from the task set (100 ms) unless given, recurrent noise
-    ``sigma_rec``, recurrent ``mask`` kind at ``sparsity`` (fraction of the
-    hidden*hidden connections that exist; ``mask_seed`` for random masks).
-    Data: ``trials_per_task`` cached training trials and ``eval_trials`` held-out
-    test trials per task (cache seed ``cache_seed``), streamed in batches of
-    ``batch_size`` x ``seq_len`` steps with input noise when ``input_noise``.
-    Loss: cross-entropy at every step; steps whose label is 0 (fixate) weigh
-    ``fix_weight`` relative to response steps. Optimiser: Adam at ``lr`` for
-    ``steps`` updates, global-norm clipping at ``clip`` (0 = off). Every
-    ``eval_every`` steps the model is scored on the test trials (noise-free
-    unless ``eval_noise``); checkpoints every ``checkpoint_every`` steps
-    (default: ``eval_every``). Outputs go to ``out``.
+    Model: leaky RNN with ``alpha = dt / tau``; the recurrent ``mask`` keeps a
+    fraction ``sparsity`` of the hidden*hidden connections. Data: cached
+    trials streamed in batches of ``batch_size`` x ``seq_len`` steps. Loss:
+    cross-entropy at every step, label-0 (fixate) steps weighted
+    ``fix_weight``. Optimiser: Adam. See each field's help text.
     """
 
-    task_set: str = "yang19"
-    compat: str | None = None
-    dt: float | None = None
-    tau: float = 100.0
-    hidden: int = 256
-    activation: str = "relu"
-    mask: str = "locality"
-    sparsity: float = 0.04
-    mask_seed: int = 0
-    sigma_rec: float = 0.05
-    train_h0: bool = False
-    dtype: str = "float32"
-    device: str = "cpu"
-    lr: float = 2e-3
-    batch_size: int = 32
-    seq_len: int = 200
-    steps: int = 1000
-    clip: float = 1.0
-    fix_weight: float = 1.0
-    input_noise: bool = True
-    seed: int = 0
-    cache_seed: int = 0
-    trials_per_task: int = 1000
-    eval_trials: int = 100
-    eval_every: int = 100
-    eval_batch_size: int = 256
-    eval_noise: bool = False
-    checkpoint_every: int | None = None
-    cache_path: str | None = None
-    out: str | None = None
+    task_set: str = setting("yang19", "Task battery.", choices=tuple(TASK_SETS))
+    compat: Optional[str] = setting(None, "Reference-compatibility rules "
+                                    "(default: refrnn's own).", choices=COMPAT_MODES)
+    dt: Optional[int] = setting(None, "Time step in ms (default: the task set's, "
+                                f"{DEFAULT_DT}).", min=1)
+    tau: float = setting(100.0, "Time constant in ms (alpha = dt / tau <= 1).", above=0)
+    hidden: int = setting(256, "Number of recurrent units N.", min=1)
+    activation: str = setting("relu", "Activation f.", choices=ACTIVATIONS)
+    mask: str = setting("locality", "Recurrent connectivity pattern.", choices=MASK_KINDS)
+    sparsity: float = setting(0.04, "Fraction of the N*N recurrent connections, (0, 1].",
+                              above=0, max=1)
+    mask_seed: int = setting(0, "Seed of the random mask.", min=0)
+    sigma_rec: float = setting(0.05, "Recurrent noise strength.", min=0)
+    train_h0: bool = setting(False, "Train the initial state h0.")
+    dtype: str = setting("float32", "Floating-point type.", choices=DTYPES)
+    device: str = setting("cpu", "Where to train.", choices=DEVICES)
+    lr: float = setting(2e-3, "Adam learning rate.", above=0)
+    batch_size: int = setting(32, "Streams per batch B.", min=1)
+    seq_len: int = setting(200, "Steps per batch T.", min=1)
+    steps: int = setting(1000, "Number of Adam updates.", min=1)
+    clip: float = setting(1.0, "Global gradient-norm clip (0 = off).", min=0)
+    fix_weight: float = setting(1.0, "Loss weight of fixation-label steps.", min=0)
+    input_noise: bool = setting(True, "Input noise on training batches.")
+    seed: int = setting(0, "Seed of weights, batches and noise.", min=0)
+    cache_seed: int = setting(0, "Seed of the cached trials.", min=0)
+    trials_per_task: int = setting(1000, "Cached training trials per task.", min=1)
+    eval_trials: int = setting(100, "Held-out test trials per task.", min=1)
+    eval_every: int = setting(100, "Evaluate every this many steps.", min=1)
+    eval_batch_size: int = setting(256, "Trials per forward pass when evaluating.", min=1)
+    eval_noise: bool = setting(False, "Recurrent and input noise during evaluation.")
+    checkpoint_every: Optional[int] = setting(None, "Save last.h5 every this many steps "
+                                              "(default: eval-every).", min=1)
+    cache_path: Optional[str] = setting(None, "Explicit trial-cache file.", path="file")
+    out: Optional[str] = setting(None, "Run directory (default: "
+                                 "runs/<task-set>-seed<seed>).", path="dir")
 
     def __post_init__(self):
         for name in ("out", "cache_path"):  # accept pathlib paths, store strings
@@ -93,8 +110,8 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ derived
     @property
-    def dt_ms(self) -> float:
-        return DEFAULT_DT if self.dt is None else float(self.dt)
+    def dt_ms(self) -> int:
+        return DEFAULT_DT if self.dt is None else self.dt
 
     @property
     def alpha(self) -> float:
@@ -108,58 +125,30 @@ class TrainConfig:
     def checkpoint_interval(self) -> int:
         return int(self.checkpoint_every or self.eval_every)
 
+    def cache_request(self):
+        """(args, kwargs) naming this run's trial cache for refrnn.cache's functions."""
+        return ((self.task_set, self.trials_per_task, self.cache_seed),
+                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
+
     def resolved(self) -> "TrainConfig":
         """A validated copy with dt, out and checkpoint_every filled in."""
-        c = dataclasses.replace(self, dt=self.dt_ms, out=str(self.out_dir),
-                                checkpoint_every=self.checkpoint_interval)
-        c.validate()
-        return c
+        return dataclasses.replace(self, dt=self.dt_ms, out=str(self.out_dir),
+                                   checkpoint_every=self.checkpoint_interval).validate()
 
     # --------------------------------------------------------------- validation
     def validate(self) -> "TrainConfig":
-        """Check every setting; raise ConfigError naming the first bad one."""
-        _choice("task_set", self.task_set, _task_sets())
-        _choice("compat", self.compat, COMPATS)
-        _choice("mask", self.mask, _mask_kinds())
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("dtype", self.dtype, DTYPES)
-        _choice("device", self.device, DEVICES)
-        _positive("tau", self.tau)
-        _positive("dt", self.dt_ms)
+        """Check every setting against its field; raise ConfigError naming the first bad one."""
+        for f in fields(self):
+            _check_field(f, getattr(self, f.name))
         if not self.alpha <= 1.0:
             raise ConfigError(f"dt / tau must be <= 1, got dt={self.dt_ms!r}, tau={self.tau!r}",
                               "tau")
-        _number("sparsity", self.sparsity)
-        if not 0.0 < self.sparsity <= 1.0:
-            raise ConfigError(f"sparsity must be in (0, 1], got {self.sparsity!r}", "sparsity")
-        for name in ("hidden", "batch_size", "seq_len", "steps", "trials_per_task",
-                     "eval_trials", "eval_every", "eval_batch_size"):
-            _int_at_least(name, getattr(self, name), 1)
-        if self.checkpoint_every is not None:
-            _int_at_least("checkpoint_every", self.checkpoint_every, 1)
-        for name in ("seed", "cache_seed", "mask_seed"):
-            _int_at_least(name, getattr(self, name), 0)
-        _positive("lr", self.lr)
-        for name in ("sigma_rec", "clip", "fix_weight"):
-            _number(name, getattr(self, name))
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}", name)
-        for name in ("out", "cache_path", "compat"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
-                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}", name)
-        for name in ("train_h0", "input_noise", "eval_noise"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}",
-                                  name)
         try:
-            from .masks import in_degree
-        except ImportError:
-            return self
-        try:
-            in_degree(int(self.hidden), float(self.sparsity))
+            in_degree(self.hidden, self.sparsity)
         except ValueError as e:
             raise ConfigError(f"mask {self.mask!r} with hidden={self.hidden} and "
-                              f"sparsity={self.sparsity!r} cannot be built: {e}", "sparsity") from None
+                              f"sparsity={self.sparsity!r} cannot be built: {e}",
+                              "sparsity") from None
         return self
 
     # ------------------------------------------------------------ (de)serialise
@@ -167,11 +156,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict, validate: bool = True) -> "TrainConfig":
-        """Build from a mapping; unknown keys raise ConfigError (with close matches)."""
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A validated TrainConfig from a mapping; unknown keys raise ConfigError
+        (with close matches)."""
         d = normalize_keys(d)
         names = [f.name for f in fields(cls)]
         unknown = [k for k in d if k not in names]
@@ -181,21 +171,74 @@ class TrainConfig:
                 close = difflib.get_close_matches(k, names, n=1)
                 hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ConfigError("unknown setting(s): " + ", ".join(hints))
-        cfg = cls(**{k: _coerce(f, d[k]) for f in fields(cls) for k in [f.name] if k in d})
-        return cfg.validate() if validate else cfg
+        return cls(**{k: _coerce(field_type(k)[0], v) for k, v in d.items()}).validate()
 
     @classmethod
-    def load(cls, path, validate: bool = True) -> "TrainConfig":
+    def load(cls, path) -> "TrainConfig":
         """Read a JSON or TOML file (see :func:`load_config_file`)."""
-        return cls.from_dict(load_config_file(path), validate=validate)
+        return cls.from_dict(load_config_file(path))
 
     def replace(self, **changes) -> "TrainConfig":
-        d = self.to_dict()
-        d.update(normalize_keys(changes))
-        return TrainConfig.from_dict(d)
+        return TrainConfig.from_dict({**self.to_dict(), **normalize_keys(changes)})
+
+
+@functools.lru_cache(maxsize=None)
+def _hints() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+def field_type(name: str):
+    """(type, optional) of a TrainConfig field: int, float, str or bool."""
+    hint = _hints()[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return (args[0], True) if args else (hint, False)
+
+
+_KIND_WORDS = {int: "an integer", float: "a number", str: "a string"}
+
+
+def _check_field(f, value):
+    kind, optional = field_type(f.name)
+    name, rules = f.name, f.metadata
+    if value is None:
+        if optional:
+            return
+        raise ConfigError(f"{name} must be given", name)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}", name)
+        return
+    if kind is str:
+        ok = isinstance(value, str)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and not math.isnan(value))
+        if ok and math.isinf(value):
+            raise ConfigError(f"{name} must be finite, got {value!r}", name)
+    if not ok:
+        raise ConfigError(f"{name} must be {_KIND_WORDS[kind]}, got {value!r}", name)
+    if "choices" in rules and value not in rules["choices"]:
+        shown = ", ".join(repr(a) for a in rules["choices"])
+        raise ConfigError(f"{name} must be one of {shown}; got {value!r}", name)
+    for rule, bad, words in (("min", lambda v, b: v < b, ">="), ("above", lambda v, b: v <= b, ">"),
+                             ("max", lambda v, b: v > b, "<=")):
+        if rule in rules and bad(value, rules[rule]):
+            raise ConfigError(f"{name} must be {words} {rules[rule]}, got {value!r}", name)
+
+
+def _coerce(kind, value):
+    """Accept ints for float fields and integral floats for int fields (JSON/TOML)."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def normalize_keys(d) -> dict:
+    """A copy of the mapping ``d`` with dashes in its keys written as underscores."""
     if not isinstance(d, dict):
         raise ConfigError(f"a config must be a mapping of settings, got {type(d).__name__}")
     return {str(k).replace("-", "_"): v for k, v in d.items()}
@@ -204,94 +247,22 @@ def normalize_keys(d) -> dict:
 def load_config_file(path) -> dict:
     """Read settings from ``path``: ``.json`` or ``.toml`` (a top-level table).
 
-    TOML needs Python 3.11+ (tomllib) or the ``tomli`` package. Returns a dict;
-    raises ConfigError naming the file for unreadable or malformed files.
+    TOML is read by the standard library's tomllib (Python 3.11+; before, by
+    ``tomli``, a dependency there). Returns a dict; raises ConfigError naming
+    the file for unreadable or malformed files.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".toml"):
         raise ConfigError(f"config file {str(path)!r} must end in .json or .toml")
     try:
-        raw = path.read_bytes()
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text) if suffix == ".json" else tomllib.loads(text)
     except OSError as e:
         raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
-    if suffix == ".json":
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"config file {str(path)!r} is not valid JSON: {e}") from None
-    else:
-        toml = _toml_module()
-        try:
-            data = toml.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, toml.TOMLDecodeError) as e:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError
+        raise ConfigError(f"config file {str(path)!r} is not valid "
+                          f"{suffix[1:].upper()}: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings")
     return data
-
-
-def _toml_module():
-    if sys.version_info >= (3, 11):
-        import tomllib
-        return tomllib
-    try:
-        import tomli
-    except ImportError:
-        raise ConfigError("reading a TOML config needs Python 3.11+ or the 'tomli' "
-                          "package (pip install tomli); or use a .json config") from None
-    return tomli
-
-
-def _task_sets():
-    try:
-        from .tasks.registry import TASK_SETS
-        return tuple(TASK_SETS)
-    except ImportError:
-        return TASK_SETS_FALLBACK
-
-
-def _mask_kinds():
-    try:
-        from .masks import MASK_KINDS
-        return tuple(MASK_KINDS)
-    except ImportError:
-        return MASKS_FALLBACK
-
-
-def _choice(name, value, allowed):
-    if value not in allowed:
-        shown = ", ".join(repr(a) for a in allowed)
-        raise ConfigError(f"{name} must be one of {shown}; got {value!r}", name)
-
-
-def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number, got {value!r}", name)
-    if math.isinf(value):
-        raise ConfigError(f"{name} must be finite, got {value!r}", name)
-
-
-def _positive(name, value):
-    _number(name, value)
-    if not value > 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}", name)
-
-
-def _int_at_least(name, value, lo):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer, got {value!r}", name)
-    if value < lo:
-        raise ConfigError(f"{name} must be >= {lo}, got {value!r}", name)
-
-
-def _coerce(f, value):
-    """Accept ints for float fields and integral floats for int fields (JSON/TOML)."""
-    kind = str(f.type)
-    if value is None:
-        return None
-    if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind.startswith("int") and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value

@@ -18,7 +18,7 @@ import numpy as np
 from .backend import get_backend
 from .batching import gather_noisy_obs as _noisy_obs
 from .batching import one_hot_inputs as _one_hot_inputs
-from .tasks.trials import N_OBS, TrialBatch
+from .tasks.trials import TrialBatch
 
 
 @dataclass
@@ -107,10 +107,6 @@ class StreamSampler:
         self._last = np.full(self.batch_size, -1, dtype=np.int64)
         self.served = 0
         self.n_steps = int(self._lengths.sum())  # fingerprint of the trials, in states
-
-    @property
-    def n_inputs(self) -> int:
-        return N_OBS + len(self.task_names)
 
     def _schedule(self):
         """Draw (B, M) task and trial indices for the next batch."""

@@ -24,7 +24,12 @@ KINK_MARGIN = 100.0
 
 
 def make_problem(config: ModelConfig, loss: str, T: int, B: int, seed: int, noise: bool = True):
-    """Random inputs, targets and noise draws for a check; returns a dict of NumPy arrays."""
+    """Random inputs, noise draws and loss targets for a check, float64 NumPy arrays.
+
+    Returns a dict: x (T, B, n_in), xi (T, B, N) or None without ``noise``;
+    for "cross_entropy" labels (T, B) and weights (T, B) (one weight zero, as
+    on padding); for "mse" target (T, B, n_out) and mask (T, B) of 0/1 weights.
+    """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     rng = np.random.default_rng(seed)
@@ -44,12 +49,16 @@ def make_problem(config: ModelConfig, loss: str, T: int, B: int, seed: int, nois
     return prob
 
 
+def loss_and_grad(y, prob: dict, loss: str, xp=np):
+    """(loss value, dL/dy) of outputs y (T, B, C) on a make_problem target."""
+    if loss == "cross_entropy":
+        return cross_entropy(y, prob["labels"], prob["weights"], xp=xp)
+    return masked_mse(y, prob["target"], prob["mask"], xp=xp)
+
+
 def _loss(model, prob, loss):
     y, cache = model.forward(prob["x"], noise=prob["xi"])
-    if loss == "cross_entropy":
-        L, dy = cross_entropy(y, prob["labels"], prob["weights"])
-    else:
-        L, dy = masked_mse(y, prob["target"], prob["mask"])
+    L, dy = loss_and_grad(y, prob, loss)
     return L, dy, cache
 
 

@@ -1,34 +1,26 @@
 """Losses and their gradients with respect to the outputs.
 
 Each function returns (loss, dy): loss a Python float, dy an array shaped
-like y (dL/dy). Arrays may be NumPy or CuPy; the module follows ``y``.
+like y (dL/dy). ``xp`` is the array module of ``y`` (``Backend.xp``: NumPy by
+default, CuPy for arrays on the GPU); this module never chooses it.
 """
 from __future__ import annotations
 
-
-def _xp(a):
-    try:
-        import cupy  # noqa: F401  (only to recognise CuPy arrays)
-
-        return cupy.get_array_module(a)
-    except ImportError:
-        import numpy
-
-        return numpy
+import numpy as np
 
 
-def cross_entropy(y, labels, weights=None):
+def cross_entropy(y, labels, weights=None, xp=np):
     """Weighted mean cross-entropy over the classes at every step.
 
     Args:
         y: (T, B, C) logits.
         labels: (T, B) integer classes in 0..C-1.
         weights: (T, B) non-negative per-step weights (default all ones).
+        xp: the array module of ``y``.
     Returns:
         loss = sum(w * CE) / sum(w) over (T, B), and dy (T, B, C) =
         w * (softmax(y) - onehot(labels)) / sum(w).
     """
-    xp = _xp(y)
     if y.ndim != 3:
         raise ValueError(f"y must have shape (T, B, C), got {tuple(y.shape)}")
     T, B, C = y.shape
@@ -59,17 +51,17 @@ def cross_entropy(y, labels, weights=None):
     return loss, dy
 
 
-def masked_mse(y, target, mask):
+def masked_mse(y, target, mask, xp=np):
     """Mean squared error over the entries the cost mask selects.
 
     Args:
         y, target: (T, B, C).
         mask: (T, B) or (T, B, C) non-negative cost weights (broadcast over C).
+        xp: the array module of ``y``.
     Returns:
         loss = sum(m * (y - target)^2) / sum(m) with m broadcast to (T, B, C),
         and dy = 2 m (y - target) / sum(m).
     """
-    xp = _xp(y)
     target = xp.asarray(target, dtype=y.dtype)
     if target.shape != y.shape:
         raise ValueError(f"target must have shape {tuple(y.shape)}, got {tuple(target.shape)}")

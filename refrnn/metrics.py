@@ -1,4 +1,4 @@
-"""Per-task performance on held-out trials (TASKS.md, "Scoring").
+"""Per-task performance on held-out trials (docs/tasks.md, "Scoring").
 
 A trial counts as correct (``perf`` = 1) when the network's argmax output is 0
 (fixate) at every step before the decision period and equals the label at the
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
+from .tables import format_table, write_csv
 
 MEAN = "mean"
 
@@ -124,35 +124,27 @@ def summarize(results):
             "n": int(sum(r["n"] for r in rows))}
 
 
-def format_table(results) -> str:
+def results_table(results) -> str:
     """A plain-text table: task, perf, decision accuracy, trials; mean last."""
     tasks = [k for k in results if k != MEAN]
-    width = max([len(t) for t in tasks] + [len(MEAN), 4])
-    lines = [f"{'task':<{width}}  {'perf':>6}  {'dec_acc':>7}  {'n':>6}"]
-    for t in tasks + ([MEAN] if MEAN in results else []):
-        r = results[t]
-        if t == MEAN:
-            lines.append("-" * len(lines[0]))
-        lines.append(f"{t:<{width}}  {r['perf']:>6.3f}  {r['decision_acc']:>7.3f}  {r['n']:>6d}")
-    return "\n".join(lines)
+    rows = [[t, f"{r['perf']:.3f}", f"{r['decision_acc']:.3f}", str(r["n"])]
+            for t, r in ((t, results[t]) for t in tasks)]
+    if MEAN in results:
+        r = results[MEAN]
+        rows += [None, [MEAN, f"{r['perf']:.3f}", f"{r['decision_acc']:.3f}", str(r["n"])]]
+    return format_table(["task", "perf", "dec_acc", "n"], rows, right=(1, 2, 3))
 
 
-def write_csv(results, path) -> Path:
+def write_results_csv(results, path) -> Path:
     """Write ``results`` as CSV (task, perf, decision_acc, n; mean last), atomically."""
-    path = Path(path)
     tasks = [k for k in results if k != MEAN] + ([MEAN] if MEAN in results else [])
-    with atomic_output(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["task", "perf", "decision_acc", "n"])
-            for t in tasks:
-                r = results[t]
-                w.writerow([t, repr(float(r["perf"])), repr(float(r["decision_acc"])), int(r["n"])])
-    return path
+    return write_csv(path, [{"task": t, "perf": repr(float(results[t]["perf"])),
+                             "decision_acc": repr(float(results[t]["decision_acc"])),
+                             "n": int(results[t]["n"])} for t in tasks])
 
 
 def read_csv(path):
-    """Read a table written by :func:`write_csv` back into a results dict."""
+    """Read a table written by :func:`write_results_csv` back into a results dict."""
     out = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):

@@ -8,16 +8,7 @@ from __future__ import annotations
 
 import math
 
-
-def _xp(a):
-    try:
-        import cupy
-
-        return cupy.get_array_module(a)
-    except ImportError:
-        import numpy
-
-        return numpy
+import numpy as np
 
 
 class Adam:
@@ -26,13 +17,15 @@ class Adam:
     Args:
         params: dict name -> array (used for the moment shapes only).
         lr: step size; betas: (beta1, beta2) in [0, 1); eps: > 0.
+        xp: the array module of the parameters (``Backend.xp``; NumPy by default).
 
     Per parameter p with gradient g, at step count s (1, 2, ...):
         m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
         p -= lr / (1 - beta1^s) * m / (sqrt(v) / sqrt(1 - beta2^s) + eps)
     """
 
-    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 xp=np):
         lr, eps = float(lr), float(eps)
         if not (lr > 0 and math.isfinite(lr)):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
@@ -41,9 +34,9 @@ class Adam:
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.lr, self.betas, self.eps = lr, (float(betas[0]), float(betas[1])), eps
-        self.step_count = 0
-        self.m = {k: _xp(v).zeros_like(v) for k, v in params.items()}
-        self.v = {k: _xp(v).zeros_like(v) for k, v in params.items()}
+        self.step_count, self.xp = 0, xp
+        self.m = {k: xp.zeros_like(v) for k, v in params.items()}
+        self.v = {k: xp.zeros_like(v) for k, v in params.items()}
 
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys)."""
@@ -55,13 +48,12 @@ class Adam:
         step_size = self.lr / (1.0 - b1 ** s)
         bc2_sqrt = math.sqrt(1.0 - b2 ** s)
         for k, g in grads.items():
-            xp = _xp(g)
             m, v, p = self.m[k], self.v[k], params[k]
             m *= b1
             m += (1.0 - b1) * g
             v *= b2
             v += (1.0 - b2) * (g * g)
-            denom = xp.sqrt(v)
+            denom = self.xp.sqrt(v)
             denom /= bc2_sqrt
             denom += self.eps
             p -= step_size * (m / denom)
@@ -90,8 +82,8 @@ class Adam:
         self.step_count = step
         self.lr, self.eps = float(d.get("lr", self.lr)), float(d.get("eps", self.eps))
         self.betas = tuple(float(b) for b in d.get("betas", self.betas))
+        xp = self.xp
         for k in self.m:
-            xp = _xp(self.m[k])
             self.m[k] = xp.asarray(d["m"][k], dtype=self.m[k].dtype).copy()
             self.v[k] = xp.asarray(d["v"][k], dtype=self.v[k].dtype).copy()
 

@@ -32,14 +32,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .atomic import atomic_write_text
+from .config_file import TrainConfig, normalize_keys
 from .sweep_results import (  # noqa: F401  (re-exported)
-    RunSummary, aggregate, format_table, read_metrics, summarize_run,
-    write_csv,
+    DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
 )
-
-DONE_MARKER = "sweep_done.json"
-RESERVED = ("seed", "out", "label")
-
+from .tables import write_csv
 
 @dataclasses.dataclass
 class RunSpec:
@@ -56,14 +53,6 @@ class RunSpec:
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_") or "run"
-
-
-def _norm(settings: dict) -> dict:
-    """Copy with keys written with underscores (``eval-every`` ->
-    ``eval_every``), as TrainConfig and config files accept both."""
-    if not isinstance(settings, dict):
-        raise ValueError(f"settings must be a mapping, got {settings!r}")
-    return {str(k).replace("-", "_"): v for k, v in settings.items()}
 
 
 def default_label(config: dict) -> str:
@@ -100,7 +89,7 @@ def expand_grid(grid: dict | None = None, configs: Iterable[dict] = (),
         ValueError: a grid value that is not a non-empty list, a bad seed, or
         two configurations with the same label.
     """
-    grid = _norm(grid or {})
+    grid = normalize_keys(grid or {})
     if "seed" in grid:
         seeds = grid.pop("seed")
     seeds = list(seeds)
@@ -114,7 +103,7 @@ def expand_grid(grid: dict | None = None, configs: Iterable[dict] = (),
     keys = list(grid)
     cfgs = [dict(zip(keys, vals))
             for vals in itertools.product(*(grid[k] for k in keys))] if keys else []
-    cfgs += [_norm(c) for c in configs]
+    cfgs += [normalize_keys(c) for c in configs]
     if not cfgs:
         cfgs = [{}]
     labelled = []
@@ -136,35 +125,11 @@ def expand_grid(grid: dict | None = None, configs: Iterable[dict] = (),
 def validate_specs(specs: list[RunSpec], base: dict) -> None:
     """Build each run's TrainConfig once in this process, so a bad value
     (unknown key, sparsity 1.5, ...) fails before any worker starts."""
-    from .training import TrainConfig
     for spec in specs:
         try:
             TrainConfig.from_dict({**base, **spec.overrides, "seed": spec.seed})
         except ValueError as exc:
             raise ValueError(f"configuration {spec.label!r}: {exc}") from None
-
-
-def is_done(run_dir: Path, config: dict | None = None) -> bool:
-    """A run counts as finished when its marker and metrics log both exist
-    (and, given ``config``, the marker records the same configuration once
-    defaults are filled in, so {"device": "cpu"} equals {}; a changed one,
-    e.g. more steps, is run again with resume)."""
-    marker = run_dir / DONE_MARKER
-    if not (marker.is_file() and (run_dir / "metrics.csv").is_file()):
-        return False
-    if config is None:
-        return True
-    try:
-        done = json.loads(marker.read_text(encoding="utf-8")).get("config")
-    except ValueError:
-        return False
-    if not isinstance(done, dict):
-        return False
-    from .training import TrainConfig
-    try:
-        return TrainConfig.from_dict(done) == TrainConfig.from_dict(config)
-    except ValueError:  # a marker from other code: only an exact match counts
-        return done == config
 
 
 def _worker_env(jobs: int) -> dict:
@@ -206,13 +171,10 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
     """Build each distinct trial cache once, before the workers start, so
     parallel runs do not all generate the same trials at the same time."""
     from . import cache as C
-    from .training import TrainConfig
     seen = set()
     for spec in specs:
         cfg = TrainConfig.from_dict({**base, **spec.overrides}).resolved()
-        dt = int(cfg.dt_ms) if float(cfg.dt_ms).is_integer() else cfg.dt_ms
-        kw = dict(test_trials_per_task=cfg.eval_trials, compat=cfg.compat, dt=dt)
-        args = (cfg.task_set, cfg.trials_per_task, cfg.cache_seed)
+        args, kw = cfg.cache_request()
         path = (Path(cfg.cache_path) if cfg.cache_path
                 else C.default_cache_path(*args, **kw))
         if path in seen or path.exists():
@@ -285,7 +247,7 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    base = _norm(base or {})
+    base = normalize_keys(base or {})
     for key in ("seed", "out"):
         if key in base:
             raise ValueError(f"base settings must not set {key!r}")

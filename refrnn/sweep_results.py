@@ -1,21 +1,22 @@
 """Read run directories back: learning curves, per-run and per-config summaries.
 
 Used by :mod:`refrnn.sweep` (summary table) and :mod:`refrnn.plotting`
-(figures). Only the standard library and NumPy; nothing here trains.
+(figures). Nothing here trains.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from .config_file import TrainConfig
+from .tables import format_table
 
+DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 THRESHOLDS = (0.8, 0.9)
 # Column names of train()'s metrics.csv (refrnn/training_loop.py:
 # step, loss, mean_perf, mean_decision_acc, perf_<task>..., acc_<task>...,
@@ -117,7 +118,7 @@ def summarize_run(run_dir: Path, label: str, seed: int,
     row.steps_to_80 = steps_to_reach(curve, THRESHOLDS[0])
     row.steps_to_90 = steps_to_reach(curve, THRESHOLDS[1])
     wall = float(curve.seconds[-1])
-    marker = Path(run_dir) / "sweep_done.json"
+    marker = Path(run_dir) / DONE_MARKER
     if math.isnan(wall) and marker.is_file():
         wall = json.loads(marker.read_text(encoding="utf-8"))["worker_seconds"]
     row.wall_s = None if math.isnan(wall) else round(wall, 3)
@@ -126,6 +127,28 @@ def summarize_run(run_dir: Path, label: str, seed: int,
     elif error is None:
         row.error = "unfinished (no sweep_done.json)"
     return row
+
+
+def is_done(run_dir: Path, config: dict | None = None) -> bool:
+    """A run counts as finished when its marker and metrics log both exist
+    (and, given ``config``, the marker records the same configuration once
+    defaults are filled in, so {"device": "cpu"} equals {}; a changed one,
+    e.g. more steps, is run again with resume)."""
+    marker = run_dir / DONE_MARKER
+    if not (marker.is_file() and (run_dir / "metrics.csv").is_file()):
+        return False
+    if config is None:
+        return True
+    try:
+        done = json.loads(marker.read_text(encoding="utf-8")).get("config")
+    except ValueError:
+        return False
+    if not isinstance(done, dict):
+        return False
+    try:
+        return TrainConfig.from_dict(done) == TrainConfig.from_dict(config)
+    except ValueError:  # a marker from other code: only an exact match counts
+        return done == config
 
 
 def seed_stats(values):
@@ -161,16 +184,6 @@ def aggregate(rows: list[RunSummary]) -> list[dict]:
     return out
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    """Write dict rows as CSV atomically (empty file when no rows)."""
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
 def _fmt(mean, std, digits, n=None, of=None):
     if mean is None:
         return f"never (0/{of})" if of else "-"
@@ -178,7 +191,7 @@ def _fmt(mean, std, digits, n=None, of=None):
     return text + (f" ({n}/{of})" if of is not None and n != of else "")
 
 
-def format_table(aggregated: list[dict]) -> str:
+def summary_table(aggregated: list[dict]) -> str:
     """A fixed-width text table of :func:`aggregate`'s rows (mean ± std)."""
     head = ("configuration", "seeds", "final mean perf", "steps to 80%",
             "steps to 90%", "wall s")
@@ -191,7 +204,4 @@ def format_table(aggregated: list[dict]) -> str:
                   a["reached_90"], a["n_seeds"]),
              _fmt(a["wall_s_mean"], a["wall_s_std"], 0))
             for a in aggregated]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head, *body]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return format_table(head, body)

@@ -19,7 +19,8 @@ import math
 import numpy as np
 import torch
 
-ACTIVATIONS = ("relu", "tanh", "softplus")
+from .model import ACTIVATIONS, DTYPES
+
 PARAM_ORDER = ("W_in", "b", "w_rec", "W_out", "b_out", "h0")
 
 
@@ -36,7 +37,7 @@ def _torch_dtype(dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     name = np.dtype(dtype).name
-    if name not in ("float32", "float64"):
+    if name not in DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return getattr(torch, name)
 
@@ -120,18 +121,20 @@ class TorchRNN(torch.nn.Module):
         Returns:
             y (T, B, n_out) and h (T, B, N) tensors.
         """
-        x = torch.as_tensor(x, dtype=self.W_in.dtype)
+        dev = self.W_in.device
+        x = torch.as_tensor(x, dtype=self.W_in.dtype, device=dev)
         T, B, _ = x.shape
         n = self.W_rec.shape[0]
         f = _F[self.activation]
         W = self.W_rec * self.M
         drive = x @ self.W_in.T + self.b  # (T, B, N): the time-parallel part
         if noise is None and generator is not None:
-            noise = torch.randn((T, B, n), generator=generator, dtype=drive.dtype)
+            noise = torch.randn((T, B, n), generator=generator, dtype=drive.dtype, device=dev)
         if noise is not None and self.noise_scale != 0.0:
-            drive = drive + self.noise_scale * torch.as_tensor(noise, dtype=drive.dtype)
+            drive = drive + self.noise_scale * torch.as_tensor(noise, dtype=drive.dtype,
+                                                               device=dev)
         if self.h0 is None:
-            h = torch.zeros((B, n), dtype=drive.dtype)
+            h = torch.zeros((B, n), dtype=drive.dtype, device=dev)
         else:
             h = self.h0.expand(B, n)
         hs = []
@@ -172,12 +175,12 @@ class TorchRNN(torch.nn.Module):
 
 def cross_entropy(y, labels, weights=None):
     """sum(w * CE) / sum(w) over (T, B); y (T, B, C), labels (T, B) int."""
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    labels = torch.as_tensor(labels, dtype=torch.long, device=y.device)
     logp = torch.log_softmax(y, dim=-1)
     ce = -torch.gather(logp, -1, labels[..., None])[..., 0]
     if weights is None:
         return ce.mean()
-    w = torch.as_tensor(np.asarray(weights), dtype=y.dtype)
+    w = torch.as_tensor(weights, dtype=y.dtype, device=y.device)
     return (w * ce).sum() / w.sum()
 
 
@@ -187,8 +190,8 @@ def masked_mse(y, target, mask):
     The normalisation must match refrnn.losses.masked_mse; the parity tests
     check that it does.
     """
-    target = torch.as_tensor(np.asarray(target), dtype=y.dtype)
-    m = torch.as_tensor(np.asarray(mask), dtype=y.dtype)
+    target = torch.as_tensor(target, dtype=y.dtype, device=y.device)
+    m = torch.as_tensor(mask, dtype=y.dtype, device=y.device)
     if m.dim() == y.dim() - 1:
         m = m[..., None].expand_as(y)
     return (m * (y - target) ** 2).sum() / m.sum()
@@ -209,30 +212,6 @@ def max_errors(ours, ref) -> dict:
     return {"max_abs": abs_err, "max_rel": abs_err / scale if scale > 0 else abs_err}
 
 
-def random_problem(model, T: int, B: int, loss: str, seed: int):
-    """Inputs, noise and loss targets for a parity check, float64.
-
-    Returns x (T, B, n_in), xi (T, B, N) and a dict: labels (T, B) and
-    weights (T, B) for "cross_entropy"; target (T, B, n_out) and mask
-    (T, B) of 0/1 cost weights for "mse".
-    """
-    if loss not in ("cross_entropy", "mse"):
-        raise ValueError(f"loss must be 'cross_entropy' or 'mse', got {loss!r}")
-    cfg = model.config
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, B, cfg.n_in))
-    xi = rng.standard_normal((T, B, cfg.n_hidden))
-    if loss == "cross_entropy":
-        w = rng.uniform(0.0, 2.0, size=(T, B))
-        w[0, 0] = 0.0  # a zero weight, as on padding
-        target = {"labels": rng.integers(0, cfg.n_out, size=(T, B)), "weights": w}
-    else:
-        m = (rng.uniform(size=(T, B)) < 0.7).astype(np.float64)
-        m[-1, :] = 1.0
-        target = {"target": rng.standard_normal((T, B, cfg.n_out)), "mask": m}
-    return x, xi, target
-
-
 def perturb_params(model, seed: int, scale: float = 0.5) -> None:
     """Add N(0, scale^2) to every parameter in place (biases, h0 nonzero too).
 
@@ -249,24 +228,22 @@ def perturb_params(model, seed: int, scale: float = 0.5) -> None:
         v[...] = xp.asarray(d, dtype=v.dtype)
 
 
-def refrnn_step(model, x, xi, loss: str, target: dict):
-    """refrnn forward + loss + backward: (y, h (T, B, N), loss, grads)."""
-    from refrnn import losses
+def refrnn_step(model, prob: dict, loss: str):
+    """refrnn forward + loss + backward on a ``gradcheck.make_problem`` dict:
+    (y, h (T, B, N), loss, grads)."""
+    from refrnn.gradcheck import loss_and_grad
 
-    y, cache = model.forward(x, noise=xi)
-    if loss == "cross_entropy":
-        value, dy = losses.cross_entropy(y, target["labels"], target["weights"])
-    else:
-        value, dy = losses.masked_mse(y, target["target"], target["mask"])
+    y, cache = model.forward(prob["x"], noise=prob["xi"])
+    value, dy = loss_and_grad(y, prob, loss, xp=model.backend.xp)
     grads = model.backward(cache, dy)
     return y, cache.hidden(), value, grads
 
 
-def torch_loss(y, loss: str, target: dict):
-    """The twin's loss tensor for the same target dict."""
+def torch_loss(y, loss: str, prob: dict):
+    """The twin's loss tensor for the same ``make_problem`` targets."""
     if loss == "cross_entropy":
-        return cross_entropy(y, target["labels"], target["weights"])
-    return masked_mse(y, target["target"], target["mask"])
+        return cross_entropy(y, prob["labels"], prob["weights"])
+    return masked_mse(y, prob["target"], prob["mask"])
 
 
 def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
@@ -286,6 +263,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
         dict: "h", "y", "loss", "grad/<name>" for each parameter -> {"max_abs",
         "max_rel"} (see max_errors); and "config" (the ModelConfig as a dict).
     """
+    from refrnn.gradcheck import make_problem
     from refrnn.model import RNN, ModelConfig
 
     if threads is not None:
@@ -294,11 +272,11 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
            "dtype": "float64"}
     model = RNN(ModelConfig(**cfg), seed=seed)
     perturb_params(model, seed + 1)
-    x, xi, target = random_problem(model, T, B, loss, seed + 2)
-    y, h, value, grads = refrnn_step(model, x, xi, loss, target)
+    prob = make_problem(model.config, loss, T, B, seed + 2)
+    y, h, value, grads = refrnn_step(model, prob, loss)
     twin = TorchRNN.from_refrnn(model, dtype=torch.float64)
-    yt, ht = twin(x, noise=xi)
-    lt = torch_loss(yt, loss, target)
+    yt, ht = twin(prob["x"], noise=prob["xi"])
+    lt = torch_loss(yt, loss, prob)
     lt.backward()
     tg = twin.refrnn_grads()
     to_np = model.backend.to_numpy

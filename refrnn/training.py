@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .config_file import ConfigError, TrainConfig, load_config_file, normalize_keys
+from .tasks.trials import input_noise_std
+from .training_loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
+                            seed_for)
 
 __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run",
            "RUN_FILES"]
@@ -29,40 +30,6 @@ RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 # Settings a resumed run may change; anything else must match the checkpoint.
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
              "out", "cache_path")
-_NOISE_STREAM, _SAMPLER_STREAM, _EVAL_STREAM = 1, 2, 3
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss or gradient became NaN or infinite; names the step."""
-
-
-@dataclass
-class RunResult:
-    """What :func:`train` returns (the run directory holds the rest)."""
-
-    out: Path
-    config: TrainConfig
-    step: int
-    final_loss: float
-    eval: dict
-    best_perf: float
-    best_step: int
-    seconds: float
-    history: list = field(default_factory=list)
-
-    @property
-    def mean_perf(self) -> float:
-        return float(self.eval["mean"]["perf"])
-
-    def table(self) -> str:
-        from .metrics import format_table
-        return format_table(self.eval)
-
-
-def seed_for(seed: int, stream: int, step: int = 0) -> int:
-    """An independent 63-bit seed for (run seed, stream, step)."""
-    ss = np.random.SeedSequence([int(seed), int(stream), int(step)])
-    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
@@ -122,17 +89,15 @@ def load_trials(cfg: TrainConfig):
     """(train dict, test dict, task names) from the configured trial cache."""
     from . import cache as C
 
-    dt = int(cfg.dt_ms) if float(cfg.dt_ms).is_integer() else float(cfg.dt_ms)
-    kw = dict(test_trials_per_task=cfg.eval_trials, compat=cfg.compat, dt=dt)
+    args, kw = cfg.cache_request()
     if cfg.cache_path is None:
-        tc = C.get_or_build_cache(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, **kw)
+        tc = C.get_or_build_cache(*args, **kw)
     else:
         path = Path(cfg.cache_path)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            C.build_cache(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, path=path, **kw)
-        expect = C.cache_settings(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, **kw)
-        tc = C.open_cache(path, expect=expect)
+            C.build_cache(*args, path=path, **kw)
+        tc = C.open_cache(path, expect=C.cache_settings(*args, **kw))
     return tc.split("train"), tc.split("test"), list(tc.task_names)
 
 
@@ -166,20 +131,22 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     from .backend import get_backend
     from .checkpoint import load_checkpoint
     from .data import StreamSampler
-    from .training_loop import Loop
 
     cfg = resolve_config(config, overrides, resume)
+    try:
+        backend = get_backend(cfg.device)
+    except RuntimeError as e:  # cuda asked for where there is none
+        raise ConfigError(str(e), "device") from None
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
     if resuming:
         ckpt = load_checkpoint(cfg.out_dir / "last.h5")
         check_compatible(ckpt.config, cfg.to_dict(), str(cfg.out_dir / "last.h5"))
-    backend = get_backend(cfg.device)
     train_trials, test_trials, names = load_trials(cfg)
     model = build_model(cfg, len(names), backend)
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
-                            seed=seed_for(cfg.seed, _SAMPLER_STREAM), backend=backend,
-                            noise_std=_input_std(cfg) if cfg.input_noise else 0.0)
+                            seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
+                            noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
     loop = Loop(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
     if ckpt is not None:
         loop.restore(ckpt)
@@ -188,11 +155,6 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     with _sigint_flag() as stop:
         loop.run(stop)
     return loop.result()
-
-
-def _input_std(cfg: TrainConfig) -> float:
-    from .tasks.trials import input_noise_std
-    return input_noise_std(cfg.dt_ms)
 
 
 class _sigint_flag:
@@ -240,11 +202,6 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     _, test_trials, names = load_trials(cfg)
     model = build_model(cfg, len(names), get_backend(cfg.device))
     restore_params(model, ckpt, str(path))
-    rng = np.random.default_rng(seed_for(seed, _EVAL_STREAM)) if noise else None
+    rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
     return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,
-                    noise=noise, rng=rng, input_noise_std=_input_std(cfg))
-
-
-
-def now() -> float:
-    return time.perf_counter()
+                    noise=noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms))

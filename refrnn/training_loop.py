@@ -12,15 +12,55 @@ from __future__ import annotations
 
 import csv
 import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
-from .metrics import MEAN, evaluate, write_csv
-from .training import (
-    _EVAL_STREAM, _NOISE_STREAM, RunResult, TrainingDiverged, _input_std, now, seed_for,
-)
+from .config_file import TrainConfig
+from .metrics import MEAN, evaluate, results_table, write_results_csv
+from .tasks.trials import input_noise_std
+
+NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or gradient became NaN or infinite; names the step."""
+
+
+@dataclass
+class RunResult:
+    """What :func:`refrnn.training.train` returns (the run directory holds the rest)."""
+
+    out: Path
+    config: TrainConfig
+    step: int
+    final_loss: float
+    eval: dict
+    best_perf: float
+    best_step: int
+    seconds: float
+    history: list = field(default_factory=list)
+
+    @property
+    def mean_perf(self) -> float:
+        return float(self.eval["mean"]["perf"])
+
+    def table(self) -> str:
+        return results_table(self.eval)
+
+
+def seed_for(seed: int, stream: int, step: int = 0) -> int:
+    """An independent 63-bit seed for (run seed, stream, step)."""
+    ss = np.random.SeedSequence([int(seed), int(stream), int(step)])
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def now() -> float:
+    return time.perf_counter()
 
 
 def metrics_columns(names):
@@ -39,7 +79,7 @@ class Loop:
         self.test_trials, self.names = test_trials, names
         self.quiet, self.callback = quiet, callback
         self.bk = model.backend
-        self.opt = Adam(model.params, lr=cfg.lr)
+        self.opt = Adam(model.params, lr=cfg.lr, xp=self.bk.xp)
         self.out = cfg.out_dir
         self.step = 0
         self.best_perf, self.best_step = -math.inf, -1
@@ -109,10 +149,10 @@ class Loop:
 
     def evaluate(self):
         cfg = self.cfg
-        rng = seed_for(cfg.seed, _EVAL_STREAM, self.step) if cfg.eval_noise else None
+        rng = seed_for(cfg.seed, EVAL_STREAM, self.step) if cfg.eval_noise else None
         res = evaluate(self.model, self.test_trials, self.names,
                        batch_size=cfg.eval_batch_size, noise=cfg.eval_noise, rng=rng,
-                       input_noise_std=_input_std(cfg))
+                       input_noise_std=input_noise_std(cfg.dt_ms))
         self.last_eval, self.last_eval_step = res, self.step
         return res
 
@@ -145,12 +185,12 @@ class Loop:
         cfg, m, xp = self.cfg, self.model, self.bk.xp
         s = self.step + 1
         batch = self.sampler.next()
-        rng = self.bk.rng(seed_for(cfg.seed, _NOISE_STREAM, self.step))
+        rng = self.bk.rng(seed_for(cfg.seed, NOISE_STREAM, self.step))
         y, cache = m.forward(batch.x, rng=rng)
         w = batch.weights
         if cfg.fix_weight != 1.0:
             w = w * xp.where(batch.labels == 0, cfg.fix_weight, 1.0).astype(w.dtype)
-        loss, dy = cross_entropy(y, batch.labels, w)
+        loss, dy = cross_entropy(y, batch.labels, w, xp=xp)
         loss = float(loss)
         if not math.isfinite(loss):
             self._diverged(f"loss is {loss}", s)
@@ -193,7 +233,7 @@ class Loop:
             self.evaluate()
         if self.saved_step != self.step:
             self.save("last.h5")
-        write_csv(self.last_eval, self.out / "eval.csv")
+        write_results_csv(self.last_eval, self.out / "eval.csv")
 
     def result(self) -> RunResult:
         with open(self.out / "metrics.csv", newline="", encoding="utf-8") as f:

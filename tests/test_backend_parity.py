@@ -128,7 +128,7 @@ def test_cross_entropy_matches_cpu_float64(twin):
     weights = rng.random((T, B))
     loss_ref, dy_ref = losses.cross_entropy(y, labels, weights)
     loss, dy = losses.cross_entropy(_dev(backend, y, dtype), _dev(backend, labels),
-                                    _dev(backend, weights, dtype))
+                                    _dev(backend, weights, dtype), xp=backend.xp)
     assert isinstance(dy, backend.xp.ndarray) and dy.dtype == np.dtype(dtype)
     tol = _tol(dtype, "y")
     assert abs(float(loss) - float(loss_ref)) <= tol * max(1.0, abs(float(loss_ref)))
@@ -139,7 +139,7 @@ def test_adam_and_clipping_match_cpu_float64(twin):
     backend, dtype = twin
     ref, twin = _twin(backend, dtype, "relu-a1")
     opt_ref = optim.Adam(ref.params, lr=1e-2)
-    opt = optim.Adam(twin.params, lr=1e-2)
+    opt = optim.Adam(twin.params, lr=1e-2, xp=backend.xp)
     rng = np.random.default_rng(5)
     for step in range(3):
         g = {k: rng.standard_normal(v.shape) * 10.0 ** (step - 1) for k, v in ref.params.items()}
@@ -175,12 +175,12 @@ def _train_curve(backend, dtype, steps=6):
     x = _dev(backend, rng.standard_normal((T, B, N_IN)), dtype)
     labels = _dev(backend, rng.integers(0, N_OUT, size=(T, B)))
     weights = _dev(backend, np.ones((T, B)), dtype)
-    opt = optim.Adam(model.params, lr=1e-2)
+    opt = optim.Adam(model.params, lr=1e-2, xp=backend.xp)
     curve = []
     for _ in range(steps):
         noise = _dev(backend, rng.standard_normal((T, B, N)), dtype)
         y, cache = model.forward(x, noise=noise)
-        loss, dy = losses.cross_entropy(y, labels, weights)
+        loss, dy = losses.cross_entropy(y, labels, weights, xp=backend.xp)
         grads = model.backward(cache, dy)
         optim.clip_grad_norm(grads, 1.0)
         opt.step(model.params, grads)

@@ -2,7 +2,7 @@
 import h5py
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 
 
 def run(*args, env=None):

@@ -4,7 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from refrnn.checkpoint import load_checkpoint
 from refrnn.metrics import read_csv
 
@@ -34,6 +34,20 @@ def assert_usage_error(res, *words):
     assert len(err) == 1, res.output
     for w in words:
         assert w in err[0], err[0]
+
+
+def test_every_setting_is_an_option_with_its_help():
+    import dataclasses
+
+    from refrnn.config_file import TrainConfig
+    text = invoke("train", "--help").output
+    flat = "".join(text.split())  # click wraps lines, also at hyphens
+    for f in dataclasses.fields(TrainConfig):
+        opt = "--" + f.name.replace("_", "-")
+        assert opt in text, opt
+        assert "".join(f.metadata["help"].split()) in flat, f.name
+        if f.type in ("bool", bool):
+            assert f"--no-{opt[2:]}" in text, opt
 
 
 def test_train_prints_table_and_eval_reads_it(tmp_path, cache_file):
@@ -115,7 +129,7 @@ def test_nan_loss_exits_nonzero(tmp_path, cache_file, monkeypatch):
     import refrnn.losses as losses
     real = losses.cross_entropy
     monkeypatch.setattr(losses, "cross_entropy",
-                        lambda y, l, w=None: (float("inf"), real(y, l, w)[1]))
+                        lambda y, l, w=None, **kw: (float("inf"), real(y, l, w, **kw)[1]))
     res = invoke(*train_args(tmp_path / "run", cache_file, "-q"))
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
     assert "at step 1" in res.output

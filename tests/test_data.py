@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from refrnn.backend import available_devices, get_backend
 from refrnn.data import Batch, StreamSampler, trial_batch
 from refrnn.tasks.trials import NOISE_UNITS, TrialBatch
 
@@ -169,7 +170,11 @@ def test_stream_bad_input(trials, bad):
         StreamSampler(trials, **args)
 
 
-def test_backend_batches(trials, backend):
+def test_cuda_batches_hold_the_host_numbers(trials):
+    """The same seed serves the same numbers on the GPU as on the host."""
+    if "cuda" not in available_devices():
+        pytest.skip("no CUDA GPU with CuPy here")
+    backend = get_backend("cuda")
     cpu = StreamSampler(trials, NAMES, 8, 70, seed=4).next()
     dev = StreamSampler(trials, NAMES, 8, 70, seed=4, backend=backend).next()
     for f in ("x", "labels", "weights", "task_ids"):

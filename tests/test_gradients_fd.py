@@ -76,7 +76,7 @@ def test_float32_gradients_follow_float64():
 def test_cli_verify_quick():
     from click.testing import CliRunner
 
-    from cli.verify_cmd import verify
+    from refrnn_cli.verify_cmd import verify
 
     r = CliRunner().invoke(verify, ["--quick", "--no-torch"])
     assert r.exit_code == 0, r.output

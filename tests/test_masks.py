@@ -118,7 +118,7 @@ def test_full_and_autapse_ignore_sparsity():
 
 
 def test_cli_mask(tmp_path):
-    from cli.mask_cmd import mask
+    from refrnn_cli.mask_cmd import mask
 
     r = CliRunner().invoke(mask, ["--mask", "locality", "--hidden", "256", "--sparsity", "0.04"])
     assert r.exit_code == 0, r.output

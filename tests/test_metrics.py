@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from refrnn.metrics import (
-    MEAN, evaluate, format_table, read_csv, score_outputs, summarize, write_csv,
+    MEAN, evaluate, read_csv, results_table, score_outputs, summarize, write_results_csv,
 )
 from refrnn.tasks.trials import N_OBS, TrialBatch
 
@@ -84,8 +84,8 @@ def test_table_and_csv_round_trip(tmp_path):
            "anti": {"perf": 1.0, "decision_acc": 0.75, "n": 4}}
     res[MEAN] = summarize(res)
     assert res[MEAN]["perf"] == pytest.approx(0.75) and res[MEAN]["n"] == 8
-    text = format_table(res)
+    text = results_table(res)
     assert text.splitlines()[-1].split()[:3] == ["mean", "0.750", "0.500"]
-    path = write_csv(res, tmp_path / "eval.csv")
+    path = write_results_csv(res, tmp_path / "eval.csv")
     assert read_csv(path) == res
     assert not [p for p in tmp_path.iterdir() if p.name != "eval.csv"]

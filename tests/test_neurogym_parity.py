@@ -2,7 +2,7 @@
 
 For each of the 20 base tasks, neurogym draws trials; refrnn rebuilds each
 one with make_trial from the same parameters and period durations, and the
-noise-free observations and labels must agree where shared/TASKS.md says the
+noise-free observations and labels must agree where docs/tasks.md says the
 rules coincide:
 
 - ring units (1..32) and labels: everywhere;

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from refrnn.plotting import collect_runs, final_task_table, plot_runs
 from sweep_helpers import write_run
 

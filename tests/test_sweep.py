@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from refrnn.sweep import expand_grid
-from refrnn.sweep_results import aggregate, format_table, summarize_run
+from refrnn.sweep_results import aggregate, summarize_run, summary_table
 from sweep_helpers import write_run
 
 
@@ -63,7 +63,7 @@ def test_summarize_and_aggregate(tmp_path):
     assert agg["A"]["final_perf_std"] == pytest.approx(0.1414213562)  # ddof=1
     assert agg["A"]["steps_to_80_mean"] == 15 and agg["A"]["reached_90"] == 2
     assert agg["B"]["n_seeds"] == 0 and agg["B"]["n_failed"] == 2
-    table = format_table(aggregate(r))
+    table = summary_table(aggregate(r))
     assert "0.850 ± 0.141" in table and "15 ± 7" in table
 
 

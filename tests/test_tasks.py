@@ -2,9 +2,16 @@
 import numpy as np
 import pytest
 
-from refrnn.tasks import (TASK_SETS, add_input_noise, get_task, parse_name, task_info,
-                          task_names)
-from refrnn.tasks.trials import NOISE_UNITS
+from refrnn.backend import get_backend
+from refrnn.batching import gather_noisy_obs
+from refrnn.tasks import TASK_SETS, get_task, parse_name, task_info, task_names
+
+
+def _served(tb, std, seed):
+    """tb's observations as the data layer serves them: with fresh input noise."""
+    rows = np.arange(tb.obs.shape[0])
+    return gather_noisy_obs(get_backend("cpu"), tb.obs, rows, tb.noise, std,
+                            np.random.default_rng(seed))
 
 BASE = ("go rtgo dlygo anti rtanti dlyanti dm1 dm2 ctxdm1 ctxdm2 multidm dlydm1 dlydm2 "
         "ctxdlydm1 ctxdlydm2 multidlydm dms dnms dmc dnmc").split()
@@ -92,8 +99,7 @@ def test_noise_rule(name, periods, units):
     t = get_task(name)
     tb = t.generate(400, np.random.default_rng(3))
     assert t.noise_std == pytest.approx(0.1)
-    noisy = tb.obs.copy()
-    add_input_noise(noisy, tb.noise, t.noise_std, np.random.default_rng(4))
+    noisy = _served(tb, t.noise_std, 4)
     diff = noisy - tb.obs
     want = np.zeros(tb.obs.shape, bool)
     for i in range(tb.n_trials):
@@ -110,10 +116,8 @@ def test_noise_rule(name, periods, units):
         assert abs(diff[want].std() / 0.1 - 1) < 0.03
         assert abs(diff[want].mean()) < 0.005
     # fresh noise each time a trial is served
-    again = tb.obs.copy()
-    add_input_noise(again, tb.noise, t.noise_std, np.random.default_rng(5))
+    again = _served(tb, t.noise_std, 5)
     assert not periods or not np.array_equal(again, noisy)
-    assert NOISE_UNITS.shape == (4, 33)
 
 
 def test_noise_std_follows_dt():
@@ -177,4 +181,8 @@ def test_empty_and_info():
     # per-instance delayed-match delay: fixed per (seed, task), varies across seeds
     delays = {get_task("dms", seed=s).delay_ms for s in range(20)}
     assert len(delays) > 3 and all(200 <= d < 1200 and d % 100 == 0 for d in delays)
-    assert get_task("dms", seed=3).delay_ms == get_task("dms", seed=3).delay_ms
+    # every trial of an instance uses that instance's delay
+    t = get_task("dms", seed=3)
+    tb = t.generate(20, np.random.default_rng(0))
+    delay_steps = np.diff(tb.period("delay"), axis=1)
+    assert np.all(delay_steps * t.dt == t.delay_ms)

@@ -1,7 +1,7 @@
 """`refrnn tasks`: listing, sizes, period structure and bad input (exit 2)."""
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 
 
 def run(*args):

@@ -1,4 +1,4 @@
-"""Every modcog task against the rules of shared/TASKS.md, written out here
+"""Every modcog task against the rules of docs/tasks.md, written out here
 independently of the generators (timings, fixation, labels, stimuli, noise codes)."""
 import numpy as np
 import pytest

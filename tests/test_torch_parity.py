@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 
 from refrnn import optim  # noqa: E402
 from refrnn.pattern_product import PatternProduct  # noqa: E402
+from refrnn.gradcheck import make_problem  # noqa: E402
 from refrnn.model import RNN, ModelConfig  # noqa: E402
 from refrnn.torch_reference import (  # noqa: E402
-    TorchRNN, max_errors, parity_report, perturb_params, random_problem,
-    refrnn_step, torch_loss)
+    TorchRNN, max_errors, parity_report, perturb_params, refrnn_step, torch_loss)
 
 TOL_STATE = 1e-10   # absolute, on h, y and the loss
 TOL_GRAD = 1e-8     # normwise relative, on every gradient
@@ -78,8 +78,9 @@ def test_parity_check_can_fail():
     model = RNN(ModelConfig(n_in=4, n_out=3, n_hidden=16, sparsity=0.25, alpha=0.5,
                             activation="tanh", dtype="float64"), seed=1)
     perturb_params(model, 2)
-    x, xi, target = random_problem(model, 5, 2, "cross_entropy", 3)
-    y, h, value, grads = refrnn_step(model, x, xi, "cross_entropy", target)
+    prob = make_problem(model.config, "cross_entropy", 5, 2, 3)
+    x, xi = prob["x"], prob["xi"]
+    y, h, value, grads = refrnn_step(model, prob, "cross_entropy")
     params = {k: np.asarray(v) for k, v in model.params.items()}
     for kwargs in ({"alpha": 0.4, "activation": "tanh"}, {"alpha": 0.5, "activation": "softplus"}):
         twin = TorchRNN(params, model.mask, sigma_rec=model.config.sigma_rec,
@@ -101,15 +102,15 @@ def _train_both(max_norm, steps=50, seed=5):
     lr = 1e-2
     opt = optim.Adam(model.params, lr=lr)
     topt = torch.optim.Adam(twin.parameters(), lr=lr)
-    x, _, target = random_problem(model, 6, 3, "cross_entropy", seed + 2)
+    prob = make_problem(cfg, "cross_entropy", 6, 3, seed + 2)
     noise_rng = np.random.default_rng(seed + 3)
     norms, losses = [], []
     for _ in range(steps):
-        xi = noise_rng.standard_normal((6, 3, cfg.n_hidden))
-        _, _, value, grads = refrnn_step(model, x, xi, "cross_entropy", target)
+        prob["xi"] = noise_rng.standard_normal((6, 3, cfg.n_hidden))
+        _, _, value, grads = refrnn_step(model, prob, "cross_entropy")
         topt.zero_grad()
-        yt, _ = twin(x, noise=xi)
-        lt = torch_loss(yt, "cross_entropy", target)
+        yt, _ = twin(prob["x"], noise=prob["xi"])
+        lt = torch_loss(yt, "cross_entropy", prob)
         lt.backward()
         if max_norm is not None:
             norms.append(optim.clip_grad_norm(grads, max_norm))
@@ -141,19 +142,19 @@ def test_adam_tracks_torch_adam(max_norm):
 def test_float32_twin_is_close():
     # The benchmark runs the twin in float32; it must compute the same step.
     model = RNN(ModelConfig(n_in=6, n_out=4, n_hidden=36, sparsity=0.2), seed=2)
-    x, xi, target = random_problem(model, 8, 4, "cross_entropy", 1)
-    x, xi = x.astype(np.float32), xi.astype(np.float32)
-    y, h, value, _ = refrnn_step(model, x, xi, "cross_entropy", target)
+    prob = make_problem(model.config, "cross_entropy", 8, 4, 1)
+    prob["x"], prob["xi"] = prob["x"].astype(np.float32), prob["xi"].astype(np.float32)
+    y, h, value, _ = refrnn_step(model, prob, "cross_entropy")
     twin = TorchRNN.from_refrnn(model, dtype=torch.float32)
-    yt, ht = twin(x, noise=xi)
+    yt, ht = twin(prob["x"], noise=prob["xi"])
     assert max_errors(h, ht.detach().numpy())["max_rel"] < 1e-5
-    assert abs(value - torch_loss(yt, "cross_entropy", target).item()) < 1e-5
+    assert abs(value - torch_loss(yt, "cross_entropy", prob).item()) < 1e-5
 
 
 def test_bad_input_is_named():
     model = RNN(ModelConfig(n_in=2, n_hidden=9, sparsity=0.5), seed=0)
     with pytest.raises(ValueError, match="'hinge'"):
-        random_problem(model, 3, 2, "hinge", 0)
+        make_problem(model.config, "hinge", 3, 2, 0)
     with pytest.raises(ValueError, match="'swish'"):
         TorchRNN({k: np.asarray(v) for k, v in model.params.items()}, model.mask,
                  activation="swish")

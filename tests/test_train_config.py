@@ -9,11 +9,6 @@ from refrnn.config_file import ConfigError, TrainConfig, load_config_file
 from refrnn.training import check_compatible, prepare_run_dir, resolve_config
 
 
-def test_package_exports():
-    import refrnn
-    assert refrnn.TrainConfig is TrainConfig and callable(refrnn.train)
-
-
 def test_defaults_are_valid_and_resolve():
     c = TrainConfig().resolved()
     assert c.dt == 100.0 and c.alpha == 1.0
@@ -34,6 +29,8 @@ def test_alpha_from_dt_and_tau():
     ("mask", "grid", "mask"), ("hidden", 0, "hidden"), ("lr", -1.0, "lr"),
     ("device", "tpu", "device"), ("dtype", "float16", "dtype"), ("clip", math.inf, "clip"),
     ("steps", 2.5, "steps"), ("input_noise", "yes", "input_noise"),
+    ("dt", 2.5, "dt"), ("dt", 0, "dt"), ("compat", "modcog-2022", "compat"),
+    ("out", 3, "out"), ("checkpoint_every", 0, "checkpoint_every"),
 ])
 def test_bad_values_name_the_setting(key, value, match):
     with pytest.raises(ConfigError, match=match) as e:
@@ -62,6 +59,9 @@ def test_toml_file_dashes_and_int_coercion(tmp_path):
     c = TrainConfig.load(p)
     assert (c.hidden, c.tau, c.sparsity, c.steps) == (32, 200.0, 0.25, 10)
     assert isinstance(c.tau, float) and isinstance(c.steps, int)
+    # dt is whole milliseconds: a config.json holding 100.0 still loads
+    assert TrainConfig.from_dict({"dt": 100.0}).dt == 100
+    assert TrainConfig.from_dict({"dt": 20}).cache_request()[1]["dt"] == 20
 
 
 def test_unknown_keys_and_bad_files(tmp_path):

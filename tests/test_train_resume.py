@@ -92,12 +92,14 @@ def test_ctrl_c_saves_then_resume_is_bit_identical(tmp_path, reference):
     r = train(out=str(out), resume=True, quiet=True)
     assert r.config.hidden == TINY["hidden"] and r.step == TINY["steps"]
     assert_same_run(ref, out)
-    # resuming a finished run changes nothing
-    before = (out / "last.h5").read_bytes()
-    train(out=str(out), resume=True, quiet=True)
-    assert load_checkpoint(out / "last.h5").params["w_rec"].tobytes() == \
-        load_checkpoint(ref / "last.h5").params["w_rec"].tobytes()
-    assert len(before) > 0
+    # resuming a finished run changes nothing: no update, no new checkpoint or row
+    before = {name: (out / name).read_bytes() for name in ("last.h5", "best.h5")}
+    rows = _metrics(out)
+    r = train(out=str(out), resume=True, quiet=True)
+    assert r.step == TINY["steps"]
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert _metrics(out) == rows
+    assert_same_run(ref, out)
 
 
 def test_resume_can_extend_steps(tmp_path, reference):

@@ -2,10 +2,10 @@
 
 ``task_names(set)`` gives a set's tasks in one-hot order, ``get_task(name)``
 a Task whose ``generate(n, rng)`` returns a ragged, noise-free
-:class:`TrialBatch`; :func:`add_input_noise` adds the input noise when trials
-are served. See docs/tasks.md for the rules.
+:class:`TrialBatch` (input noise is added when trials are served, by
+``refrnn.batching``). See docs/tasks.md for the rules.
 """
-from .trials import TrialBatch, add_input_noise, input_noise_std  # noqa: F401
+from .trials import TrialBatch, input_noise_std  # noqa: F401
 from .registry import (  # noqa: F401
     BASE_TASKS, DELAY_TASKS, TASK_SETS, get_task, make_trial, parse_name, task_info,
     task_names)

@@ -14,9 +14,9 @@ n trials of one task, of different lengths, are stored back to back:
     params    dict str -> (n,)  the per-trial parameters the trials were
                                 rendered from (reference trial-dict names)
 
-Input noise is never baked into ``obs``; :func:`add_input_noise` adds it when
-a trial is served, from the per-step noise code, so a cached trial never
-repeats its noise.
+Input noise is never baked into ``obs``; it is added when a trial is served
+(``refrnn.batching.gather_noisy_obs``), from the per-step noise code, so a
+cached trial never repeats its noise.
 """
 from __future__ import annotations
 
@@ -103,23 +103,3 @@ class TrialBatch:
             self.task, self.obs[rows], self.labels[rows], self.noise[rows],
             offsets, self.bounds[idx], self.period_names,
             {k: v[idx] for k, v in self.params.items()})
-
-
-def add_input_noise(obs, noise, std, rng, xp=np):
-    """Add fresh input noise in place and return ``obs``.
-
-    Args:
-        obs: float (..., 33) observations, modified in place.
-        noise: uint8 (...) per-step noise code (NOISE_* constants).
-        std: noise standard deviation (see :func:`input_noise_std`).
-        rng: numpy.random.Generator (CPU) or a CUDA ``Backend.rng`` (GPU).
-        xp: the array module that holds ``obs``.
-    Only the units the code selects receive noise; draws are made only for them.
-    """
-    units = xp.asarray(NOISE_UNITS)[noise]  # (..., 33) bool
-    k = int(units.sum())
-    if k:
-        draws = rng.standard_normal(k, dtype=obs.dtype)
-        draws *= std
-        obs[units] += draws
-    return obs

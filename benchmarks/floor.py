@@ -133,12 +133,12 @@ def main(argv=None) -> int:
                 opt.step(model.params, grads)
                 t4 = CLOCK()
                 if rep:  # the first step warms up
-                    parts = {**prims.seconds, "forward (rest: loop, noise, copies)": 0.0,
+                    parts = {**prims.seconds, "forward (rest: loop, copies)": 0.0,
                              "backward (rest: loop, copies)": 0.0,
                              "loss": t2 - t1, "Adam": t4 - t3, "step": t4 - t0}
                     fwd = sum(v for k, v in prims.seconds.items() if k.startswith("forward"))
                     bwd = sum(v for k, v in prims.seconds.items() if k.startswith("backward"))
-                    parts["forward (rest: loop, noise, copies)"] = (t1 - t0) - fwd
+                    parts["forward (rest: loop, copies)"] = (t1 - t0) - fwd
                     parts["backward (rest: loop, copies)"] = (t3 - t2) - bwd
                     for k, v in parts.items():
                         totals.setdefault(k, []).append(v)

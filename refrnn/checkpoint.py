@@ -14,8 +14,9 @@ Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 that helper hold the digest of the bytes alone, which is still accepted);
 loading checks them all, so a flipped byte is an error rather than a silently
 wrong model. Format 1 files (refrnn 0.1.0) stored the parameters as
-``params/k0..k4`` with their names in a JSON attribute; they still load. Writes go through ``refrnn.atomic.atomic_output`` (temporary
-file, fsync, rename), so a failed write leaves the old checkpoint untouched.
+``params/k0..k4`` with their names in a JSON attribute; they still load.
+Writes go through ``refrnn.atomic.atomic_output`` (temporary file, fsync,
+rename), so a failed write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 

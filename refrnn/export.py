@@ -91,20 +91,26 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     cfg = TrainConfig.load(run_dir / "config.json")
     path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
     ck = load_checkpoint(path)
-    p, n = ck.params, int(cfg.hidden)
-    if tuple(ck.mask_shape) != (n, n):
+    if tuple(ck.mask_shape) != (int(cfg.hidden),) * 2:
         raise ConfigError(f"checkpoint {str(path)!r} has a {ck.mask_shape} mask, "
-                          f"config.json hidden={n}")
-    dtype = np.dtype(cfg.dtype)
-    rows = np.repeat(np.arange(n), np.diff(ck.mask_indptr))
+                          f"config.json hidden={cfg.hidden}")
+    return arrays_from_params(ck.params, ck.mask_indptr, ck.mask_indices, cfg, ck.step, str(path))
+
+
+def arrays_from_params(params: dict, indptr, indices, cfg, step: int = 0, source: str = "") -> dict:
+    """The export dict of refrnn parameters (w_rec on the CSR pattern indptr, indices)
+    of a network built from TrainConfig ``cfg`` (e.g. a fresh ``RNN``'s params)."""
+    n, dtype = int(cfg.hidden), np.dtype(cfg.dtype)
+    p = {k: np.asarray(v) for k, v in params.items()}
+    rows = np.repeat(np.arange(n), np.diff(np.asarray(indptr)))
     W = np.zeros((n, n), dtype=dtype)
-    W[rows, ck.mask_indices] = p["w_rec"]
+    W[rows, indices] = p["w_rec"]
     M = np.zeros((n, n), dtype=dtype)
-    M[rows, ck.mask_indices] = 1
+    M[rows, indices] = 1
     out = {"W_in": p["W_in"], "b": p["b"], "W_rec": W, "mask": M, "W_out": p["W_out"],
            "b_out": p["b_out"], "h0": p["h0"] if "h0" in p else np.zeros(n, dtype=dtype)}
     out = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in out.items()}
-    out[SETTINGS_KEY] = encode_settings(_settings(cfg, ck.step, str(path)))
+    out[SETTINGS_KEY] = encode_settings(_settings(cfg, step, source))
     return out
 
 

@@ -122,3 +122,19 @@ def test_against_neurogym(cache):
         assert np.all(xs[..., 33:].sum(-1) == 1)   # one rule unit per step
         assert ys.min() >= 0 and ys.max() <= 16     # 0 = fixate, k = ring unit k - 1
         assert np.all(ys[xs[..., 0] > 0.5] == 0)    # no response while the fixation cue is on
+
+
+def test_repeats_the_training_stream(cache):
+    """Seeded as refrnn.train seeds its sampler, the Dataset serves the run's batches."""
+    from refrnn.data import StreamSampler
+    from refrnn.tasks.trials import input_noise_std
+    from refrnn.training import _SAMPLER_STREAM, seed_for
+    seed = seed_for(5, _SAMPLER_STREAM)
+    train = open_cache(cache).split("train")
+    sampler = StreamSampler(train, task_names("yang19"), 3, 40, seed=seed,
+                            noise_std=input_noise_std(100))
+    d = ds(cache, batch_size=3, seq_len=40, seed=seed, cache_len=1)
+    assert d.cache_len == 40
+    for _ in range(3):
+        b, (x, y) = sampler.next(), d()
+        assert np.array_equal(b.x, x) and np.array_equal(b.labels, y)

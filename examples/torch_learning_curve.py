@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--out", default="runs/curve-torch.csv")
     ap.add_argument("--compare", default=None, help="a refrnn run directory to print beside")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # two threads spin-waited badly on the shared 2-core machine
 
     cfg = refrnn.TrainConfig(task_set=a.task_set, steps=a.steps, eval_every=a.eval_every,
                              seed=a.seed, sigma_rec=0.0).resolved()

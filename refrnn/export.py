@@ -226,6 +226,9 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     if cfg.train_h0:
         params["h0"] = arrays.get("h0", np.zeros(int(cfg.hidden)))
     params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+    if not force and cfg.out_dir.is_dir() and any(cfg.out_dir.iterdir()):
+        raise ValueError(f"{str(cfg.out_dir)!r} is not empty; pass --force (force=True) "
+                         "to replace its run files")
     prepare_run_dir(cfg, resume=False, force=force)
     atomic_write_text(cfg.out_dir / "config.json", cfg.to_json())
     step = int(settings["step"]) if settings is not None else 0

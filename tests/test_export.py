@@ -139,6 +139,8 @@ def test_import_errors_are_one_line(runs, tmp_path):
     assert r.exit_code == 1 and "--config" in r.output
     r = imp(no_settings, "--config", str(runs["relu"] / "config.json"))
     assert r.exit_code == 0, r.output
+    r = imp(no_settings, "--config", str(runs["relu"] / "config.json"))
+    assert r.exit_code == 1 and "not empty; pass --force" in r.output
     other = dict(arrays, mask=np.eye(36, dtype=np.float32))
     r = imp(other, "--force")
     assert r.exit_code == 1 and "is not refrnn's" in r.output

@@ -118,7 +118,7 @@ def bench_dataset(path, task_set, n_batches, batch=64, seq_len=350):
           f"{np.median(cpu) * 1e3:.2f} ms per batch")
 
 
-def bench_neurogym(batch=64, seq_len=350, n=5):
+def bench_neurogym(batch=64, seq_len=350, n=10):
     """neurogym's Dataset over its yang19 collection (Mod-Cog needs the Mod-Cog
     repository's task code on top, which is not a package); compare with
     ``--task-set yang19``."""
@@ -138,13 +138,15 @@ def bench_neurogym(batch=64, seq_len=350, n=5):
         env = ScheduleEnvs(envs, schedule=RandomSchedule(len(envs)), env_input=True)
         ds = ngym.Dataset(env, batch_size=batch, seq_len=seq_len)
         t1 = time.perf_counter()
-        times = []
+        times, cpu = [], []
         for _ in range(n):
-            a = time.perf_counter()
+            a, c = time.perf_counter(), time.process_time()
             ds()
             times.append(time.perf_counter() - a)
+            cpu.append(time.process_time() - c)
         print(f"neurogym {ngym.__version__} Dataset (yang19, batch {batch}, seq_len {seq_len}):"
-              f" setup {t1 - t0:.1f} s, median {np.median(times) * 1e3:.0f} ms per batch")
+              f" setup {t1 - t0:.1f} s, {n} batches: wall median {np.median(times) * 1e3:.0f} ms,"
+              f" process CPU median {np.median(cpu) * 1e3:.0f} ms per batch")
     except Exception as e:  # any API difference between neurogym versions
         print(f"neurogym comparison failed ({type(e).__name__}: {e})")
 

@@ -134,7 +134,7 @@ def read_npz(path) -> dict:
 
 def _train_config(arrays: dict, config, out):
     """(TrainConfig for the new run, settings dict or None) from the file and/or ``config``."""
-    from .config_file import TrainConfig, load_config_file
+    from .config_file import TrainConfig, load_config_file, normalize_keys
 
     settings = decode_settings(arrays[SETTINGS_KEY]) if SETTINGS_KEY in arrays else None
     if settings is None and config is None:
@@ -146,7 +146,7 @@ def _train_config(arrays: dict, config, out):
     if config is not None:
         extra = config.to_dict() if isinstance(config, TrainConfig) else (
             load_config_file(config) if isinstance(config, (str, Path)) else dict(config))
-        base.update(extra)
+        base.update(normalize_keys(extra))
     base.update(out=str(out), checkpoint_every=None)
     return TrainConfig.from_dict(base).resolved(), settings
 

@@ -5,8 +5,9 @@
 Prints, for the `modcog` set: build time and size on disk of a cache with
 ``--trials`` trials per task; with ``--codecs``, size / write / full-read time
 of the same trials under each h5py built-in codec; the median time to serve
-one stream batch (B = 64, seq_len = 350) from the warm cache; and neurogym's
-``Dataset`` time for the same setting when neurogym is importable.
+one stream batch (B = 64, seq_len = 350) from the warm cache, the same for
+``refrnn.Dataset``; and neurogym's ``Dataset`` time for the same setting when
+neurogym is importable (yang19 only: compare with ``--task-set yang19``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from refrnn.cache import (SPLITS, _task_rng, build_cache, cache_settings, open_c
                           write_trials)
 from refrnn.cache_layout import atomic_write_h5
 from refrnn.data import StreamSampler
+from refrnn.dataset import Dataset
 from refrnn.tasks import get_task, input_noise_std
 
 CODECS = {
@@ -94,7 +96,29 @@ def bench_serve(cache, n_batches, batch=64, seq_len=350, device="cpu"):
           "times are inflated when the machine is shared)")
 
 
-def bench_neurogym(batch=64, seq_len=350, n=5):
+def bench_dataset(path, task_set, n_batches, batch=64, seq_len=350):
+    """refrnn.Dataset (neurogym's call shape) served from the benchmark's cache."""
+    settings = open_cache(path).settings
+    t0 = time.perf_counter()
+    ds = Dataset(task_set, batch_size=batch, seq_len=seq_len, cache_path=str(path),
+                 trials_per_task=settings["trials_per_task"],
+                 eval_trials=settings["test_trials_per_task"])
+    t1 = time.perf_counter()
+    for _ in range(10):
+        ds()
+    wall, cpu = [], []
+    for _ in range(n_batches):
+        a, c = time.perf_counter(), time.process_time()
+        x, y = ds()
+        wall.append(time.perf_counter() - a)
+        cpu.append(time.process_time() - c)
+    print(f"refrnn.Dataset ({task_set}, batch {batch}, seq_len {seq_len}) -> x {x.shape} "
+          f"{x.dtype}, y {y.shape} {y.dtype}: setup {t1 - t0:.2f} s, {n_batches} batches: "
+          f"wall median {np.median(wall) * 1e3:.2f} ms, process CPU median "
+          f"{np.median(cpu) * 1e3:.2f} ms per batch")
+
+
+def bench_neurogym(batch=64, seq_len=350, n=10):
     """neurogym's Dataset over its yang19 collection (Mod-Cog needs the Mod-Cog
     repository's task code on top, which is not a package); compare with
     ``--task-set yang19``."""
@@ -114,13 +138,15 @@ def bench_neurogym(batch=64, seq_len=350, n=5):
         env = ScheduleEnvs(envs, schedule=RandomSchedule(len(envs)), env_input=True)
         ds = ngym.Dataset(env, batch_size=batch, seq_len=seq_len)
         t1 = time.perf_counter()
-        times = []
+        times, cpu = [], []
         for _ in range(n):
-            a = time.perf_counter()
+            a, c = time.perf_counter(), time.process_time()
             ds()
             times.append(time.perf_counter() - a)
+            cpu.append(time.process_time() - c)
         print(f"neurogym {ngym.__version__} Dataset (yang19, batch {batch}, seq_len {seq_len}):"
-              f" setup {t1 - t0:.1f} s, median {np.median(times) * 1e3:.0f} ms per batch")
+              f" setup {t1 - t0:.1f} s, {n} batches: wall median {np.median(times) * 1e3:.0f} ms,"
+              f" process CPU median {np.median(cpu) * 1e3:.0f} ms per batch")
     except Exception as e:  # any API difference between neurogym versions
         print(f"neurogym comparison failed ({type(e).__name__}: {e})")
 
@@ -146,6 +172,7 @@ def main():
         if a.codecs:
             bench_codecs(settings, folder)
         bench_serve(open_cache(path), a.batches, device=a.device)
+        bench_dataset(path, a.task_set, a.batches)
         bench_neurogym()
 
 

@@ -39,3 +39,8 @@ cli.add_command(tasks_cmd)
 from .cache_cmd import cache_cmd  # noqa: E402
 
 cli.add_command(cache_cmd)
+
+from .export_cmd import export_cmd, import_cmd  # noqa: E402
+
+cli.add_command(export_cmd)
+cli.add_command(import_cmd)

@@ -7,3 +7,4 @@ __version__ = "0.1.0"
 
 from .backend import Backend, get_backend  # noqa: F401,E402
 from .training import TrainConfig, train  # noqa: F401,E402
+from .dataset import Dataset  # noqa: F401,E402

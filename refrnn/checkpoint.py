@@ -2,16 +2,20 @@
 
 Layout of a checkpoint file::
 
-    /params/<name>            model parameters (e.g. W_in (N, n_in), w_rec (nnz,))
+    /params/<name>            model parameters under their own names: W_in (N, n_in),
+                              b (N,), w_rec (nnz,), W_out (n_out, N), b_out (n_out,), h0 (N,)
     /mask/indptr, /indices    the recurrent CSR pattern (N + 1,), (nnz,); attr shape
     /optim/...                the optimiser's state_dict (nested groups)
     /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, rng, extra
     attrs: format, step       checkpoint format version, updates done
 
 Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
-``cache_layout.array_sha256`` computes it); loading checks them all, so a flipped byte is an error rather than a silently
-wrong model. Writes go through ``refrnn.atomic.atomic_output`` (temporary
-file, fsync, rename), so a failed write leaves the old checkpoint untouched.
+``cache_layout.array_sha256`` computes it); loading checks them all, so a
+flipped byte is an error rather than a silently wrong model. Format 1 files
+(refrnn 0.1.0) stored the parameters as ``params/k0..k4`` with their names in
+a JSON attribute; they still load. Writes go through
+``refrnn.atomic.atomic_output`` (temporary file, fsync, rename), so a failed
+write leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import numpy as np
 from .atomic import atomic_output
 from .cache_layout import array_sha256
 
-FORMAT = "refrnn-checkpoint-1"
+FORMAT = "refrnn-checkpoint-2"
+READABLE = ("refrnn-checkpoint-1", FORMAT)  # 1: parameters as a k0..kN tree
 
 
 class CheckpointError(ValueError):
@@ -55,7 +60,7 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["step"] = int(ckpt.step)
-            _write_tree(f.create_group("params"), ckpt.params)
+            _write_params(f.create_group("params", track_order=True), ckpt.params)
             m = f.create_group("mask")
             m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
             _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
@@ -77,14 +82,15 @@ def load_checkpoint(path) -> Checkpoint:
         with h5py.File(path, "r") as f:
             fmt = f.attrs.get("format")
             fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-            if fmt != FORMAT:
+            if fmt not in READABLE:
                 raise CheckpointError(f"checkpoint {str(path)!r} has format {fmt!r}, "
-                                      f"expected {FORMAT!r}")
+                                      f"expected one of {READABLE}")
             js = {k: decode_arrays(json.loads(_read(f["json"][k]).tobytes().decode("utf-8")))
                   for k in ("config", "sampler", "rng", "extra")}
             return Checkpoint(
                 step=int(f.attrs["step"]),
-                params=_read_tree(f["params"]),
+                params=(_read_tree(f["params"]) if fmt == READABLE[0]
+                        else {k: _read(d) for k, d in f["params"].items()}),
                 mask_indptr=_read(f["mask/indptr"]),
                 mask_indices=_read(f["mask/indices"]),
                 mask_shape=tuple(int(v) for v in f["mask"].attrs["shape"]),
@@ -135,6 +141,14 @@ def _read(dset) -> np.ndarray:
                               f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
                               "delete the file or start a new run with --force")
     return arr
+
+
+def _write_params(group, params: dict):
+    """One dataset per parameter, named as the model names it (W_in, w_rec, ...)."""
+    for k, v in params.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise ValueError(f"parameter name {k!r} is not a valid dataset name")
+        _dataset(group, k, _host(v))
 
 
 def _write_tree(group, obj):

@@ -102,7 +102,7 @@ def test_corrupted_and_mismatched_checkpoints(tmp_path, cache_file):
     r = run(tmp_path, cache_file, steps=6, checkpoint_every=6)
     last = r.out / "last.h5"
     with h5py.File(last, "r+") as f:  # flip bytes of one weight without the checksum
-        w = f["params/k0"]
+        w = f["params/W_in"]
         w[...] = w[()] + 1.0
     with pytest.raises(CheckpointError, match="checksum"):
         run(tmp_path, cache_file, steps=8, resume=True)

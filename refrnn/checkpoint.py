@@ -12,8 +12,10 @@ Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 ``cache_layout.array_sha256`` computes it; files written before refrnn used
 that helper hold the digest of the bytes alone, which is still accepted);
 loading checks them all, so a flipped byte is an error rather than a silently
-wrong model. Writes go through ``refrnn.atomic.atomic_output`` (temporary
-file, fsync, rename), so a failed write leaves the old checkpoint untouched.
+wrong model; structural HDF5 damage is a CheckpointError too. Writes go
+through ``refrnn.atomic.atomic_write_h5`` (built in memory, then temporary
+file, fsync, rename), so a failed write (full disk included) leaves the old
+checkpoint untouched.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_output
+from .atomic import atomic_write_h5
 from .cache_layout import array_sha256
+from .file_errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-1"
 
@@ -53,22 +56,21 @@ class Checkpoint:
 
 def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; return the path."""
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["step"] = int(ckpt.step)
-            _write_tree(f.create_group("params"), ckpt.params)
-            m = f.create_group("mask")
-            m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
-            _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
-            _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
-            _write_tree(f.create_group("optim"), ckpt.optim)
-            j = f.create_group("json")
-            for name in ("config", "sampler", "rng", "extra"):
-                blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
-                _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
-    return path
+    def fill(f):
+        f.attrs["format"] = FORMAT
+        f.attrs["step"] = int(ckpt.step)
+        _write_tree(f.create_group("params"), ckpt.params)
+        m = f.create_group("mask")
+        m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
+        _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
+        _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
+        _write_tree(f.create_group("optim"), ckpt.optim)
+        j = f.create_group("json")
+        for name in ("config", "sampler", "rng", "extra"):
+            blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
+            _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
+
+    return atomic_write_h5(Path(path), fill)
 
 
 def load_checkpoint(path) -> Checkpoint:
@@ -95,10 +97,21 @@ def load_checkpoint(path) -> Checkpoint:
                 config=js["config"], sampler=js["sampler"], rng=js["rng"], extra=js["extra"])
     except CheckpointError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+    except H5_DAMAGE as e:
+        raise_os_cause(e, path)
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupted "
-                              f"({type(e).__name__}: {e}); delete it or start a new run "
+                              f"({damage_text(e)}); delete it or start a new run "
                               "with --force") from None
+
+
+def checkpoint_step(path):
+    """The step stored in checkpoint ``path`` (attributes only, no checksums), or
+    None when it is missing or unreadable (:func:`load_checkpoint` says why)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs["step"])
+    except H5_DAMAGE:
+        return None
 
 
 def _json_default(o):

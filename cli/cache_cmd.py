@@ -34,7 +34,6 @@ def cache_cmd(task_set, trials_per_task, test_trials_per_task, seed, task_seed, 
               compat, out, verify):
     """Generate a task set's train and test trials once into an HDF5 cache."""
     from refrnn.cache import CacheError, build_cache, open_cache, verify_cache
-    from refrnn.tasks.registry import check_dt_fits
 
     if verify is not None:
         try:
@@ -47,6 +46,7 @@ def cache_cmd(task_set, trials_per_task, test_trials_per_task, seed, task_seed, 
                    f"checked); task_set={s['task_set']} trials_per_task="
                    f"{s['trials_per_task']} test={s['test_trials_per_task']} seed={s['seed']}")
         return
+    from refrnn.tasks.registry import check_dt_fits
     t0 = time.perf_counter()
     try:
         check_dt_fits(task_set, dt, compat)

@@ -20,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .file_errors import file_errors
+from .file_errors import file_errors, make_folder
 
 
 @contextmanager
@@ -36,7 +36,7 @@ def atomic_output(path, mode: int = 0o644):
     """
     path = Path(path)
     with file_errors(path, "write"):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
                                     dir=path.parent)
         os.close(fd)

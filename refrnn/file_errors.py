@@ -22,7 +22,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FileError", "file_errors", "describe_os_error", "check_writable",
+__all__ = ["FileError", "file_errors", "describe_os_error", "check_writable", "make_folder",
            "H5_DAMAGE", "damage_text", "raise_os_cause"]
 
 # h5py reports a damaged file as any of these, depending on which structure
@@ -107,6 +107,16 @@ def file_errors(path, action: str = "write"):
         raise FileError(f"cannot {action} {path}: {describe_os_error(e)}") from None
 
 
+def make_folder(folder) -> Path:
+    """``mkdir -p folder``; a regular file in the way is ENOTDIR (mkdir says EEXIST)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(folder)) from None
+    return folder
+
+
 def check_writable(path) -> Path:
     """Create ``path``'s folder and a throw-away file in it, or raise FileError.
 
@@ -117,7 +127,7 @@ def check_writable(path) -> Path:
     with file_errors(path, "write"):
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "is a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         fd, probe = tempfile.mkstemp(prefix=".refrnn-probe.", dir=path.parent)
         os.close(fd)
         os.unlink(probe)

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .file_errors import FileError, file_errors
+from .file_errors import FileError, file_errors, make_folder
 
 try:
     import fcntl
@@ -93,8 +93,8 @@ def acquire(path, what: str, wait: bool = False):
     instead of raising LockError.
     """
     path = Path(path)
-    with file_errors(path, "create the lock file"):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with file_errors(what, "lock"):  # "cannot lock run directory runs/x: <cause>"
+        make_folder(path.parent)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             if not _try_flock(fd, wait):

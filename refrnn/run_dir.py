@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .config_file import ConfigError, TrainConfig
-from .file_errors import file_errors
+from .file_errors import file_errors, make_folder
 from .locks import RUN_LOCK
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
@@ -50,7 +50,7 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
     resuming = check_run_dir(cfg, resume, force)
     out = cfg.out_dir
     with file_errors(out, "create the run directory"):
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out)
         if force:
             for name in RUN_FILES:
                 if (out / name).is_file():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config_file import ConfigError, TrainConfig, load_config_file, normalize_keys
-from .file_errors import file_errors
+from .file_errors import file_errors, make_folder
 from .locks import RUN_LOCK, hold_lock
 from .notices import notice
 from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
@@ -113,9 +113,9 @@ def load_trials(cfg: TrainConfig):
         tc = C.get_or_build_cache(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, **kw)
     else:
         path = Path(cfg.cache_path)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            C.build_cache(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, path=path, **kw)
+        if not path.exists():  # another run building it meanwhile is waited for
+            C.build_cache(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, path=path,
+                          wait=True, **kw)
         expect = C.cache_settings(cfg.task_set, cfg.trials_per_task, cfg.cache_seed, **kw)
         tc = C.open_cache(path, expect=expect)
     return tc.split("train"), tc.split("test"), list(tc.task_names)
@@ -159,7 +159,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
         check_run_dir(cfg, resume, force)
         with file_errors(out, "create the run directory"):
-            out.mkdir(parents=True, exist_ok=True)
+            make_folder(out)
     # an existing directory is locked first, so a live writer is named in any case
     with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
         return _train_locked(cfg, resume, force, quiet, callback)

@@ -56,6 +56,8 @@ def _alive_here(owner: dict) -> bool:
     """Whether the owner is a running process on this host (the no-flock rule)."""
     if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
         return bool(owner)  # another host's lock cannot be checked: honour it
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
+        return True
     try:
         os.kill(owner["pid"], 0)
     except ProcessLookupError:

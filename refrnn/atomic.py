@@ -8,7 +8,7 @@ path under a file, a read-only mount) becomes a one-line
 :class:`refrnn.file_errors.FileError` naming ``path``.
 
 HDF5 files are built in memory and then written with plain file I/O
-(:func:`atomic_write_h5`): HDF5 failing a write on a full disk leaves its
+(:func:`atomic_bytes`, :func:`atomic_write_h5`): HDF5 failing a write on a full disk leaves its
 library state broken (dozens of "Exception ignored" tracebacks, then a
 segfault), an ordinary ``write`` just raises ENOSPC.
 """
@@ -53,20 +53,28 @@ def atomic_output(path, mode: int = 0o644):
     _fsync_dir(path.parent)
 
 
-def atomic_write_h5(path, fill) -> Path:
-    """Write an HDF5 file atomically: ``fill(h5file)`` fills it in memory, then
-    its bytes go to ``path`` through :func:`atomic_output` (see the module
-    docstring for why not straight to disk). Returns ``path``."""
-    import h5py
-
+@contextmanager
+def atomic_bytes(path):
+    """Yield an in-memory ``io.BytesIO``; on success its bytes become ``path``
+    through :func:`atomic_output`. ``h5py.File(buf, "w")`` accepts it, which is
+    how HDF5 files are written (see the module docstring)."""
     buf = io.BytesIO()
-    with h5py.File(buf, "w") as f:
-        fill(f)
-    path = Path(path)
+    with file_errors(path, "write"):
+        yield buf
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(buf.getbuffer())
-    return path
+
+
+def atomic_write_h5(path, fill) -> Path:
+    """Write an HDF5 file atomically: ``fill(h5file)`` fills it in memory (see
+    :func:`atomic_bytes`). Returns ``path``."""
+    import h5py
+
+    with atomic_bytes(path) as buf:
+        with h5py.File(buf, "w") as f:
+            fill(f)
+    return Path(path)
 
 
 def atomic_write_text(path, text: str) -> Path:

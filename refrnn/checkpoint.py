@@ -13,7 +13,7 @@ Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 that helper hold the digest of the bytes alone, which is still accepted);
 loading checks them all, so a flipped byte is an error rather than a silently
 wrong model; structural HDF5 damage is a CheckpointError too. Writes go
-through ``refrnn.atomic.atomic_write_h5`` (built in memory, then temporary
+through ``refrnn.atomic.atomic_bytes`` (built in memory, then temporary
 file, fsync, rename), so a failed write (full disk included) leaves the old
 checkpoint untouched.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_write_h5
+from .atomic import atomic_bytes
 from .cache_layout import array_sha256
 from .file_errors import H5_DAMAGE, damage_text, raise_os_cause
 
@@ -56,21 +56,22 @@ class Checkpoint:
 
 def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; return the path."""
-    def fill(f):
-        f.attrs["format"] = FORMAT
-        f.attrs["step"] = int(ckpt.step)
-        _write_tree(f.create_group("params"), ckpt.params)
-        m = f.create_group("mask")
-        m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
-        _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
-        _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
-        _write_tree(f.create_group("optim"), ckpt.optim)
-        j = f.create_group("json")
-        for name in ("config", "sampler", "rng", "extra"):
-            blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
-            _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
-
-    return atomic_write_h5(Path(path), fill)
+    path = Path(path)
+    with atomic_bytes(path) as tmp:  # built in memory: a full disk cannot break h5py
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["step"] = int(ckpt.step)
+            _write_tree(f.create_group("params"), ckpt.params)
+            m = f.create_group("mask")
+            m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
+            _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
+            _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
+            _write_tree(f.create_group("optim"), ckpt.optim)
+            j = f.create_group("json")
+            for name in ("config", "sampler", "rng", "extra"):
+                blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
+                _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
+    return path
 
 
 def load_checkpoint(path) -> Checkpoint:

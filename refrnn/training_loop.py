@@ -199,7 +199,8 @@ class Loop:
             raise FileError(
                 f"{e}; training stopped at step {self.step}. The last good checkpoint "
                 f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; make room "
-                f"and continue with: refrnn train --out {self.out} --resume") from None
+                f"and continue with: refrnn train --out {self.out} --resume "
+                "(train(..., resume=True) in Python)") from None
 
     def _run(self, stop):
         cfg = self.cfg

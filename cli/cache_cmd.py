@@ -47,14 +47,17 @@ def cache_cmd(task_set, trials_per_task, test_trials_per_task, seed, task_seed, 
                    f"checked); task_set={s['task_set']} trials_per_task="
                    f"{s['trials_per_task']} test={s['test_trials_per_task']} seed={s['seed']}")
         return
+    from refrnn.tasks.registry import check_dt_fits
     t0 = time.perf_counter()
     try:
+        check_dt_fits(task_set, dt, compat)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--dt'") from None
+    try:  # unwritable paths and a build already running end in cli.errors
         path = build_cache(task_set, trials_per_task, seed,
                            test_trials_per_task=test_trials_per_task, compat=compat,
                            dt=dt, task_seed=task_seed, path=out)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    except OSError as e:
-        raise click.UsageError(f"cannot write the cache: {e}") from None
     click.echo(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB) "
                f"in {time.perf_counter() - t0:.1f} s")

@@ -24,10 +24,11 @@ from refrnn.backend import DEVICES
               help="Where to write the table (default: RUN_DIR/eval.csv, or "
                    "RUN_DIR/eval_<checkpoint>[_noise].csv for other choices).")
 def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
-    """Print the per-task performance table of RUN_DIR and write it as CSV."""
-    from refrnn.cache import CacheError
-    from refrnn.checkpoint import CheckpointError
+    """Print the per-task performance table of RUN_DIR and write it as CSV.
+
+    File, checkpoint and cache failures end in cli.errors (one line, exit 1)."""
     from refrnn.config_file import ConfigError
+    from refrnn.file_errors import FileError, check_writable
     from refrnn.metrics import results_table, write_results_csv
     from refrnn.training import evaluate_run
 
@@ -41,17 +42,20 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
     if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
         raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
                                  param_hint="'--checkpoint'")
+    hint = "" if csv_path else "; pass --csv PATH to write the table elsewhere"
+    if csv_path is None:
+        default = checkpoint == "last" and not noise
+        tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
+        csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
+    try:  # fail now, not after the evaluation
+        check_writable(csv_path)
+    except FileError as e:
+        raise click.ClickException(f"{e}{hint}") from None
     try:
         res = evaluate_run(run, checkpoint=checkpoint, noise=noise, seed=seed,
                            device=device, batch_size=batch_size)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    except (CheckpointError, CacheError) as e:
-        raise click.ClickException(str(e)) from None
-    if csv_path is None:
-        default = checkpoint == "last" and not noise
-        tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
-        csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
     click.echo(results_table(res))
     write_results_csv(res, csv_path)
     click.echo(f"wrote {csv_path}")

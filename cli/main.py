@@ -1,12 +1,16 @@
 """Entry point of the ``refrnn`` command: a click group of thin sub-commands.
 
 Each sub-command lives in its own module of this folder and only parses
-options, calls the library function of the same name, and prints.
+options, calls the library function of the same name, and prints. Errors
+met after option parsing (files, checkpoints, caches, locks) end in the one
+error path of :mod:`cli.errors`.
 """
 import click
 
+from .errors import ErrorsAsLines
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=ErrorsAsLines, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="refrnn")
 def cli():
     """refrnn: locality-masked RNNs trained with hand-written BPTT."""

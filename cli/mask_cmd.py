@@ -36,9 +36,16 @@ def _save_plot(mask, kind: str, path: str) -> None:
     a1.imshow(sheet.reshape(r, c), cmap="Greys", interpolation="nearest")
     a1.set_title(f"sources of neuron {centre} on the {r} x {c} sheet")
     fig.tight_layout()
+    fmt = os.path.splitext(path)[1][1:].lower() or "png"
+    known = fig.canvas.get_supported_filetypes()
+    if fmt not in known:
+        plt.close(fig)
+        raise click.BadParameter(f"{path!r}: matplotlib cannot write .{fmt} files; use one of "
+                                 f"{', '.join('.' + k for k in sorted(known))}",
+                                 param_hint="'--plot'")
     try:
         with atomic_output(path) as tmp:
-            fig.savefig(tmp, format=os.path.splitext(path)[1][1:] or "png")
+            fig.savefig(tmp, format=fmt)
     finally:
         plt.close(fig)
 

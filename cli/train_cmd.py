@@ -61,34 +61,32 @@ def _bad(err: ConfigError):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (the table still prints).")
 def train_cmd(config_file, resume, force, quiet, **options):
     """Train an RNN on a task battery and write a run directory."""
-    from refrnn.cache import CacheError
-    from refrnn.checkpoint import CheckpointError
-    from refrnn.training import TrainingDiverged, resolve_config, train
+    from refrnn.checkpoint import checkpoint_step
+    from refrnn.training import check_task_dt, resolve_config, resume_line, train
 
     given = {k: v for k, v in options.items() if v is not None}
     try:
         base = load_config_file(config_file) if config_file else {}
         cfg = resolve_config(base, given, resume)
+        check_task_dt(cfg)
     except ConfigError as e:
         raise _bad(e) from None
+    start = checkpoint_step(cfg.out_dir / "last.h5") if resume else None
     if not quiet:
         click.echo(f"training {cfg.task_set}: N={cfg.hidden} {cfg.mask} mask at sparsity "
                    f"{cfg.sparsity:g}, {cfg.steps} steps of {cfg.batch_size}x{cfg.seq_len} "
                    f"-> {cfg.out}")
-    progress = _Progress(cfg.steps, cfg.eval_every, quiet)
+        if start is not None and start <= cfg.steps:
+            click.echo(resume_line(start, cfg.steps))
+    # other failures (files, checkpoints, caches, locks) end in cli.errors
     try:
-        result = train(cfg, resume=resume, force=force, quiet=True, callback=progress)
+        with _Progress(cfg.steps, cfg.eval_every, quiet) as progress:
+            result = train(cfg, resume=resume, force=force, quiet=True, callback=progress)
     except ConfigError as e:
-        progress.close()
         raise _bad(e) from None
-    except (TrainingDiverged, CheckpointError, CacheError) as e:
-        progress.close()
-        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt as e:
-        progress.close()
         click.echo(f"\n{e or 'interrupted'}", err=True)
         sys.exit(130)
-    progress.close()
     click.echo(result.table())
     if not quiet:
         click.echo(f"best mean perf {result.best_perf:.3f} at step {result.best_step}; "
@@ -96,39 +94,48 @@ def train_cmd(config_file, resume, force, quiet, **options):
 
 
 class _Progress:
-    """Progress fed by train()'s per-step callback: a click progress bar on a
-    terminal, else one line per evaluation (logs and pipes stay readable)."""
+    """Progress fed by train()'s per-step callback: a click progress bar over
+    the steps this call trains (so its ETA is right on a resume) on a
+    terminal, else one line per evaluation with the ETA (logs and pipes stay
+    readable). The loss shown is metrics.csv's: the mean since its last row."""
 
     def __init__(self, steps, eval_every, quiet):
         self.steps, self.eval_every, self.quiet = steps, eval_every, quiet
         self.bar, self.done, self.info = None, 0, {}
         self.tty = sys.stdout.isatty()
 
-    def _show(self, _item):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+        return False
+
+    def _show(self, _item=None):
+        from refrnn.training_loop import fmt_loss
         i = self.info
         if not i:
             return ""
         perf = i["mean_perf"]
-        return f"loss {i['loss']:.4f}  perf {'-' if math.isnan(perf) else f'{perf:.3f}'}"
+        return (f"step {i['step']}/{self.steps}  loss {fmt_loss(i['mean_loss'])}  "
+                f"perf {'-' if math.isnan(perf) else f'{perf:.3f}'}")
 
     def __call__(self, info):
         if self.quiet:
             return
         self.info = info
         if not self.tty:
+            from refrnn.training_loop import eta_suffix
             if info["step"] % self.eval_every == 0 or info["step"] == self.steps:
-                click.echo(f"step {info['step']}/{self.steps}  {self._show(None)}  "
-                           f"({info['seconds']:.0f} s)")
+                click.echo(f"{self._show()}  ({info['seconds']:.0f} s"
+                           f"{eta_suffix(info['eta'])})")
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=self.steps, label="training",
-                                         item_show_func=self._show, show_pos=True, width=24)
+            self.done = info["start"]
+            self.bar = click.progressbar(length=self.steps - self.done, label="training",
+                                         item_show_func=self._show, width=24)
             self.bar.__enter__()
-            self.done = info["step"] - 1
         self.bar.update(info["step"] - self.done)
         self.done = info["step"]
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None

@@ -14,7 +14,6 @@ described in :mod:`refrnn.cache_layout`.
 from __future__ import annotations
 
 import json
-import warnings
 import zlib
 from pathlib import Path
 
@@ -22,6 +21,10 @@ import h5py
 import numpy as np
 
 from . import cache_layout as L
+from .cache_layout import _write_batch, write_trials  # noqa: F401  (part of this API)
+from .file_errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
+from .locks import hold_lock
+from .notices import notice
 from .tasks import TASK_CODE_VERSION
 from .tasks.encoding import check_dt
 from .tasks.trials import N_OBS, TrialBatch
@@ -86,56 +89,30 @@ def _task_rng(seed: int, split: str, task: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-def _write_batch(group: h5py.Group, tb: TrialBatch, codec=None):
-    L.write_dataset(group, "obs", tb.obs.astype(np.float32, copy=False), codec)
-    if tb.labels.size and (tb.labels.min() < 0 or tb.labels.max() > 255):
-        raise ValueError(f"task {tb.task!r}: labels outside 0..255")
-    L.write_dataset(group, "labels", tb.labels.astype(np.uint8), codec)
-    L.write_dataset(group, "noise", tb.noise.astype(np.uint8), codec)
-    L.write_dataset(group, "offsets", tb.offsets.astype(np.int64), codec)
-    L.write_dataset(group, "bounds", tb.bounds.astype(np.int64), codec)
-    pg = group.create_group("params")
-    for k, v in tb.params.items():
-        v = np.asarray(v)
-        if v.dtype.kind == "U":
-            v = np.char.encode(v, "utf-8")
-        if v.dtype.kind not in "biufS":
-            raise ValueError(f"task {tb.task!r}: parameter {k!r} has dtype {v.dtype}")
-        L.write_dataset(pg, k, v, codec)
-    group.attrs.update(n_trials=tb.n_trials, n_steps=int(tb.obs.shape[0]),
-                       period_names=json.dumps(list(tb.period_names)),
-                       param_names=json.dumps(list(tb.params)))
-
-
-def write_trials(f: h5py.File, settings: dict, trials: dict, codec=None):
-    """Fill an open file: ``trials`` maps split -> {task -> TrialBatch}."""
-    text = L.settings_json(settings)
-    f.attrs["refrnn_cache_format"] = L.FORMAT_VERSION
-    f.attrs["settings"] = text
-    f.attrs["settings_sha256"] = L.settings_hash(settings)
-    for k, v in settings.items():
-        f.attrs[k] = json.dumps(v)
-    for split, by_task in trials.items():
-        for name, tb in by_task.items():
-            _write_batch(f.create_group(f"{split}/{name}"), tb, codec)
-
-
 def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
-                compat=None, dt=100, task_seed=0, path=None) -> Path:
+                compat=None, dt=100, task_seed=0, path=None, wait=False) -> Path:
     """Generate every task's train and test trials and write them atomically.
 
     Settings as in :func:`cache_settings`.  Returns the path written:
-    ``path``, or :func:`default_cache_path`.
+    ``path``, or :func:`default_cache_path`.  The build holds the lock file
+    ``.<name>.lock`` beside ``path``: another process building the same file
+    meanwhile is a LockError (or, with ``wait``, waited for).  Write failures
+    are a FileError naming the path and the cause.
     """
-    from .tasks.registry import get_task
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
     path = Path(path) if path is not None else L.default_cache_dir() / L.cache_file_name(s)
+    with hold_lock(L.lock_path(path), f"trial cache {path}", wait=wait, on_stale=notice):
+        return _write_cache(s, path)
+
+
+def _write_cache(s: dict, path: Path) -> Path:
+    from .tasks.registry import get_task
     counts = {"train": s["trials_per_task"], "test": s["test_trials_per_task"]}
-    tasks = [get_task(name, dt=dt, compat=compat, seed=s["task_seed"])
+    tasks = [get_task(name, dt=s["dt"], compat=s["compat"], seed=s["task_seed"])
              for name in s["task_names"]]
 
-    def fill(f):  # generate task by task so only one task's trials are in memory
+    def fill(f):  # task by task: one task's trials at a time besides the (compressed) file
         write_trials(f, s, {})
         for split in SPLITS:
             for task in tasks:
@@ -146,7 +123,9 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
 
 
 def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
-    raise CacheError(f"trial cache {path}: {what}; {todo}")
+    err = CacheError(f"trial cache {path}: {what}; {todo}")
+    err.what = what  # for the rebuild notice, which needs no advice
+    raise err
 
 
 class TrialCache:
@@ -170,8 +149,8 @@ class TrialCache:
                 with h5py.File(self.path, "r", locking=False) as f:
                     self._loaded[name] = {t: _read_batch(f[f"{name}/{t}"], t)
                                           for t in self.task_names}
-            except (OSError, KeyError, ValueError) as e:  # fletcher32 / zlib land here
-                _fail(self.path, f"reading split {name!r} failed ({e})")
+            except H5_DAMAGE as e:  # fletcher32 / zlib / B-tree damage land here
+                _fail(self.path, f"reading split {name!r} failed ({damage_text(e)})")
         return self._loaded[name]
 
 
@@ -237,8 +216,9 @@ def open_cache(path, expect=None) -> TrialCache:
             _check_sizes(path, f, s)
     except CacheError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        _fail(path, f"unreadable, truncated or not HDF5 ({e})")
+    except H5_DAMAGE as e:
+        raise_os_cause(e, path)
+        _fail(path, f"unreadable, truncated, damaged or not HDF5 ({damage_text(e)})")
     for k, v in (expect or {}).items():
         if k not in s:
             raise ValueError(f"unknown cache setting {k!r} in expect")
@@ -261,7 +241,7 @@ def verify_cache(path) -> dict:
         if isinstance(obj, h5py.Dataset):
             try:
                 ok = L.array_sha256(obj[()]) == obj.attrs.get("sha256")
-            except OSError:
+            except H5_DAMAGE:
                 ok = False
             n, nbytes = n + 1, nbytes + obj.size * obj.dtype.itemsize
             if not ok:
@@ -270,8 +250,8 @@ def verify_cache(path) -> dict:
     try:
         with h5py.File(path, "r", locking=False) as f:
             f.visititems(visit)
-    except OSError as e:
-        _fail(path, f"unreadable ({e})")
+    except H5_DAMAGE as e:  # structural damage: h5py raises RuntimeError mid-walk
+        _fail(path, f"damaged ({damage_text(e)})")
     if bad:
         _fail(path, f"{len(bad)} dataset(s) fail their checksum: {', '.join(bad[:5])}")
     return {"datasets": n, "bytes": nbytes}
@@ -282,23 +262,32 @@ def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=
     """Open the default cache for these settings, building it when missing.
 
     An invalid default cache (truncated, altered, older task code) is rebuilt
-    with a warning; where the folder is read-only that raises CacheError.
+    with a one-line RefrnnNotice; where the folder is read-only that raises
+    CacheError.  Processes asking for the same cache at once build it once:
+    the others wait for the build's lock, then open the result.
     """
     kw = dict(test_trials_per_task=test_trials_per_task, compat=compat, dt=dt,
               task_seed=task_seed)
     path = default_cache_path(task_set, trials_per_task, seed, cache_dir=cache_dir, **kw)
     expect = cache_settings(task_set, trials_per_task, seed, **kw)
-    if path.exists():
+    existed = path.exists()
+    if existed:
         try:
-            cache = open_cache(path, expect=expect)
-            for split in SPLITS:  # reads every chunk: fletcher32 catches flips
-                cache.split(split)
-            return cache
+            return _checked(path, expect)
         except CacheError as e:
-            warnings.warn(f"{e}; rebuilding it", RuntimeWarning, stacklevel=2)
+            notice(f"trial cache {path}: {getattr(e, 'what', e)}; rebuilding it")
     try:
-        build_cache(task_set, trials_per_task, seed, path=path, **kw)
-    except OSError as e:
-        _fail(path, f"cannot be written ({e})",
-              f"set {L.ENV_CACHE_DIR} to a writable folder")
+        with hold_lock(L.lock_path(path), f"trial cache {path}", wait=True, on_stale=notice):
+            if not existed and path.exists():  # built by another process meanwhile
+                return _checked(path, expect)
+            _write_cache(expect, path)
+    except FileError as e:
+        _fail(path, f"cannot be written ({e})", f"set {L.ENV_CACHE_DIR} to a writable folder")
     return open_cache(path, expect=expect)
+
+
+def _checked(path, expect) -> TrialCache:
+    cache = open_cache(path, expect=expect)
+    for split in SPLITS:  # reads every chunk: fletcher32 catches flips
+        cache.split(split)
+    return cache

@@ -27,7 +27,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_output
+from .atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
 
 FORMAT_VERSION = 1
 ENV_CACHE_DIR = "REFRNN_CACHE_DIR"
@@ -67,6 +67,11 @@ def cache_file_name(settings: dict) -> str:
             f"-{settings_hash(settings)[:16]}.h5")
 
 
+def lock_path(path) -> Path:
+    """The lock file held while the cache ``path`` is being built: ``.<name>.lock``."""
+    return Path(path).with_name(f".{Path(path).name}.lock")
+
+
 def array_sha256(a: np.ndarray) -> str:
     """sha256 of an array's dtype, shape and C-order bytes."""
     a = np.ascontiguousarray(a)
@@ -89,24 +94,36 @@ def write_dataset(group: h5py.Group, name: str, data: np.ndarray, codec=None):
     return ds
 
 
-def atomic_write_h5(path: Path, write_fn) -> Path:
-    """Write an HDF5 file to ``path`` atomically.
+def _write_batch(group: h5py.Group, tb, codec=None):
+    """Write one task's TrialBatch ``tb`` into ``group`` (layout above)."""
+    write_dataset(group, "obs", tb.obs.astype(np.float32, copy=False), codec)
+    if tb.labels.size and (tb.labels.min() < 0 or tb.labels.max() > 255):
+        raise ValueError(f"task {tb.task!r}: labels outside 0..255")
+    write_dataset(group, "labels", tb.labels.astype(np.uint8), codec)
+    write_dataset(group, "noise", tb.noise.astype(np.uint8), codec)
+    write_dataset(group, "offsets", tb.offsets.astype(np.int64), codec)
+    write_dataset(group, "bounds", tb.bounds.astype(np.int64), codec)
+    pg = group.create_group("params")
+    for k, v in tb.params.items():
+        v = np.asarray(v)
+        if v.dtype.kind == "U":
+            v = np.char.encode(v, "utf-8")
+        if v.dtype.kind not in "biufS":
+            raise ValueError(f"task {tb.task!r}: parameter {k!r} has dtype {v.dtype}")
+        write_dataset(pg, k, v, codec)
+    group.attrs.update(n_trials=tb.n_trials, n_steps=int(tb.obs.shape[0]),
+                       period_names=json.dumps(list(tb.period_names)),
+                       param_names=json.dumps(list(tb.params)))
 
-    ``write_fn(h5file)`` fills a temporary file in the same folder; the file
-    is flushed, fsynced and renamed over ``path``.  Two writers racing on one
-    path both succeed and leave one complete file; a crash leaves no partial
-    file under ``path``.
-    """
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w", locking=False) as f:
-            write_fn(f)
-    try:  # make the rename durable; not possible on every platform
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
+
+def write_trials(f: h5py.File, settings: dict, trials: dict, codec=None):
+    """Fill an open file: ``trials`` maps split -> {task -> TrialBatch}."""
+    text = settings_json(settings)
+    f.attrs["refrnn_cache_format"] = FORMAT_VERSION
+    f.attrs["settings"] = text
+    f.attrs["settings_sha256"] = settings_hash(settings)
+    for k, v in settings.items():
+        f.attrs[k] = json.dumps(v)
+    for split, by_task in trials.items():
+        for name, tb in by_task.items():
+            _write_batch(f.create_group(f"{split}/{name}"), tb, codec)

@@ -11,11 +11,12 @@ Layout of a checkpoint file::
 
 Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 ``cache_layout.array_sha256`` computes it); loading checks them all, so a
-flipped byte is an error rather than a silently wrong model. Format 1 files
-(refrnn 0.1.0) stored the parameters as ``params/k0..k4`` with their names in
-a JSON attribute; they still load. Writes go through
-``refrnn.atomic.atomic_output`` (temporary file, fsync, rename), so a failed
-write leaves the old checkpoint untouched.
+flipped byte is an error rather than a silently wrong model; structural HDF5
+damage is a CheckpointError too. Format 1 files (refrnn 0.1.0) stored the
+parameters as ``params/k0..k4`` with their names in a JSON attribute; they
+still load. Writes go through ``refrnn.atomic.atomic_bytes`` (built in
+memory, then temporary file, fsync, rename), so a failed write (full disk
+included) leaves the old checkpoint untouched.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_output
+from .atomic import atomic_bytes
 from .cache_layout import array_sha256
+from .file_errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-2"
 READABLE = ("refrnn-checkpoint-1", FORMAT)  # 1: parameters as a k0..kN tree
@@ -56,7 +58,7 @@ class Checkpoint:
 def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; return the path."""
     path = Path(path)
-    with atomic_output(path) as tmp:
+    with atomic_bytes(path) as tmp:  # built in memory: a full disk cannot break h5py
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["step"] = int(ckpt.step)
@@ -98,10 +100,21 @@ def load_checkpoint(path) -> Checkpoint:
                 config=js["config"], sampler=js["sampler"], rng=js["rng"], extra=js["extra"])
     except CheckpointError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+    except H5_DAMAGE as e:
+        raise_os_cause(e, path)
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupted "
-                              f"({type(e).__name__}: {e}); delete it or start a new run "
+                              f"({damage_text(e)}); delete it or start a new run "
                               "with --force") from None
+
+
+def checkpoint_step(path):
+    """The step stored in checkpoint ``path`` (attributes only, no checksums), or
+    None when it is missing or unreadable (:func:`load_checkpoint` says why)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs["step"])
+    except H5_DAMAGE:
+        return None
 
 
 def _json_default(o):

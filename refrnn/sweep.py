@@ -148,14 +148,16 @@ def run_worker(spec_path: str | Path) -> int:
 
     The spec JSON holds ``run_dir``, ``label``, ``seed``, ``config`` (the
     TrainConfig overrides) and ``restart``. An existing run directory is
-    resumed (train starts afresh when it has no ``last.h5``), or wiped and
+    resumed (or, when it has no ``last.h5``, started afresh), or wiped and
     started again when ``restart`` is true. Returns an exit status.
     """
     from .training import train
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
-    restart = bool(spec.get("restart")) and run_dir.exists()
+    # a directory without last.h5 (a run that failed before its first save) restarts
+    restart = (bool(spec.get("restart")) or not (run_dir / "last.h5").is_file()) \
+        and run_dir.exists()
     train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
           **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
     atomic_write_text(run_dir / DONE_MARKER, json.dumps({

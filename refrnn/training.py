@@ -19,6 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from .config_file import ConfigError, TrainConfig, load_config_file, normalize_keys
+from .file_errors import file_errors, make_folder
+from .locks import RUN_LOCK, hold_lock
+from .notices import notice
+from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
+    RUN_FILES, check_run_dir, check_task_dt, prepare_run_dir, resume_line,
+)
 from .tasks.trials import input_noise_std
 from .training_loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
                             seed_for)
@@ -26,7 +32,6 @@ from .training_loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, Traini
 __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run",
            "RUN_FILES"]
 
-RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 # Settings a resumed run may change; anything else must match the checkpoint.
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
              "out", "cache_path")
@@ -65,26 +70,6 @@ def check_compatible(stored: dict, wanted: dict, where: str):
                           f"{k}={wanted[k]!r} was asked for (start a new run, or --force)")
 
 
-def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
-    """Check and prepare ``cfg.out``; return True when a checkpoint will be resumed."""
-    if resume and force:
-        raise ConfigError("resume and force cannot both be set")
-    out = cfg.out_dir
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out {str(out)!r} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if resume and (out / "last.h5").is_file():
-            return True
-        if not (resume or force):
-            raise ConfigError(f"run directory {str(out)!r} already exists; pass "
-                              "--resume to continue it or --force to overwrite it")
-        for name in RUN_FILES:  # force, or resume with nothing to resume from
-            if (out / name).is_file():
-                (out / name).unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return False
-
-
 def load_trials(cfg: TrainConfig):
     """(train dict, test dict, task names) from the configured trial cache."""
     from . import cache as C
@@ -94,9 +79,8 @@ def load_trials(cfg: TrainConfig):
         tc = C.get_or_build_cache(*args, **kw)
     else:
         path = Path(cfg.cache_path)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            C.build_cache(*args, path=path, **kw)
+        if not path.exists():  # another run building it meanwhile is waited for
+            C.build_cache(*args, path=path, wait=True, **kw)
         tc = C.open_cache(path, expect=C.cache_settings(*args, **kw))
     return tc.split("train"), tc.split("test"), list(tc.task_names)
 
@@ -118,30 +102,54 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
 
     Args:
         config: a TrainConfig, a dict of settings or a JSON/TOML file path.
-        resume: continue ``out`` from its ``last.h5`` (fresh start if none).
+        resume: continue ``out`` from its ``last.h5`` (ConfigError if none;
+            ConfigError if it is already past ``steps``).
         force: delete an existing run's files in ``out`` first.
-        quiet: print nothing (otherwise one line per evaluation).
-        callback: called after every update with a dict (step, steps, loss,
-            mean_perf of the latest evaluation, seconds).
+        quiet: print nothing (otherwise a resume line and one line per evaluation).
+        callback: called after every update with a dict: step, steps, start
+            (the step this call began at), loss (this batch), mean_loss (the
+            figure metrics.csv logs: mean since the previous row), mean_perf
+            of the latest evaluation, seconds, eta (seconds left, estimated).
         overrides: TrainConfig settings, e.g. ``steps=500, sparsity=0.1``.
     Raises ConfigError (a ValueError) for bad settings or run directories,
     CheckpointError for a corrupted or mismatched checkpoint, TrainingDiverged
-    for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C.
+    for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C,
+    FileError (an OSError) when a file cannot be written (the last good
+    checkpoint is kept), LockError when another process trains into ``out``.
     """
     from .backend import get_backend
-    from .checkpoint import load_checkpoint
-    from .data import StreamSampler
 
     cfg = resolve_config(config, overrides, resume)
+    check_task_dt(cfg)
     try:
         backend = get_backend(cfg.device)
     except RuntimeError as e:  # cuda asked for where there is none
         raise ConfigError(str(e), "device") from None
+    out = cfg.out_dir
+    if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
+        check_run_dir(cfg, resume, force)
+        with file_errors(out, "create the run directory"):
+            make_folder(out)
+    # an existing directory is locked first, so a live writer is named in any case
+    with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
+        return _train_locked(cfg, backend, resume, force, quiet, callback)
+
+
+def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
+    from .checkpoint import load_checkpoint
+    from .data import StreamSampler
+
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
     if resuming:
         ckpt = load_checkpoint(cfg.out_dir / "last.h5")
         check_compatible(ckpt.config, cfg.to_dict(), str(cfg.out_dir / "last.h5"))
+        if ckpt.step > cfg.steps:
+            raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "
+                              f"past steps={cfg.steps}; nothing to resume (ask for more "
+                              f"steps, at least {ckpt.step})", "steps")
+        if not quiet:
+            print(resume_line(ckpt.step, cfg.steps), flush=True)
     train_trials, test_trials, names = load_trials(cfg)
     model = build_model(cfg, len(names), backend)
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,

@@ -7,6 +7,12 @@ backward -> clip -> Adam. After update s+1: evaluate when s+1 is a multiple of
 ``best.h5`` on a new best; then save ``last.h5`` every ``checkpoint_every``
 updates. Everything a resumed run needs (weights, Adam moments, sampler RNG,
 running loss, best score, elapsed time) is in ``last.h5``.
+
+One loss figure is reported everywhere: the mean training loss over the
+updates since the previous metrics.csv row (``mean_loss`` in the callback,
+``loss`` in the console lines and in metrics.csv). A file that cannot be
+written stops the run with a FileError that names the kept checkpoint and
+how to resume; every file is replaced atomically, so nothing is half-written.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
 from .config_file import TrainConfig
+from .file_errors import FileError, file_errors
 from .metrics import MEAN, evaluate, results_table, write_results_csv
 from .tasks.trials import input_noise_std
 
@@ -86,7 +93,9 @@ class Loop:
         self.loss_sum, self.loss_n, self.last_loss = 0.0, 0, math.nan
         self.seconds0, self.t0 = 0.0, now()
         self.last_eval, self.last_eval_step = None, -1
+        self.row_loss = math.nan  # the loss of the latest metrics.csv row
         self.saved_step = -1
+        self.start_step, self.start_seconds = 0, 0.0
 
     # ------------------------------------------------------------- bookkeeping
     def seconds(self) -> float:
@@ -112,8 +121,9 @@ class Loop:
             self.last_loss, self.seconds0 = float(e["last_loss"]), float(e["seconds"])
         except (KeyError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint {where!r} does not match this run: {err}") from None
-        self.step = self.saved_step = ckpt.step
+        self.step = self.saved_step = self.start_step = ckpt.step
         self.t0 = now()
+        self.start_seconds = self.seconds0
         self._trim_metrics(ckpt.step)
         atomic_write_text(self.out / "config.json", self.cfg.to_json())
 
@@ -122,13 +132,24 @@ class Loop:
         header = metrics_columns(self.names)
         rows = []
         if path.is_file():
-            with open(path, newline="", encoding="utf-8") as f:
+            with file_errors(path, "read"), open(path, newline="", encoding="utf-8") as f:
                 r = csv.reader(f)
                 if next(r, None) != header:
                     raise CheckpointError(f"{str(path)!r} has other columns than this run")
                 rows = [row for row in r if row and int(row[0]) <= step]
         lines = [",".join(header)] + [",".join(row) for row in rows]
         atomic_write_text(path, "\n".join(lines) + "\n")
+
+    def eta(self) -> float:
+        """Seconds left, from this session's pace (NaN before its first update)."""
+        done = self.step - self.start_step
+        if done <= 0:
+            return math.nan
+        return (self.seconds() - self.start_seconds) / done * (self.cfg.steps - self.step)
+
+    def mean_loss(self) -> float:
+        """The logged loss figure: mean over the updates since the last row."""
+        return self.loss_sum / self.loss_n if self.loss_n else self.row_loss
 
     def save(self, name):
         m, bk = self.model, self.bk
@@ -159,22 +180,24 @@ class Loop:
     def evaluate_and_log(self):
         res = self.evaluate()
         loss = self.loss_sum / self.loss_n if self.loss_n else math.nan
-        self.loss_sum, self.loss_n = 0.0, 0
+        self.loss_sum, self.loss_n, self.row_loss = 0.0, 0, loss
         row = ([self.step, "" if math.isnan(loss) else repr(loss),
                 repr(res[MEAN]["perf"]), repr(res[MEAN]["decision_acc"])]
                + [repr(res[t]["perf"]) for t in self.names]
                + [repr(res[t]["decision_acc"]) for t in self.names]
                + [f"{self.seconds():.3f}"])
-        with open(self.out / "metrics.csv", "a", encoding="utf-8", newline="") as f:
-            f.write(",".join(str(v) for v in row) + "\n")
+        path = self.out / "metrics.csv"  # rewritten whole: a full disk cannot cut a row
+        with file_errors(path, "read"):
+            text = path.read_text(encoding="utf-8")
+        atomic_write_text(path, text + ",".join(str(v) for v in row) + "\n")
         perf = res[MEAN]["perf"]
         if perf > self.best_perf:
             self.best_perf, self.best_step = perf, self.step
             self.save("best.h5")
         if not self.quiet:
-            print(f"step {self.step:>6}/{self.cfg.steps}  loss {loss:.4f}  "
+            print(f"step {self.step:>6}/{self.cfg.steps}  loss {fmt_loss(loss)}  "
                   f"mean perf {perf:.3f}  dec acc {res[MEAN]['decision_acc']:.3f}  "
-                  f"({self.seconds():.0f} s)", flush=True)
+                  f"({self.seconds():.0f} s{eta_suffix(self.eta())})", flush=True)
 
     # -------------------------------------------------------------- the loop
     def update(self):
@@ -209,6 +232,17 @@ class Loop:
             "try a smaller lr or clip")
 
     def run(self, stop):
+        """Update until ``cfg.steps``; a FileError on the way says how to resume."""
+        try:
+            self._run(stop)
+        except FileError as e:
+            raise FileError(
+                f"{e}; training stopped at step {self.step}. The last good checkpoint "
+                f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; make room "
+                f"and continue with: refrnn train --out {self.out} --resume "
+                "(train(..., resume=True) in Python)") from None
+
+    def _run(self, stop):
         cfg = self.cfg
         while self.step < cfg.steps:
             if stop["set"]:
@@ -227,8 +261,10 @@ class Loop:
                 self.save("last.h5")
             if self.callback is not None:
                 perf = self.last_eval[MEAN]["perf"] if self.last_eval else math.nan
-                self.callback({"step": self.step, "steps": cfg.steps, "loss": loss,
-                               "mean_perf": perf, "seconds": self.seconds()})
+                self.callback({"step": self.step, "steps": cfg.steps, "start": self.start_step,
+                               "loss": loss, "mean_loss": self.mean_loss(),
+                               "mean_perf": perf, "seconds": self.seconds(),
+                               "eta": self.eta()})
         if self.last_eval_step != self.step:
             self.evaluate()
         if self.saved_step != self.step:
@@ -236,9 +272,25 @@ class Loop:
         write_results_csv(self.last_eval, self.out / "eval.csv")
 
     def result(self) -> RunResult:
-        with open(self.out / "metrics.csv", newline="", encoding="utf-8") as f:
+        path = self.out / "metrics.csv"
+        with file_errors(path, "read"), open(path, newline="", encoding="utf-8") as f:
             history = list(csv.DictReader(f))
         return RunResult(out=self.out, config=self.cfg, step=self.step,
                          final_loss=self.last_loss, eval=self.last_eval,
                          best_perf=self.best_perf, best_step=self.best_step,
                          seconds=self.seconds(), history=history)
+
+
+def fmt_loss(loss: float) -> str:
+    """A loss for a console line: 4 decimals, or "-" before the first update."""
+    return "-" if math.isnan(loss) else f"{loss:.4f}"
+
+
+def eta_suffix(seconds: float) -> str:
+    """", ETA 3 min 20 s" (empty when unknown)."""
+    if not math.isfinite(seconds):
+        return ""
+    s = int(round(seconds))
+    text = f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else (
+        f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s")
+    return f", ETA {text}"

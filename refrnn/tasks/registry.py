@@ -16,6 +16,7 @@ integrate = +1/-1; delay tasks only), then optionally ``seqr``/``seql``
 from __future__ import annotations
 
 import difflib
+import math
 
 from .base import Task
 from .dm import DMTask
@@ -120,3 +121,36 @@ def task_info(name: str, dt=100, compat=None, seed=0) -> dict:
     return {"name": t.name, "family": t.family, "base": t.base, "integrate": t.integrate,
             "seq": t.seq, "n_obs": N_OBS, "n_classes": N_CLASSES,
             "periods": list(t.durations().items())}
+
+
+def period_grid_ms(task_set: str, compat=None) -> int:
+    """The largest step (ms) dividing every fixed period length and every bound
+    of a uniformly drawn one in ``task_set`` (100 for yang19 and modcog).
+
+    Random delays of the delayed-match tasks are left out: those are floored
+    to dt at any dt, as in the references."""
+    grid = 0
+    for name in task_names(task_set):
+        for spec in get_task(name, compat=compat)._timing().values():
+            if spec[0] != "choice":
+                for ms in spec[1:]:
+                    grid = math.gcd(grid, int(ms))
+    return grid
+
+
+def check_dt_fits(task_set: str, dt, compat=None) -> None:
+    """ValueError unless ``dt`` divides :func:`period_grid_ms` of ``task_set``.
+
+    Periods are floored to multiples of dt (e.g. 500 ms at dt=30 is 480 ms, a
+    different task timing), so refrnn refuses such a dt instead of flooring
+    silently; the message lists the allowed values.
+    """
+    grid = period_grid_ms(task_set, compat)
+    ok = float(dt).is_integer() and int(dt) > 0 and grid % int(dt) == 0
+    if not ok:
+        allowed = [d for d in range(1, grid + 1) if grid % d == 0]
+        floored = int(500 // float(dt) * float(dt)) if float(dt) > 0 else 0
+        raise ValueError(
+            f"dt={dt:g} ms does not divide the period lengths of {task_set} (multiples of "
+            f"{grid} ms): each would be floored to a multiple of dt (500 ms -> {floored} ms), "
+            f"changing the tasks; use one of {', '.join(map(str, allowed))}")

@@ -1,0 +1,43 @@
+"""The command line's one error path: refrnn's own errors and any OSError
+become ``Error: <one line>`` and exit status 1, never a traceback.
+
+Bad options stay click's business (exit 2, raised by the commands);
+everything a command meets later, reading or writing files included, ends
+here. :class:`ErrorsAsLines` is the ``refrnn`` group's class.
+"""
+from __future__ import annotations
+
+import click
+
+
+def _one_line(e: BaseException) -> str:
+    from refrnn.file_errors import FileError, describe_os_error
+
+    if isinstance(e, OSError) and not isinstance(e, FileError):  # raised outside file_errors
+        where = getattr(e, "filename", None)
+        cause = describe_os_error(e)
+        return f"cannot use {where}: {cause}" if where else cause
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _known_errors() -> tuple:
+    from refrnn.cache import CacheError
+    from refrnn.checkpoint import CheckpointError
+    from refrnn.training import TrainingDiverged
+    return (OSError, CacheError, CheckpointError, TrainingDiverged)
+
+
+class ErrorsAsLines(click.Group):
+    """A click group whose sub-commands' known failures print as one line."""
+
+    def invoke(self, ctx):
+        from refrnn.notices import show_notices_as_lines
+
+        show_notices_as_lines()
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except _known_errors() as e:
+            raise click.ClickException(_one_line(e)) from None

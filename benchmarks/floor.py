@@ -6,8 +6,9 @@ shapes of benchmarks/step.py) this prints, per part: its floating-point work
 floor time at the machine's measured single-precision GEMM peak, the
 measured time (one thread: REFRNN_THREADS=1, BLAS at one thread; timed as
 the thread's CPU time, so other work on a shared machine inflates it less
-than wall time would), and their ratio. "forward drive" includes the noise. It also measures the peaks themselves: sgemm on one thread, and
-SciPy's csr_matvecs (the sparse kernel the CPU runs) at the step's shape.
+than wall time would), and their ratio. "forward drive" includes the noise.
+It also measures the rates themselves: sgemm on one thread, and the CPU's
+W_rec x primitive (SciPy's csr_matvecs) at the step's shape.
 
     python benchmarks/floor.py [--sizes 256 1024 4096] [--sparsities 0.04 1.0] [--reps 5]
 """
@@ -21,7 +22,7 @@ import time
 
 CLOCK = time.thread_time  # one thread does all the work (REFRNN_THREADS=1)
 
-os.environ.setdefault("REFRNN_THREADS", "1")
+os.environ["REFRNN_THREADS"] = "1"  # the thread's CPU time is then all of it
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -32,7 +33,7 @@ import scipy.sparse  # noqa: E402
 from refrnn import losses, optim  # noqa: E402
 from refrnn.backend import Backend  # noqa: E402
 from refrnn.model import RNN, ModelConfig  # noqa: E402
-from refrnn.primitives_cpu import CpuPrimitives, _csr_matvecs  # noqa: E402
+from refrnn.primitives_cpu import CpuPrimitives  # noqa: E402
 
 T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17
 
@@ -84,16 +85,16 @@ def sgemm_peak(reps=5) -> float:
     return 2 * 1024 ** 3 / statistics.median(ts) / 1e9
 
 
-def csr_rate(model, reps=50) -> float:
-    """GFLOP/s of csr_matvecs on the model's mask with (N, B) operands."""
-    m = model.mask
-    ip, ix = m.indptr.astype(np.int32), m.indices.astype(np.int32)
-    w = np.ones(m.nnz, np.float32)
-    x, out = np.ones((m.shape[0], B), np.float32), np.zeros((m.shape[0], B), np.float32)
+def recurrent_rate(mask, reps=50) -> float:
+    """GFLOP/s of the CPU's out += W_rec x (csr_matvecs, or a GEMM when dense)
+    on ``mask`` with (N, B) float32 operands, counting the mask's entries."""
+    op = CpuPrimitives().recurrent(mask, np.float32)
+    op.load(np.ones(mask.nnz, np.float32))
+    x, out = np.ones((mask.shape[0], B), np.float32), np.zeros((mask.shape[0], B), np.float32)
     t0 = CLOCK()
     for _ in range(reps):
-        _csr_matvecs(m.shape[0], m.shape[0], B, ip, ix, w, x.reshape(-1), out.reshape(-1))
-    return 2 * m.nnz * B * reps / (CLOCK() - t0) / 1e9
+        op.add_Wx(x, out)
+    return 2 * mask.nnz * B * reps / (CLOCK() - t0) / 1e9
 
 
 def main(argv=None) -> int:
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
                      "backward sampled": 2 * nnz * K}
             flops["step"] = sum(flops.values())
             print(f"\nN={n} sparsity={s:g} nnz={nnz} ({'dense' if model.W.dense else 'sparse'}); "
-                  f"csr_matvecs {csr_rate(model):.1f} GFLOP/s; {used} used input columns")
+                  f"W_rec x {recurrent_rate(model.mask):.1f} GFLOP/s; {used} used input columns")
             print(f"{'part':38s} {'GFLOP':>7} {'floor ms':>9} {'measured ms':>12} {'x floor':>8}")
             for k in sorted(totals, key=lambda k: (k == "step", k)):
                 ms = 1e3 * statistics.median(totals[k])

@@ -29,7 +29,8 @@ class Backend:
         name: "cpu" or "cuda".
         xp: ``numpy`` or ``cupy``.
         sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
-        prims: the engine's primitives (split, compute, draw_noise, recurrent).
+        prims: the engine's primitives (split, compute, draw_noise, step_buffer,
+            recurrent): refrnn.primitives_cpu or refrnn.primitives_array.
     """
 
     name: str
@@ -74,6 +75,14 @@ class Backend:
             philox = self.xp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10
             return self.xp.random.RandomState(seed, method=philox)
         return np.random.default_rng(seed)
+
+    def rng_from(self, host_rng: np.random.Generator):
+        """A generator on this backend that follows the host generator ``host_rng``:
+        ``host_rng`` itself on the CPU (its stream unchanged); on CUDA a Philox
+        state seeded by one draw from it."""
+        if self.is_gpu:
+            return self.rng(int(host_rng.integers(2 ** 62)))
+        return host_rng
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU); for timing."""

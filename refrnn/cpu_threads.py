@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from .normals import halves
 
@@ -19,6 +20,7 @@ PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
 _POOL = None  # (pid, executor): a forked child makes its own
 _CONTROLLER = None
 _HELD = 0  # > 0 inside single_threaded_blas while BLAS is held
+_HOLD_LOCK = threading.RLock()
 
 
 def threads() -> int:
@@ -44,11 +46,15 @@ def helper():
     return _POOL[1]
 
 
-def parallel(work: float) -> bool:
+def parallel(work: float, uses_blas: bool = True) -> bool:
     """True when ``work`` multiply-adds are worth a hand-off to the helper:
-    two threads allowed, enough work, and BLAS held at one thread (two GEMMs
-    each on two BLAS threads would oversubscribe the cores)."""
-    return _HELD > 0 and work >= PARALLEL_MIN and threads() > 1
+    two threads allowed, enough work, not already on the helper, and (for
+    work that calls BLAS) BLAS held at one thread, since two GEMMs each on two
+    BLAS threads would oversubscribe the cores. Without threadpoolctl only
+    the sparse products (no BLAS) are split."""
+    if work < PARALLEL_MIN or (uses_blas and _HELD <= 0) or threads() < 2:
+        return False
+    return not threading.current_thread().name.startswith("refrnn")
 
 
 def split_rows(fn, n: int, work: float) -> None:
@@ -78,9 +84,10 @@ def single_threaded_blas():
     if _CONTROLLER is False:
         yield
         return
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        _HELD += 1
-        try:
-            yield
-        finally:
-            _HELD -= 1
+    with _HOLD_LOCK:  # threadpoolctl's limit is process-wide: one holder at a time
+        with _CONTROLLER.limit(limits=1, user_api="blas"):
+            _HELD += 1
+            try:
+                yield
+            finally:
+                _HELD -= 1

@@ -36,7 +36,8 @@ def forward(model, X, T: int, B: int, noise):
         X: (K, n_in) inputs x_t, row t*B + b.
         noise: the draws xi (N, K), an object with add(...) (refrnn.primitives_*).
     Returns:
-        Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None).
+        Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None),
+        w_rec (nnz,): a copy of the recurrent weights this pass used.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
     N, K, a, act = cfg.n_hidden, T * B, cfg.alpha, cfg.activation
@@ -54,7 +55,8 @@ def forward(model, X, T: int, B: int, noise):
 
         prims.split(drive, N, N * K * (Xs.shape[1] + 8))
         H[:, :B] = P["h0"][:, None] if "h0" in P else 0
-        W.load(P["w_rec"])
+        w_rec = xp.array(P["w_rec"])             # the weights this pass uses, kept
+        W.load(w_rec)
         h = prims.step_buffer(H[:, :B])          # h_{t-1}, a contiguous (N, B) copy
         u = xp.empty_like(h)
         for t in range(T):
@@ -76,7 +78,7 @@ def forward(model, X, T: int, B: int, noise):
             Y[k0:k1] += P["b_out"]
 
         prims.split(readout, K + B, N * K * cfg.n_out)
-    return Y[B:], U, H, x_cols
+    return Y[B:], U, H, x_cols, w_rec
 
 
 def backward(model, cache, dY) -> dict:
@@ -99,6 +101,7 @@ def backward(model, cache, dY) -> dict:
     dYpad = xp.zeros((K + B, n_out), dtype=model.dtype)  # B zero rows against h_{-1}
     dYpad[B:] = dY
     G = model.workspace("G", (N, K))
+    W.load(cache.w_rec)                          # the forward's weights, even if params moved
     with prims.compute():
         def readout(part, r0, r1):  # dW_out = sum dy_t h_t^T; G_t = W_out^T dy_t
             xp.matmul(dYpad.T, H[r0:r1].T, out=g["W_out"][:, r0:r1])

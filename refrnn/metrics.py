@@ -82,8 +82,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
     host_rng = rec_rng = None
     if noise:
         host_rng = np.random.default_rng(rng)
-        on_gpu = backend is not None and backend.is_gpu
-        rec_rng = (backend.rng(int(host_rng.integers(2**62))) if on_gpu else host_rng)
+        rec_rng = backend.rng_from(host_rng) if backend is not None else host_rng
     names = list(task_names)
     chosen = list(tasks) if tasks is not None else [t for t in names if t in test_trials]
     out = {}

@@ -101,11 +101,12 @@ class ForwardCache:
            ``xi`` gives them as an (N, K) array, re-made from a seed on the CPU).
         x_cols: indices of the input columns that are not all zero (the
            input projection and its gradient use only those), or None = all.
+        w_rec: (nnz,) the recurrent weights of the pass (backward uses them).
     """
 
-    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None):
+    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None, w_rec=None):
         self.x, self.u, self.h, self.noise_draws = x, u, h, noise_draws
-        self.T, self.B, self.x_cols = T, B, x_cols
+        self.T, self.B, self.x_cols, self.w_rec = T, B, x_cols, w_rec
 
     @property
     def xi(self):
@@ -170,7 +171,7 @@ class RNN:
     def workspace(self, name: str, shape):
         """A reusable scratch array (uninitialised) of ``shape``, kept between calls.
 
-        Only for temporaries that never leave a call (backward's G and D).
+        Only for temporaries that never leave a call (backward's G).
         """
         ws = self.__dict__.setdefault("_ws", {})
         a = ws.get(name)
@@ -184,8 +185,10 @@ class RNN:
 
         Args:
             x: (T, B, n_in) inputs (array-like; moved to the backend).
-            rng: a ``Backend.rng`` source drawing xi ~ N(0, 1) of shape (N, T*B)
-                (column t*B + b) in one call; ignored when ``noise`` is given.
+            rng: a ``Backend.rng`` generator; the backend's primitives draw
+                xi ~ N(0, 1), (N, T*B), column t*B + b, from it (the CPU takes
+                one seed from it and makes the draws as they are added).
+                Ignored when ``noise`` is given.
             noise: (T, B, N) explicit draws xi (scaled here by
                 sqrt(2/alpha) * sigma_rec). Neither rng nor noise: no noise.
         Returns:
@@ -209,8 +212,8 @@ class RNN:
             draws = self.backend.prims.draw_noise(rng, N, K, self.dtype)
         else:
             draws = ArrayNoise(None)
-        Y, U, H, x_cols = engine.forward(self, X, T, B, draws)
-        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, draws, T, B, x_cols)
+        Y, U, H, x_cols, w_rec = engine.forward(self, X, T, B, draws)
+        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, draws, T, B, x_cols, w_rec)
 
     def backward(self, cache: ForwardCache, dy):
         """Gradients of the loss for every parameter (refrnn.engine.backward).

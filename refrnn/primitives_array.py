@@ -36,6 +36,12 @@ def transposed_pattern(mask):
     return t.indptr, t.indices, t.data.astype(np.int64)
 
 
+def uses_dense(mask) -> bool:
+    """True when W_rec is better stored dense (its density is above DENSE_DENSITY)."""
+    n = mask.shape[0]
+    return mask.nnz > DENSE_DENSITY * n * n
+
+
 def pattern_coordinates(mask):
     """(rows, cols) of the mask's entries in CSR order, int64 (nnz,) each."""
     rows = np.repeat(np.arange(mask.shape[0]), np.diff(mask.indptr))
@@ -75,10 +81,10 @@ class ArrayRecurrent:
 
     def __init__(self, xp, sparse, mask, dtype, blocked: bool):
         n = mask.shape[0]
-        self.xp, self.n, self.dtype = xp, n, dtype
+        self.xp = xp
         rows, cols = pattern_coordinates(mask)
         self.flat = xp.asarray(rows * n + cols)
-        self.dense = mask.nnz > DENSE_DENSITY * n * n
+        self.dense = uses_dense(mask)
         self.sampler = PatternProduct(rows, cols, n, xp) if blocked else None
         t_indptr, t_indices, perm = transposed_pattern(mask)
         self.perm = xp.asarray(perm)
@@ -148,7 +154,10 @@ class ArrayPrimitives:
         the fast CPU set draw the same numbers; CuPy's generator draws its own.
         """
         if isinstance(rng, np.random.Generator):
-            return ArrayNoise(self.xp.asarray(draw_noise(new_noise_seed(rng), n, k, dtype)))
+            if self.xp is not np:
+                raise ValueError("a CUDA pass draws its noise from Backend.rng, "
+                                 "not from a numpy Generator")
+            return ArrayNoise(draw_noise(new_noise_seed(rng), n, k, dtype))
         return ArrayNoise(rng.standard_normal((n, k), dtype=dtype))
 
     def recurrent(self, mask, dtype) -> ArrayRecurrent:

@@ -16,7 +16,7 @@ import numpy as np
 from . import cpu_threads
 from .normals import draw_noise, halves, new_noise_seed, noise_rows
 from .pattern_product import PatternProduct
-from .primitives_array import DENSE_DENSITY, pattern_coordinates, transposed_pattern
+from .primitives_array import pattern_coordinates, transposed_pattern, uses_dense
 
 try:  # private but stable for a decade; the public product is the fallback
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -61,17 +61,26 @@ class _Csr:
                       for r0, r1 in ((0, mid), (mid, n))]
         self.splittable = 0 < mid < n
 
+    def _check(self, data, x, out):
+        # csr_matvecs writes through out.reshape(-1): a copy unless out is C-contiguous
+        for name, a in (("x", x), ("out", out)):
+            if not a.flags.c_contiguous or a.shape != (self.n, out.shape[1]):
+                raise ValueError(f"{name} must be C-contiguous of shape ({self.n}, B)")
+        if not (x.dtype == out.dtype == data.dtype):
+            raise ValueError(f"dtypes differ: data {data.dtype}, x {x.dtype}, out {out.dtype}")
+
     def _rows(self, i, data, x, out):
         r0, r1, p0, p1 = self.parts[i]
         _csr_matvecs(r1 - r0, self.n, out.shape[1], self.indptr[r0:r1 + 1] - p0,
                      self.indices[p0:p1], data[p0:p1], x.reshape(-1), out[r0:r1].reshape(-1))
 
     def accumulate(self, data, x, out) -> None:
+        self._check(data, x, out)
         if _csr_matvecs is None:  # pragma: no cover
             import scipy.sparse as sp
 
             out += sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n)) @ x
-        elif self.splittable and cpu_threads.parallel(self.nnz * x.shape[1]):
+        elif self.splittable and cpu_threads.parallel(self.nnz * x.shape[1], uses_blas=False):
             job = cpu_threads.helper().submit(self._rows, 1, data, x, out)
             self._rows(0, data, x, out)
             job.result()
@@ -87,14 +96,14 @@ class CpuRecurrent:
         n = mask.shape[0]
         self.n, self.dtype = n, np.dtype(dtype)
         rows, cols = pattern_coordinates(mask)
-        self.flat = rows * n + cols
-        self.dense = mask.nnz > DENSE_DENSITY * n * n
+        self.dense = uses_dense(mask)
         self.sampler = PatternProduct(rows, cols, n, np, split=cpu_threads.split_rows)
-        t_indptr, t_indices, self.perm = transposed_pattern(mask)
         if self.dense:
+            self.flat = rows * n + cols
             self.W = np.zeros((n, n), dtype=dtype)
             self._tmp = None
         else:
+            t_indptr, t_indices, self.perm = transposed_pattern(mask)
             self.csr, self.csr_t = _Csr(mask.indptr, mask.indices, n), _Csr(t_indptr, t_indices, n)
 
     def load(self, w) -> None:
@@ -105,7 +114,7 @@ class CpuRecurrent:
             self.w = np.ascontiguousarray(w, dtype=self.dtype)
             self.wt = np.take(self.w, self.perm)
 
-    def _dense_add(self, W, x, out):
+    def _dense_add(self, W, x, out):  # the caller's thread only: _tmp is shared
         if self._tmp is None or self._tmp.shape != out.shape:
             self._tmp = np.empty_like(out)
         tmp = self._tmp

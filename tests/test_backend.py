@@ -25,6 +25,8 @@ def test_cpu_backend_is_numpy_and_scipy():
     assert b.name == "cpu" and not b.is_gpu
     assert b.xp is np
     assert b.sparse is scipy.sparse
+    from refrnn.primitives_cpu import CpuPrimitives
+    assert isinstance(b.prims, CpuPrimitives)
 
 
 def test_default_device_is_cpu():

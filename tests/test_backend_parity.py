@@ -1,9 +1,8 @@
 """The same bodies on the CPU and on the fixture's backend must agree.
 
 Reference: refrnn on the CPU in float64. Each test builds the reference and a
-twin on the ``backend`` fixture (tests/conftest.py: "cpu", and "cuda" where
-CuPy sees a GPU), gives the twin the reference's weights and the same
-explicit inputs, noise and output gradients, and compares:
+twin (the ``twin`` fixture below), gives the twin the reference's weights and
+the same explicit inputs, noise and output gradients, and compares:
 
 - float64 twin: within 1e-10 of the reference (relative to the array's scale);
 - float32 twin: within float32 rounding of the reference (tolerances below,
@@ -32,7 +31,6 @@ CONFIGS = {  # sparse CSR path, leak and trained h0, and the dense (full-mask) p
     "tanh-a02-h0": dict(activation="tanh", alpha=0.2, train_h0=True),
     "softplus-full": dict(activation="softplus", alpha=0.5, mask="full", sparsity=1.0),
 }
-DTYPES = ["float64", "float32"]
 TWINS = [("cpu", "float32"), ("cuda", "float64"), ("cuda", "float32")]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import refrnn.model as model_mod
-import refrnn.primitives_cpu as primitives_cpu
+import refrnn.primitives_array as primitives_array
 from refrnn.pattern_product import PatternProduct
 from refrnn.losses import cross_entropy
 from refrnn.masks import make_mask
@@ -116,7 +116,7 @@ def test_sparse_and_dense_paths_agree(monkeypatch):
                   rng.integers(0, 4, (7, 2)))
     out = []
     for thr in (0.1, 0.0):  # 0.0 forces the dense path
-        monkeypatch.setattr(primitives_cpu, "DENSE_DENSITY", thr)
+        monkeypatch.setattr(primitives_array, "DENSE_DENSITY", thr)
         m = RNN(cfg, seed=0)
         assert m.W.dense == (thr == 0.0)
         y, c = m.forward(x, noise=xi)

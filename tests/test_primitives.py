@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 import refrnn.cpu_threads as ct
-from refrnn.backend import get_backend, reference_backend
+from refrnn.backend import available_devices, get_backend, reference_backend
 from refrnn.losses import cross_entropy
 from refrnn.masks import make_mask
 from refrnn.model import RNN, ModelConfig
@@ -39,9 +39,19 @@ def split_always(monkeypatch):
     monkeypatch.setattr(ct, "_HELD", 1)
 
 
+SETS = {"cpu": lambda: get_backend("cpu"), "reference": reference_backend,
+        "cuda-set-on-numpy": lambda: reference_backend(blocked=True),
+        "cuda": lambda: get_backend("cuda")}
+
+
 @pytest.mark.parametrize("kind,s", [("locality", 0.04), ("ring", 0.05), ("random", 0.04),
                                     ("autapse", 0.01), ("full", 1.0)])
-def test_recurrent_primitives_match_reference(kind, s, split_always):
+@pytest.mark.parametrize("which", sorted(SETS))
+def test_recurrent_primitives_match_dense_algebra(kind, s, which, split_always):
+    """Each set's operator, one primitive at a time, against dense NumPy algebra."""
+    if which == "cuda" and "cuda" not in available_devices():
+        pytest.skip("no CUDA GPU with CuPy here")
+    bk = SETS[which]()
     n, B = 256, 7
     mask = make_mask(kind, n, s, 1)
     rng = np.random.default_rng(0)
@@ -50,17 +60,25 @@ def test_recurrent_primitives_match_reference(kind, s, split_always):
     x, out0 = rng.standard_normal((n, B)), rng.standard_normal((n, B))
     A, Bm = rng.standard_normal((n, 40)), rng.standard_normal((n, 40))
     rows = np.repeat(np.arange(n), np.diff(mask.indptr))
-    for prims in (CpuPrimitives(), ArrayPrimitives(np, sp), ArrayPrimitives(np, sp, True)):
-        op = prims.recurrent(mask, np.float64)
-        op.load(w)
-        out = out0.copy()
-        op.add_Wx(x, out)
-        _close(out, out0 + W @ x, f"{kind} W x")
-        out = out0.copy()
-        op.add_WTx(x, out)
-        _close(out, out0 + W.T @ x, f"{kind} W^T x")
-        _close(op.sampled(A, Bm), (A @ Bm.T)[rows, mask.indices], f"{kind} sampled")
-        assert op.dense == (kind == "full")
+    op = bk.prims.recurrent(mask, np.float64)
+    op.load(bk.asarray(w))
+    for add, ref in ((op.add_Wx, W @ x), (op.add_WTx, W.T @ x)):
+        out = bk.prims.step_buffer(bk.asarray(out0))
+        add(bk.prims.step_buffer(bk.asarray(x)), out)
+        _close(bk.to_numpy(out), out0 + ref, f"{which} {kind} {add.__name__}")
+    got = op.sampled(bk.asarray(A), bk.asarray(Bm))
+    _close(bk.to_numpy(got), (A @ Bm.T)[rows, mask.indices], f"{which} {kind} sampled")
+    assert op.dense == (kind == "full")
+
+
+def test_cpu_sparse_product_refuses_buffers_it_cannot_write_in_place():
+    op = CpuPrimitives().recurrent(make_mask("locality", 64, 0.1, 0), np.float64)
+    op.load(np.ones(op.csr.nnz))
+    x = np.ones((64, 3))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        op.add_Wx(x, np.zeros((64, 3), order="F"))  # a silent copy would lose the sum
+    with pytest.raises(ValueError, match="dtypes"):
+        op.add_Wx(x.astype(np.float32), np.zeros((64, 3)))
 
 
 def test_seeded_noise_is_the_reference_stream():
@@ -96,17 +114,20 @@ def _step(cfg, backend, x, labels, noise_seed=2):
     return y, c.hidden(), c.noise(), m.backward(c, cross_entropy(y, labels)[1])
 
 
-@pytest.mark.parametrize("mask,act,alpha,h0", [
-    ("locality", "relu", 1.0, False), ("ring", "tanh", 0.3, True),
-    ("random", "softplus", 0.5, True), ("full", "tanh", 1.0, False),
-    ("autapse", "relu", 0.7, True)])
+@pytest.mark.parametrize("mask,act,alpha,h0,zero_cols", [
+    ("locality", "relu", 1.0, False, (2, 5, 6)), ("ring", "tanh", 0.3, True, ()),
+    ("random", "softplus", 0.5, True, (2, 5, 6)), ("full", "tanh", 1.0, False, ()),
+    ("autapse", "relu", 0.7, True, (2, 5, 6))])
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_whole_step_matches_reference(mask, act, alpha, h0, threads, monkeypatch):
+def test_whole_step_matches_reference(mask, act, alpha, h0, zero_cols, threads, monkeypatch):
     monkeypatch.setenv("REFRNN_THREADS", threads)
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)  # split even tiny work
+    handed = []
+    pool = ct.helper()
+    monkeypatch.setattr(ct, "helper", lambda: handed.append(1) or pool)
     cfg = ModelConfig(n_in=9, n_out=4, n_hidden=100, activation=act, alpha=alpha, mask=mask,
                       sparsity=0.06, sigma_rec=0.3, dtype="float64", train_h0=h0)
-    x, labels = _problem(cfg, zero_cols=(2, 5, 6))
+    x, labels = _problem(cfg, zero_cols=zero_cols)
     ref = _step(cfg, reference_backend(), x, labels)
     for backend in (get_backend("cpu"), reference_backend(blocked=True)):
         got = _step(cfg, backend, x, labels)
@@ -115,8 +136,27 @@ def test_whole_step_matches_reference(mask, act, alpha, h0, threads, monkeypatch
         assert set(got[3]) == set(ref[3])
         for k in ref[3]:
             _close(got[3][k], ref[3][k], k)
+    assert bool(handed) == (threads == "2")  # the helper thread really took work
     g = ref[3]["W_in"]
-    assert not g[:, [2, 5, 6]].any() and g[:, 0].any()
+    assert g[:, 0].any() and not g[:, list(zero_cols)].any()
+
+
+@pytest.mark.parametrize("mask", ["locality", "full"])
+def test_backward_uses_the_weights_of_its_forward_pass(mask):
+    """Parameters that move between forward and backward (an evaluation in
+    between, an optimiser) must not change the gradient of that pass."""
+    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, mask=mask, sparsity=0.1 if mask != "full"
+                      else 1.0, activation="tanh", dtype="float64")
+    x, labels = _problem(cfg)
+    m = RNN(cfg, seed=1)
+    y, c = m.forward(x)
+    dy = cross_entropy(y, labels)[1]
+    want = m.backward(c, dy)
+    m.params["w_rec"] *= 3.0
+    m.forward(x)                 # another pass with other weights in between
+    got = m.backward(c, dy)      # still the gradient at the first pass's weights
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
 def test_drawn_noise_is_kept_reproducible():

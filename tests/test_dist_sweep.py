@@ -192,6 +192,19 @@ def test_workers_with_other_or_no_refrnn_are_refused(tmp_path, env):
     assert not list((tmp_path / "o").glob("*__seed*"))
 
 
+def test_plain_sweep_never_imports_dask():
+    code = ("import sys; import cli.main, refrnn.sweep, refrnn.dist_sweep; "
+            "from click.testing import CliRunner; "
+            "r = CliRunner().invoke(cli.main.cli, ['sweep', '--mask', 'full', '--dry-run', "
+            "'--out', 'unused']); assert r.exit_code == 0, r.output; "
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules")
+    import subprocess
+    from pathlib import Path
+    res = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
 def test_missing_dist_extra_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
     res = CliRunner().invoke(cli, ["sweep", "--mask", "autapse", "--out", str(tmp_path / "o"),

@@ -1,6 +1,6 @@
 """Send a sweep's runs to a dask.distributed cluster (the ``dist`` extra).
 
-:func:`refrnn.sweep.sweep` calls :func:`run_on_dask` when given
+:func:`refrnn.sweep.sweep` opens a :class:`DaskSession` when given
 ``scheduler=``: ``"local"`` starts a LocalCluster of ``jobs`` single-threaded
 worker processes on this machine; ``tcp://host:port`` connects to a running
 scheduler (``dask scheduler`` and ``dask worker`` by hand, or dask-jobqueue).
@@ -9,7 +9,7 @@ refrnn version as this client and pass a storage probe of the sweep folder
 (it reads a file the client wrote and writes one the client reads back), so
 a worker that would write its runs somewhere nobody sees is caught first.
 
-Each run is one task (:func:`refrnn.dist_task.run_task`) that trains in its
+:class:`DaskSession` holds the connection. Each run is one task (:func:`refrnn.dist_task.run_task`) that trains in its
 run directory and resumes from its ``last.h5``. Failures:
 
 - a worker lost mid-run (killed, out of memory, node gone): the scheduler
@@ -66,7 +66,7 @@ def connect(scheduler: str, jobs: int, timeout: float):
                              f"tcp://host:8786, got {scheduler!r}")
     if scheduler == "local":
         cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
         return distributed.Client(cluster), cluster
     try:
         client = distributed.Client(scheduler, timeout=timeout)
@@ -145,48 +145,71 @@ def _outcome(future) -> dict:
     return {"error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
 
 
-def run_on_dask(items: list, out_dir: Path, *, scheduler: str, jobs: int = 1,
-                timeout: float | None = None, retries: int = 2,
-                connect_timeout: float = 20.0,
-                record: Callable[..., None], say: Callable[[str], None],
-                status_every: float = 30.0) -> None:
-    """Train the runs ``items`` (list of (name, run spec dict)) on dask.
+class DaskSession:
+    """A connection to a dask cluster that passed :func:`check_workers`.
 
-    Calls ``record(name, error or None, seconds, note)`` as each run ends,
-    ``say`` with a status line (done / running / failed / total, ETA) after
-    each and every ``status_every`` seconds. Raises DistSweepError before
-    submitting anything when the cluster cannot serve (see check_workers);
-    re-raises KeyboardInterrupt after cancelling the sweep's tasks.
+    ``DaskSession(out_dir, scheduler, jobs, connect_timeout)`` connects (see
+    :func:`connect`) and checks every worker against ``out_dir``; it raises
+    DistSweepError (after closing what it opened) when they cannot serve.
+    Then :meth:`run` trains runs; :meth:`close` (or ``with``) lets go of the
+    client, the LocalCluster and the probe file.
     """
-    from . import __version__
-    distributed = import_distributed()
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise DistSweepError(f"retries must be an integer >= 0, got {retries!r}")
-    out_dir = Path(out_dir).resolve()
-    client, cluster = connect(scheduler, jobs, connect_timeout)
-    futures, token_file = {}, None
-    try:
-        token_file, token, workers = check_workers(client, out_dir, __version__)
-        say(f"dask: {len(workers)} worker(s) at {client.scheduler.address}; "
+
+    def __init__(self, out_dir: Path, scheduler: str, jobs: int = 1,
+                 connect_timeout: float = 20.0):
+        from . import __version__
+        self.distributed = import_distributed()
+        self.version = __version__
+        self.out_dir = Path(out_dir).resolve()
+        self.client, self.cluster = connect(scheduler, jobs, connect_timeout)
+        self.token_file = None
+        try:
+            self.token_file, self.token, self.workers = check_workers(
+                self.client, self.out_dir, __version__)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self.token_file:
+            (self.out_dir / self.token_file).unlink(missing_ok=True)
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def run(self, items: list, *, record: Callable[..., None],
+            say: Callable[[str], None], timeout: float | None = None,
+            retries: int = 2, status_every: float = 30.0) -> None:
+        """Train the runs ``items`` (list of (name, run spec dict)), one task each.
+
+        Calls ``record(name, error or None, seconds, note)`` as each run
+        ends, ``say`` with a status line (done / running / failed / total,
+        ETA) after each and every ``status_every`` seconds. On Ctrl-C it
+        cancels the tasks (running ones stop at their next update, keeping
+        ``last.h5``) and re-raises KeyboardInterrupt.
+        """
+        client, futures = self.client, {}
+        say(f"dask: {len(self.workers)} worker(s) at {client.scheduler.address}; "
             f"{len(items)} run(s) to train")
         tag = uuid.uuid4().hex[:8]
-        for name, spec in items:
-            fut = client.submit(run_task, name, spec, __version__, token_file, token,
-                                timeout, key=f"refrnn-{name}-{tag}", pure=False,
-                                retries=retries)
-            futures[fut] = name
-        _collect(distributed, client, futures, record, say, status_every)
-    except KeyboardInterrupt:
-        client.cancel(list(futures))
-        say(f"cancelled {len(futures)} task(s); the runs keep their last.h5: "
-            "rerun the same command to resume")
-        raise
-    finally:
-        if token_file:
-            (out_dir / token_file).unlink(missing_ok=True)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            for name, spec in items:
+                fut = client.submit(run_task, name, spec, self.version, self.token_file,
+                                    self.token, timeout, key=f"refrnn-{name}-{tag}",
+                                    pure=False, retries=retries)
+                futures[fut] = name
+            _collect(self.distributed, client, futures, record, say, status_every)
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            say(f"cancelled {len(futures)} task(s); the runs keep their last.h5: "
+                "rerun the same command to resume")
+            raise
 
 
 def _collect(distributed, client, futures: dict, record, say, status_every) -> None:

@@ -144,7 +144,7 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
         ``seconds`` (this attempt's wall time).
     """
     from . import __version__
-    from .sweep import train_run
+    from .sweep import failed_flag, train_run
     from .training import TrainingDiverged
 
     t0 = time.time()
@@ -161,6 +161,14 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
                         f"{str(out_dir / token_file)!r}: the sweep folder must be on "
                         "storage every worker sees, under the same path")
         return rec
+    if spec.get("restart"):
+        # restart_failed: the first attempt starts afresh and takes the flag
+        # away, so a retry after a lost worker resumes what it trained
+        flag = failed_flag(out_dir, name)
+        if flag.exists():
+            flag.unlink()
+        else:
+            spec = {**spec, "restart": False}
     if not spec.get("restart"):
         rec["resumed_from"] = checkpoint_step(run_dir)
     start = ("from scratch" if rec["resumed_from"] is None

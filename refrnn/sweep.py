@@ -140,7 +140,9 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
             say(f"could not build {path}: {exc}")
 
 
-def _failed_flag(out_dir: Path, name: str) -> Path:
+def failed_flag(out_dir: Path, name: str) -> Path:
+    """``_logs/<run>.failed``: why the run failed last time; while it exists
+    ``restart_failed`` starts the run afresh."""
     return out_dir / "_logs" / f"{name}.failed"
 
 
@@ -217,13 +219,30 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
             raise ValueError(f"base settings must not set {key!r}")
     specs = expand_grid(grid, configs, seeds)
     validate_specs(specs, base)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if scheduler is not None:  # fail on a missing extra before writing anything
         from .dist_sweep import import_distributed
         import_distributed()
     out_dir = Path(out_dir)
     for sub in ("_specs", "_logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    say = echo or (lambda line: None)
+    session = None
+    if scheduler is not None:  # connect and check workers before building caches
+        from .dist_sweep import DaskSession
+        session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
+    try:
+        return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,
+                      session, retries, echo or (lambda line: None))
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, session,
+           retries, say) -> list[RunSummary]:
+    """sweep()'s body once the runs are validated and the dask session (if
+    any) is open: skip finished runs, build caches, train, summarise."""
     errors: dict[str, str | None] = {}
     todo = [s for s in specs
             if not is_done(out_dir / s.name, {**base, **s.overrides})]
@@ -232,14 +251,14 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
             say(f"skip  {s.name} (finished earlier)")
     if prebuild:
         prebuild_caches(todo, base, say)
-    restart = {s.name: restart_failed and _failed_flag(out_dir, s.name).exists()
+    restart = {s.name: restart_failed and failed_flag(out_dir, s.name).exists()
                for s in todo}
     count = itertools.count(1)
 
     def record(name: str, err: str | None, seconds: float, note: str = ""):
         """One run ended: remember why, keep its .failed flag, say so."""
         errors[name] = err
-        flag = _failed_flag(out_dir, name)
+        flag = failed_flag(out_dir, name)
         if err:
             atomic_write_text(flag, err + "\n")
         elif flag.exists():
@@ -247,7 +266,7 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         state = "FAILED " + err if err else "done"
         say(f"[{next(count)}/{len(todo)}] {name}: {state} ({seconds:.0f} s{note})")
 
-    if scheduler is None:
+    if session is None:
         env = _worker_env(jobs)
 
         def job(spec: RunSpec):
@@ -259,11 +278,9 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(job, todo))
     elif todo:
-        from .dist_sweep import run_on_dask
-        run_on_dask([(s.name, run_spec(s, out_dir, base, restart[s.name]))
-                     for s in todo], out_dir, scheduler=scheduler, jobs=jobs,
-                    timeout=timeout, retries=retries,
-                    connect_timeout=connect_timeout, record=record, say=say)
+        session.run([(s.name, run_spec(s, out_dir, base, restart[s.name]))
+                     for s in todo], record=record, say=say, timeout=timeout,
+                    retries=retries)
     rows = [summarize_run(out_dir / s.name, s.label, s.seed,
                           error=errors.get(s.name)) for s in specs]
     write_csv(out_dir / "summary.csv", [r.as_dict() for r in rows])

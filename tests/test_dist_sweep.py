@@ -79,7 +79,7 @@ def test_killed_worker_costs_only_progress_and_ends_bit_identical(tmp_path, env)
         while victim is None and time.time() < deadline and thread.is_alive():
             for run_dir in sorted(out.glob("*__seed*")):
                 step = checkpoint_step(run_dir)
-                if step and step >= 30 and not (run_dir / "sweep_done.json").exists():
+                if step and 30 <= step <= 100 and not (run_dir / "sweep_done.json").exists():
                     victim = run_dir.name
                     break
             time.sleep(0.05)
@@ -129,40 +129,79 @@ def test_own_failures_are_not_retried_and_the_sweep_goes_on(tmp_path, shared_clu
     assert "sweep: 1 done, 0 running, 2 failed, 3 total" in res.output
     assert not list((out / "_probe").iterdir())  # probe files cleaned up
 
+    bad.unlink()  # fixed: train builds the cache at cache_path; nan still fails
+    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--out", str(out),
+                                   "--scheduler", shared_cluster.address, "--restart-failed"])
+    assert res.exit_code == 1 and "1 of 3 runs failed" in res.output, res.output
+    assert "skip  good__seed0" in res.output
+    assert (out / "badcache__seed0" / "sweep_done.json").is_file()
+    assert not (out / "_logs" / "badcache__seed0.failed").exists()
+    assert [a[1] for a in _attempts(out, "badcache__seed0")] == ["from scratch"] * 2
 
-def test_ctrl_c_cancels_tasks_and_leaves_runs_resumable(tmp_path, shared_cluster):
-    base = {**TINY, "steps": 400}
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt), as in a `refrnn sweep`
+    process, whatever an earlier test or plugin left installed."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield old
+    signal.signal(signal.SIGINT, old)
+
+
+def test_ctrl_c_cancels_tasks_and_leaves_runs_resumable(tmp_path, shared_cluster,
+                                                        default_sigint):
+    grid = {"mask": ["autapse"], "sparsity": [0.25]}
     out = tmp_path / "sw"
     run = out / "autapse_s0.25__seed0"
+    sent = {}
 
     def interrupt_mid_run():
         deadline = time.time() + 60
-        while time.time() < deadline:
-            if (checkpoint_step(run) or 0) >= 20:
-                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: reaches the main thread
-                return
+        while time.time() < deadline and not sent:
+            try:
+                if (checkpoint_step(run) or 0) >= 20:
+                    sent["step"] = checkpoint_step(run)
+                    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: reaches the main thread
+            except Exception as exc:  # noqa: BLE001 - reported by the test below
+                sent["error"] = repr(exc)
             time.sleep(0.05)
 
     threading.Thread(target=interrupt_mid_run, daemon=True).start()
     lines = []
-    with pytest.raises(KeyboardInterrupt):
-        sweep({"mask": ["autapse"], "sparsity": [0.25]}, out, base=base,
-              scheduler=shared_cluster.address, echo=lines.append)
-    assert "rerun the same command to resume" in lines[-1]
+    with pytest.raises(KeyboardInterrupt):  # 5000 steps: cannot finish first
+        sweep(grid, out, base={**TINY, "steps": 5000}, scheduler=shared_cluster.address,
+              echo=lines.append)
+    assert "rerun the same command to resume" in lines[-1] and "error" not in sent
     deadline = time.time() + 20  # the worker stops the run within ~0.5 s
     while "cancelled at step" not in (out / "_logs" / f"{run.name}.log").read_text():
         assert time.time() < deadline, "the cancelled run kept training"
         time.sleep(0.1)
     stopped = checkpoint_step(run)
     time.sleep(1.0)
-    assert checkpoint_step(run) == stopped < 400 and not (run / "sweep_done.json").exists()
-    rows = sweep({"mask": ["autapse"], "sparsity": [0.25]}, out, base=base,
+    assert checkpoint_step(run) == stopped and stopped >= sent["step"] >= 20
+    assert not (run / "sweep_done.json").exists()
+    # resumable: the same sweep (a shorter one, for time) goes on from there
+    rows = sweep(grid, out, base={**TINY, "steps": stopped + 20},
                  scheduler=shared_cluster.address, echo=lines.append)
-    assert rows[0].status == "done" and rows[0].final_step == 400
+    assert rows[0].status == "done" and rows[0].final_step == stopped + 20
     assert _attempts(out, run.name)[-1][2] == str(stopped)
 
 
-def test_unreachable_scheduler_fails_fast_and_cleanly(tmp_path):
+def test_scheduler_local_starts_its_own_workers(tmp_path, env):
+    res = CliRunner().invoke(cli, [
+        "sweep", "--task-set", "yang19", "--mask", "autapse", "--seeds", "2",
+        "--set", "hidden=16", "--set", "trials_per_task=8", "--set", "eval_trials=4",
+        "--set", "batch_size=4", "--set", "seq_len=40", "--steps", "10",
+        "--eval-every", "5", "--out", str(tmp_path / "sw"), "--scheduler", "local",
+        "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "dask: 2 worker(s)" in res.output and "sweep: 2 done, 0 running" in res.output
+    for seed in (0, 1):
+        assert len(_attempts(tmp_path / "sw", f"yang19_autapse__seed{seed}")) == 1
+        assert (tmp_path / "sw" / f"yang19_autapse__seed{seed}" / "sweep_done.json").is_file()
+
+
+def test_unreachable_scheduler_fails_fast_and_cleanly(tmp_path, env):
     t0 = time.time()
     res = CliRunner().invoke(cli, ["sweep", "--mask", "autapse", "--out", str(tmp_path / "o"),
                                    "--scheduler", f"tcp://127.0.0.1:{free_port()}",
@@ -171,6 +210,7 @@ def test_unreachable_scheduler_fails_fast_and_cleanly(tmp_path):
     assert "cannot reach the dask scheduler" in res.output
     assert "Traceback" not in res.output and time.time() - t0 < 15
     assert not list((tmp_path / "o").glob("*__seed*"))
+    assert not (tmp_path / "cache").exists()  # failed before building any trial cache
 
 
 def test_workers_with_other_or_no_refrnn_are_refused(tmp_path, env):
@@ -233,3 +273,4 @@ def test_storage_probe_names_worker_and_path(tmp_path):
     with pytest.raises(DistSweepError, match=r"worker tcp://10.0.0.9:1234 \(node9\) "
                                              r"wrote gone.txt into .* does not see it"):
         check_workers(FakeClient(), tmp_path, __version__)
+

@@ -9,8 +9,9 @@ refrnn version as this client and pass a storage probe of the sweep folder
 (it reads a file the client wrote and writes one the client reads back), so
 a worker that would write its runs somewhere nobody sees is caught first.
 
-:class:`DaskSession` holds the connection. Each run is one task (:func:`refrnn.dist_task.run_task`) that trains in its
-run directory and resumes from its ``last.h5``. Failures:
+:class:`DaskSession` holds the connection. Each run is one task
+(:func:`refrnn.dist_task.run_task`) that trains in its run directory and
+resumes from its ``last.h5``. Failures:
 
 - a worker lost mid-run (killed, out of memory, node gone): the scheduler
   runs the task again on another worker (up to dask's

@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import distributed  # noqa: F401  (fails loudly if the test extra lacks dask)
 import numpy as np
@@ -187,6 +189,31 @@ def test_ctrl_c_cancels_tasks_and_leaves_runs_resumable(tmp_path, shared_cluster
     assert _attempts(out, run.name)[-1][2] == str(stopped)
 
 
+def test_killed_client_leaves_no_run_training(tmp_path, shared_cluster):
+    out = tmp_path / "sw"
+    run = out / "autapse_s0.25__seed0"
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"base": {**TINY, "steps": 5000},
+                                "grid": {"mask": ["autapse"], "sparsity": [0.25]}}))
+    client = subprocess.Popen([sys.executable, "-c", "from cli.main import cli; cli()",
+                               "sweep", "--grid", str(grid),
+                               "--out", str(out), "--scheduler", shared_cluster.address],
+                              cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while (checkpoint_step(run) or 0) < 20:
+        assert time.time() < deadline and client.poll() is None
+        time.sleep(0.05)
+    client.kill()  # SIGKILL: no cancel message, the scheduler only sees it go
+    client.wait()
+    deadline = time.time() + 20
+    while "cancelled at step" not in (out / "_logs" / f"{run.name}.log").read_text():
+        assert time.time() < deadline, "the run kept training without its client"
+        time.sleep(0.1)
+    stopped = checkpoint_step(run)
+    time.sleep(1.0)
+    assert checkpoint_step(run) == stopped < 5000
+
+
 def test_scheduler_local_starts_its_own_workers(tmp_path, env):
     res = CliRunner().invoke(cli, [
         "sweep", "--task-set", "yang19", "--mask", "autapse", "--seeds", "2",
@@ -238,8 +265,6 @@ def test_plain_sweep_never_imports_dask():
             "r = CliRunner().invoke(cli.main.cli, ['sweep', '--mask', 'full', '--dry-run', "
             "'--out', 'unused']); assert r.exit_code == 0, r.output; "
             "assert 'distributed' not in sys.modules and 'dask' not in sys.modules")
-    import subprocess
-    from pathlib import Path
     res = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -278,7 +278,7 @@ def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, sessio
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(job, todo))
     elif todo:
-        session.run([(s.name, run_spec(s, out_dir, base, restart[s.name]))
+        session.run([(s.name, run_spec(s, out_dir.resolve(), base, restart[s.name]))
                      for s in todo], record=record, say=say, timeout=timeout,
                     retries=retries)
     rows = [summarize_run(out_dir / s.name, s.label, s.seed,

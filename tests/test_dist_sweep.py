@@ -109,7 +109,9 @@ def test_killed_worker_costs_only_progress_and_ends_bit_identical(tmp_path, env)
                                     if (s.label, s.seed) == (r.label, r.seed))
 
 
-def test_own_failures_are_not_retried_and_the_sweep_goes_on(tmp_path, shared_cluster):
+def test_own_failures_are_not_retried_and_the_sweep_goes_on(tmp_path, shared_cluster,
+                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --out sw: relative here, the workers run elsewhere
     bad = tmp_path / "broken.h5"
     bad.write_bytes(b"not an hdf5 file")
     grid = tmp_path / "grid.json"
@@ -118,7 +120,7 @@ def test_own_failures_are_not_retried_and_the_sweep_goes_on(tmp_path, shared_clu
         {"label": "nan", "mask": "autapse", "lr": 1000.0},
         {"label": "badcache", "mask": "autapse", "cache_path": str(bad)}]}))
     out = tmp_path / "sw"
-    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--out", str(out),
+    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--out", "sw",
                                    "--scheduler", shared_cluster.address])
     assert res.exit_code == 1, res.output
     assert "2 of 3 runs failed" in res.output and "Traceback" not in res.output
@@ -132,7 +134,7 @@ def test_own_failures_are_not_retried_and_the_sweep_goes_on(tmp_path, shared_clu
     assert not list((out / "_probe").iterdir())  # probe files cleaned up
 
     bad.unlink()  # fixed: train builds the cache at cache_path; nan still fails
-    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--out", str(out),
+    res = CliRunner().invoke(cli, ["sweep", "--grid", str(grid), "--out", "sw",
                                    "--scheduler", shared_cluster.address, "--restart-failed"])
     assert res.exit_code == 1 and "1 of 3 runs failed" in res.output, res.output
     assert "skip  good__seed0" in res.output

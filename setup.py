@@ -27,10 +27,16 @@ setup(
         "gpu": ["cupy-cuda12x>=12"],
         "gpu-cuda13": ["cupy-cuda13x>=13"],
         "torch": ["torch>=2.0"],
-        "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5", "threadpoolctl>=3"],
+        # dask: the loopback tests of `refrnn sweep --scheduler` run in CI too
+        "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5", "threadpoolctl>=3",
+                 "dask[distributed]>=2024.1"],
         "plot": ["matplotlib>=3.5"],
         # lets the CPU path hold BLAS at one thread while it splits work itself
         "speed": ["threadpoolctl>=3"],
+        # `refrnn sweep --scheduler`: runs on a dask.distributed cluster
+        "dist": ["dask[distributed]>=2024.1"],
+        # the same on Slurm/PBS/SGE (examples/slurm_sweep.py)
+        "jobqueue": ["dask[distributed]>=2024.1", "dask-jobqueue>=0.8"],
         # parity tests only; neurogym 2.3.1 pins numpy 2.2.* and imports torch
         "neurogym": ["neurogym>=2.3"],
     },

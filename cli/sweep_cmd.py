@@ -61,7 +61,18 @@ def _parse_set(items) -> dict:
               help='JSON: {"base": {..}, "grid": {key: [..]}, '
                    '"configs": [{"label": .., ..}], "seeds": [..]}.')
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs trained at the same time (local processes).")
+              help="Runs trained at the same time (local processes, or the "
+                   "workers of --scheduler local).")
+@click.option("--scheduler", default=None, metavar="ADDRESS|local",
+              help="Send every run to a dask cluster: a scheduler address "
+                   "(tcp://host:8786) or 'local' for a LocalCluster of --jobs "
+                   "workers. Needs refrnn[dist]; see docs/distributed.md.")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="With --scheduler: resubmissions after an unexpected error "
+                   "(a run's own failure, e.g. NaN loss, is never retried).")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=20.0,
+              show_default=True,
+              help="With --scheduler: seconds to wait for the scheduler and a worker.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds allowed to one run.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
@@ -70,10 +81,11 @@ def _parse_set(items) -> dict:
               help="Start runs that failed last time afresh (default: resume).")
 @click.option("--dry-run", is_flag=True, help="List the runs and stop.")
 def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
-              batch_size, device, sets, config_file, grid_file, jobs, timeout,
-              out, restart_failed, dry_run):
+              batch_size, device, sets, config_file, grid_file, jobs, scheduler,
+              retries, connect_timeout, timeout, out, restart_failed, dry_run):
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time)."""
+    from refrnn.dist_sweep import DistSweepError
     from refrnn.sweep import aggregate, expand_grid, summary_table, sweep
 
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
@@ -110,7 +122,10 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
                      jobs=jobs, timeout=timeout, restart_failed=restart_failed,
-                     echo=click.echo)
+                     scheduler=scheduler, retries=retries,
+                     connect_timeout=connect_timeout, echo=click.echo)
+    except DistSweepError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scheduler")
     except ValueError as exc:
         raise click.UsageError(str(exc))
     click.echo("")

@@ -8,22 +8,24 @@ finished carries a ``sweep_done.json`` marker (written atomically after
 ``train`` returned) and is skipped on a rerun; an unfinished one resumes from
 its ``last.h5``. The summary (one row per run, one row per configuration with
 mean and spread over seeds) is read back from each run's ``metrics.csv``.
+With ``scheduler=`` the runs go to a dask.distributed cluster instead, one
+task per run (:mod:`refrnn.dist_sweep`); everything else is the same.
 
 Layout of ``out_dir``::
 
     <label>__seed<k>/      the run directory train() writes, + sweep_done.json
     _specs/<run>.json      what the worker runs (label, seed, overrides)
-    _logs/<run>.log        the worker's stdout and stderr
+    _logs/<run>.log        the worker's stdout and stderr (dask: one line
+                           per attempt: worker, resumed step, outcome)
+    _logs/<run>.failed     why the run failed last time (gone once it succeeds)
     summary.csv            one row per run
     summary_by_config.csv  one row per configuration (mean, std, min, max)
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -33,103 +35,13 @@ from typing import Callable, Iterable
 
 from .atomic import atomic_write_text
 from .config_file import TrainConfig, normalize_keys
+from .sweep_grid import (  # noqa: F401  (re-exported)
+    RunSpec, default_label, expand_grid, validate_specs,
+)
 from .sweep_results import (  # noqa: F401  (re-exported)
     DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
 )
 from .tables import write_csv
-
-@dataclasses.dataclass
-class RunSpec:
-    """One run of a sweep: a label (configuration name), a seed, overrides."""
-
-    label: str
-    seed: int
-    overrides: dict
-
-    @property
-    def name(self) -> str:
-        return f"{_safe(self.label)}__seed{self.seed}"
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_") or "run"
-
-
-def default_label(config: dict) -> str:
-    """A short name for a configuration: task set, mask, sparsity, N, extras.
-
-    Example: ``{"task_set": "yang19", "mask": "locality", "sparsity": 0.04,
-    "hidden": 256}`` -> ``"yang19_locality_s0.04_N256"``.
-    """
-    parts = [str(config[k]) for k in ("task_set", "mask") if k in config]
-    if "sparsity" in config:
-        parts.append(f"s{config['sparsity']:g}")
-    if "hidden" in config:
-        parts.append(f"N{config['hidden']}")
-    parts += [f"{k}{config[k]}" for k in sorted(config)
-              if k not in ("task_set", "mask", "sparsity", "hidden")]
-    return "_".join(parts) or "default"
-
-
-def expand_grid(grid: dict | None = None, configs: Iterable[dict] = (),
-                seeds: Iterable[int] = (0,)) -> list[RunSpec]:
-    """Turn a grid and/or explicit configurations into runs.
-
-    Args:
-        grid: dict key -> list of values (TrainConfig field names); the
-            cartesian product is taken. A ``seed`` list here replaces
-            ``seeds``.
-        configs: explicit configurations (dicts of overrides), each optionally
-            with a ``label``; added after the grid's.
-        seeds: seeds every configuration is run with.
-    Returns:
-        list of RunSpec, seed-major (every configuration's seed 0 first), so
-        a sweep stopped half-way has balanced partial results.
-    Raises:
-        ValueError: a grid value that is not a non-empty list, a bad seed, or
-        two configurations with the same label.
-    """
-    grid = normalize_keys(grid or {})
-    if "seed" in grid:
-        seeds = grid.pop("seed")
-    seeds = list(seeds)
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                            and s >= 0 for s in seeds):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
-    for key, values in grid.items():
-        if not isinstance(values, (list, tuple)) or not values:
-            raise ValueError(f"grid[{key!r}] must be a non-empty list, "
-                             f"got {values!r}")
-    keys = list(grid)
-    cfgs = [dict(zip(keys, vals))
-            for vals in itertools.product(*(grid[k] for k in keys))] if keys else []
-    cfgs += [normalize_keys(c) for c in configs]
-    if not cfgs:
-        cfgs = [{}]
-    labelled = []
-    for cfg in cfgs:
-        for key in ("seed", "out"):
-            if key in cfg:
-                raise ValueError(f"configuration {cfg!r} sets {key!r}; the "
-                                 "sweep chooses seeds and run directories")
-        label = str(cfg.pop("label", None) or default_label(cfg))
-        labelled.append((label, cfg))
-    names = [_safe(lab) for lab, _ in labelled]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"two configurations share the label {dup[0]!r}; "
-                         "give them distinct 'label' values")
-    return [RunSpec(lab, int(s), cfg) for s in seeds for lab, cfg in labelled]
-
-
-def validate_specs(specs: list[RunSpec], base: dict) -> None:
-    """Build each run's TrainConfig once in this process, so a bad value
-    (unknown key, sparsity 1.5, ...) fails before any worker starts."""
-    for spec in specs:
-        try:
-            TrainConfig.from_dict({**base, **spec.overrides, "seed": spec.seed})
-        except ValueError as exc:
-            raise ValueError(f"configuration {spec.label!r}: {exc}") from None
 
 
 def _worker_env(jobs: int) -> dict:
@@ -143,29 +55,42 @@ def _worker_env(jobs: int) -> dict:
     return env
 
 
-def run_worker(spec_path: str | Path) -> int:
-    """Child-process entry: train one run described by a spec file.
+def train_run(spec: dict, callback=None) -> None:
+    """Train one run of a sweep in this process and mark it finished.
 
-    The spec JSON holds ``run_dir``, ``label``, ``seed``, ``config`` (the
+    ``spec`` holds ``run_dir``, ``label``, ``seed``, ``config`` (the
     TrainConfig overrides) and ``restart``. An existing run directory is
-    resumed (or, when it has no ``last.h5``, started afresh), or wiped and
-    started again when ``restart`` is true. Returns an exit status.
+    resumed (train starts afresh when it has no ``last.h5``), or wiped and
+    started again when ``restart`` is true. ``callback`` is passed to train.
+    Raises what train raises; the marker is written only after it returned.
     """
     from .training import train
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
     # a directory without last.h5 (a run that failed before its first save) restarts
     restart = (bool(spec.get("restart")) or not (run_dir / "last.h5").is_file()) \
         and run_dir.exists()
     train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
+          callback=callback,
           **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
     atomic_write_text(run_dir / DONE_MARKER, json.dumps({
         "label": spec["label"], "seed": spec["seed"], "config": spec["config"],
         "worker_seconds": round(time.time() - t0, 3),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }, indent=2))
+
+
+def run_worker(spec_path: str | Path) -> int:
+    """Child-process entry: :func:`train_run` on a spec file; exit status."""
+    train_run(json.loads(Path(spec_path).read_text(encoding="utf-8")))
     return 0
+
+
+def run_spec(spec: RunSpec, out_dir: Path, base: dict, restart: bool) -> dict:
+    """What a worker needs to train ``spec`` (see :func:`train_run`)."""
+    return {"run_dir": str(out_dir / spec.name), "label": spec.label,
+            "seed": spec.seed, "config": {**base, **spec.overrides},
+            "restart": restart}
 
 
 def prebuild_caches(specs: list[RunSpec], base: dict,
@@ -190,8 +115,10 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
             say(f"could not build {path}: {exc}")
 
 
-def _failed_flag(out_dir: Path, spec: RunSpec) -> Path:
-    return out_dir / "_logs" / f"{spec.name}.failed"
+def failed_flag(out_dir: Path, name: str) -> Path:
+    """``_logs/<run>.failed``: why the run failed last time; while it exists
+    ``restart_failed`` starts the run afresh."""
+    return out_dir / "_logs" / f"{name}.failed"
 
 
 def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
@@ -199,10 +126,8 @@ def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
     """Run one spec in a child process; return None on success, else why."""
     spec_file = out_dir / "_specs" / f"{spec.name}.json"
     log_file = out_dir / "_logs" / f"{spec.name}.log"
-    atomic_write_text(spec_file, json.dumps({
-        "run_dir": str(run_dir), "label": spec.label, "seed": spec.seed,
-        "config": {**base, **spec.overrides}, "restart": restart,
-    }, indent=2))
+    atomic_write_text(spec_file, json.dumps(
+        run_spec(spec, out_dir, base, restart), indent=2))
     code = ("import sys; from refrnn.sweep import run_worker; "
             "sys.exit(run_worker(sys.argv[1]))")
     with open(log_file, "ab") as log:
@@ -225,7 +150,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
           configs: Iterable[dict] = (), seeds: Iterable[int] = (0,),
           base: dict | None = None, jobs: int = 1,
           timeout: float | None = None, restart_failed: bool = False,
-          prebuild: bool = True,
+          prebuild: bool = True, scheduler: str | None = None,
+          retries: int = 2, connect_timeout: float = 20.0,
           echo: Callable[[str], None] | None = None) -> list[RunSummary]:
     """Train every (configuration, seed) of a grid, ``jobs`` at a time.
 
@@ -236,16 +162,29 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         configs: extra explicit configurations (dicts, optional ``label``).
         seeds: seeds for every configuration.
         base: settings shared by every run (overridden by grid/configs).
-        jobs: runs at the same time (local processes); >= 1.
+        jobs: runs at the same time (local processes, or the workers of
+            ``scheduler="local"``); >= 1.
         timeout: seconds allowed to one run (None = no limit).
         restart_failed: start runs that failed last time afresh instead of
             resuming them (e.g. after a fix for a diverging configuration).
         prebuild: build missing trial caches in this process first.
+        scheduler: None (local processes), ``"local"`` (a dask LocalCluster
+            of ``jobs`` workers) or a dask scheduler address
+            ``tcp://host:port``; see :mod:`refrnn.dist_sweep` (needs the
+            ``dist`` extra).
+        retries: dask only: times a run is resubmitted after an unexpected
+            error (not after a failure of the run itself, e.g. NaN loss).
+        connect_timeout: dask only: seconds to wait for the scheduler and
+            for its first worker.
         echo: called with one progress line per finished run.
     Returns:
         list of RunSummary, one per run, in run order; failed runs have
         ``status="failed"`` and ``error`` set. Also writes ``summary.csv`` and
         ``summary_by_config.csv`` into ``out_dir``.
+    Raises:
+        ValueError: bad settings; with a scheduler also
+        :class:`refrnn.dist_sweep.DistSweepError` (a ValueError) when dask is
+        missing, the scheduler cannot be reached or a worker cannot serve.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
@@ -255,11 +194,30 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
             raise ValueError(f"base settings must not set {key!r}")
     specs = expand_grid(grid, configs, seeds)
     validate_specs(specs, base)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if scheduler is not None:  # fail on a missing extra before writing anything
+        from .dist_sweep import import_distributed
+        import_distributed()
     out_dir = Path(out_dir)
     for sub in ("_specs", "_logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    env = _worker_env(jobs)
-    say = echo or (lambda line: None)
+    session = None
+    if scheduler is not None:  # connect and check workers before building caches
+        from .dist_sweep import DaskSession
+        session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
+    try:
+        return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,
+                      session, retries, echo or (lambda line: None))
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, session,
+           retries, say) -> list[RunSummary]:
+    """sweep()'s body once the runs are validated and the dask session (if
+    any) is open: skip finished runs, build caches, train, summarise."""
     errors: dict[str, str | None] = {}
     todo = [s for s in specs
             if not is_done(out_dir / s.name, {**base, **s.overrides})]
@@ -268,24 +226,36 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
             say(f"skip  {s.name} (finished earlier)")
     if prebuild:
         prebuild_caches(todo, base, say)
+    restart = {s.name: restart_failed and failed_flag(out_dir, s.name).exists()
+               for s in todo}
     count = itertools.count(1)
 
-    def job(spec: RunSpec):
-        t0 = time.time()
-        flag = _failed_flag(out_dir, spec)
-        err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout,
-                      restart=restart_failed and flag.exists())
-        errors[spec.name] = err
+    def record(name: str, err: str | None, seconds: float, note: str = ""):
+        """One run ended: remember why, keep its .failed flag, say so."""
+        errors[name] = err
+        flag = failed_flag(out_dir, name)
         if err:
             atomic_write_text(flag, err + "\n")
         elif flag.exists():
             flag.unlink()
         state = "FAILED " + err if err else "done"
-        say(f"[{next(count)}/{len(todo)}] {spec.name}: {state} "
-            f"({time.time() - t0:.0f} s)")
+        say(f"[{next(count)}/{len(todo)}] {name}: {state} ({seconds:.0f} s{note})")
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(job, todo))
+    if session is None:
+        env = _worker_env(jobs)
+
+        def job(spec: RunSpec):
+            t0 = time.time()
+            err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout,
+                          restart=restart[spec.name])
+            record(spec.name, err, time.time() - t0)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(job, todo))
+    elif todo:
+        session.run([(s.name, run_spec(s, out_dir.resolve(), base, restart[s.name]))
+                     for s in todo], record=record, say=say, timeout=timeout,
+                    retries=retries)
     rows = [summarize_run(out_dir / s.name, s.label, s.seed,
                           error=errors.get(s.name)) for s in specs]
     write_csv(out_dir / "summary.csv", [r.as_dict() for r in rows])

@@ -143,11 +143,14 @@ def _through_time(model, U, G, T: int, B: int):
         xp.multiply(dh, d, out=du)              # du_t = dh_t * f'(u_t)
         if a != 1.0:
             du *= a                             #        * alpha
-            dh *= 1.0 - a                       # dh_{t-1} = (1 - alpha) dh_t
-        else:
-            dh.fill(0)
         G[:, s] = du                            # G_t is used up: du_t takes its place
-        if t > 0:
-            dh += G[:, s.start - B:s.start]     #            + G_{t-1}
+        if a != 1.0:
+            dh *= 1.0 - a                       # dh_{t-1} = (1 - alpha) dh_t
+            if t > 0:
+                dh += G[:, s.start - B:s.start] #            + G_{t-1}
+        elif t > 0:
+            xp.copyto(dh, G[:, s.start - B:s.start])  # alpha = 1: dh_{t-1} = G_{t-1}
+        else:
+            dh.fill(0)                          # alpha = 1, t = 0: no G_{-1}
         W.add_WTx(du, dh)                       #            + W_rec^T du_t
     return G, dh

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from . import cache_layout as L
+from .digest import array_sha256
 from .cache_layout import _write_batch, write_trials  # noqa: F401  (part of this API)
 from .file_errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
 from .locks import hold_lock
@@ -240,7 +241,7 @@ def verify_cache(path) -> dict:
         nonlocal n, nbytes
         if isinstance(obj, h5py.Dataset):
             try:
-                ok = L.array_sha256(obj[()]) == obj.attrs.get("sha256")
+                ok = array_sha256(obj[()]) == obj.attrs.get("sha256")
             except H5_DAMAGE:
                 ok = False
             n, nbytes = n + 1, nbytes + obj.size * obj.dtype.itemsize

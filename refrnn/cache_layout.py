@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
+from .digest import array_sha256
 
 FORMAT_VERSION = 1
 ENV_CACHE_DIR = "REFRNN_CACHE_DIR"
@@ -70,14 +71,6 @@ def cache_file_name(settings: dict) -> str:
 def lock_path(path) -> Path:
     """The lock file held while the cache ``path`` is being built: ``.<name>.lock``."""
     return Path(path).with_name(f".{Path(path).name}.lock")
-
-
-def array_sha256(a: np.ndarray) -> str:
-    """sha256 of an array's dtype, shape and C-order bytes."""
-    a = np.ascontiguousarray(a)
-    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
-    h.update(a.data if a.size else b"")
-    return h.hexdigest()
 
 
 def write_dataset(group: h5py.Group, name: str, data: np.ndarray, codec=None):

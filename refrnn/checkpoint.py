@@ -10,7 +10,7 @@ Layout of a checkpoint file::
     attrs: format, step       checkpoint format version, updates done
 
 Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
-``cache_layout.array_sha256`` computes it); loading checks them all, so a
+``digest.array_sha256`` computes it); loading checks them all, so a
 flipped byte is an error rather than a silently wrong model; structural HDF5
 damage is a CheckpointError too. Format 1 files (refrnn 0.1.0) stored the
 parameters as ``params/k0..k4`` with their names in a JSON attribute; they
@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_bytes
-from .cache_layout import array_sha256
+from .digest import array_sha256
 from .file_errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-2"

@@ -194,7 +194,7 @@ class RNN:
         Returns:
             y (T, B, n_out) outputs and a ForwardCache.
         """
-        cfg, xp, P = self.config, self.xp, self.params
+        cfg, xp = self.config, self.xp
         x = xp.asarray(x, dtype=self.dtype)
         if x.ndim != 3 or x.shape[2] != cfg.n_in:
             raise ValueError(f"x must have shape (T, B, {cfg.n_in}), got {tuple(x.shape)}")

@@ -2,25 +2,15 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from refrnn_cli.main import cli
+from cli_helpers import TINY, invoke
 from refrnn.checkpoint import load_checkpoint
 from refrnn.metrics import read_csv
 
-TINY = ["--hidden", "16", "--sparsity", "0.25", "--batch-size", "4", "--seq-len", "40",
-        "--steps", "6", "--eval-every", "3", "--trials-per-task", "8", "--eval-trials", "3"]
 
 
-@pytest.fixture(scope="module")
-def cache_file(tmp_path_factory):
-    from refrnn.cache import build_cache
-    path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def train_args(out, cache_file, *extra):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from refrnn_cli.main import cli
 from dask_cluster import LoopbackCluster, free_port
 from refrnn import __version__
 from refrnn.checkpoint import load_checkpoint
@@ -197,7 +197,7 @@ def test_killed_client_leaves_no_run_training(tmp_path, shared_cluster):
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps({"base": {**TINY, "steps": 5000},
                                 "grid": {"mask": ["autapse"], "sparsity": [0.25]}}))
-    client = subprocess.Popen([sys.executable, "-c", "from cli.main import cli; cli()",
+    client = subprocess.Popen([sys.executable, "-c", "from refrnn_cli.main import cli; cli()",
                                "sweep", "--grid", str(grid),
                                "--out", str(out), "--scheduler", shared_cluster.address],
                               cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL)
@@ -262,9 +262,9 @@ def test_workers_with_other_or_no_refrnn_are_refused(tmp_path, env):
 
 
 def test_plain_sweep_never_imports_dask():
-    code = ("import sys; import cli.main, refrnn.sweep, refrnn.dist_sweep; "
+    code = ("import sys; import refrnn_cli.main, refrnn.sweep, refrnn.dist_sweep; "
             "from click.testing import CliRunner; "
-            "r = CliRunner().invoke(cli.main.cli, ['sweep', '--mask', 'full', '--dry-run', "
+            "r = CliRunner().invoke(refrnn_cli.main.cli, ['sweep', '--mask', 'full', '--dry-run', "
             "'--out', 'unused']); assert r.exit_code == 0, r.output; "
             "assert 'distributed' not in sys.modules and 'dask' not in sys.modules")
     res = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],

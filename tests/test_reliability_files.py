@@ -13,22 +13,15 @@ import sys
 
 import h5py
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_helpers import TINY, invoke
 from refrnn import atomic
 from refrnn.cache import CacheError, build_cache, open_cache, verify_cache
 from refrnn.checkpoint import CheckpointError, load_checkpoint
 from refrnn.file_errors import FileError
 
-TINY = ["--hidden", "16", "--sparsity", "0.25", "--batch-size", "4", "--seq-len", "40",
-        "--steps", "6", "--eval-every", "3", "--trials-per-task", "8", "--eval-trials", "3"]
 
 
-@pytest.fixture(scope="module")
-def cache_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +31,6 @@ def done_run(tmp_path_factory, cache_file):
     return out
 
 
-def invoke(*args, **kw):
-    return CliRunner().invoke(cli, [str(a) for a in args], **kw)
 
 
 def one_line_error(res, *words, code=1):
@@ -167,7 +158,7 @@ def test_real_full_tmpfs(tmp_path, cache_file):
         pytest.skip("cannot mount a tmpfs here (needs root and mount permission)")
     try:
         out = disk / "run"
-        code = ("import sys; from cli.main import cli; sys.argv[0] = 'refrnn'; cli()")
+        code = ("import sys; from refrnn_cli.main import cli; sys.argv[0] = 'refrnn'; cli()")
         args = ["train", *TINY, "--hidden", "256", "--sparsity", "0.04", "--steps", "60",
                 "--eval-every", "20",
                 "--cache-path", cache_file, "--out", str(out), "-q"]

@@ -9,9 +9,8 @@ import threading
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_helpers import invoke
 from refrnn.cache import build_cache, get_or_build_cache
 from refrnn.cache_layout import lock_path
 from refrnn.config_file import ConfigError
@@ -32,14 +31,8 @@ with hold_lock(sys.argv[1], "test"):
 """
 
 
-@pytest.fixture(scope="module")
-def cache_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def digest(folder):
@@ -83,7 +76,7 @@ def test_resume_says_where_it_starts_and_refuses_to_go_back(tmp_path, cache_file
 
 
 def test_progress_bar_spans_the_remaining_steps():
-    from cli.train_cmd import _Progress
+    from refrnn_cli.train_cmd import _Progress
     info = dict(step=13, steps=20, start=12, loss=1.0, mean_loss=1.5, mean_perf=0.5,
                 seconds=3.0, eta=21.0)
     with _Progress(20, 4, quiet=False) as p:

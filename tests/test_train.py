@@ -17,12 +17,6 @@ TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_e
             checkpoint_every=3, trials_per_task=8, eval_trials=3, lr=5e-3)
 
 
-@pytest.fixture(scope="module")
-def cache_file(tmp_path_factory):
-    """One small yang19 trial cache shared by this module's runs."""
-    from refrnn.cache import build_cache
-    path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
 
 
 def run(tmp_path, cache_file, name="run", **kw):

@@ -39,5 +39,11 @@ class ErrorsAsLines(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit,
                 click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
+            import os
+            import sys
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except _known_errors() as e:
             raise click.ClickException(_one_line(e)) from None

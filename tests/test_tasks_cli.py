@@ -36,3 +36,17 @@ def test_bad_input_exits_2_with_hint():
     r = run("--task-set", "yang19", "--task", "dlygointr")
     assert r.exit_code == 2 and "not in task set" in r.output
     assert run("--dt", "0").exit_code == 2
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`refrnn tasks | head -1`: the reader leaves early; no error line, no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "from refrnn_cli.main import cli; cli()",
+                             "tasks", "--task-set", "modcog"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    proc.stdout.close()  # gone before the first line is written: that write fails
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Error" not in err and "Traceback" not in err, err

@@ -29,6 +29,8 @@ _SETTINGS = [
     ("--tau", "tau", float, "Time constant in ms (alpha = dt / tau)."),
     ("--dt", "dt", float, "Time step in ms (default: the task set's, 100)."),
     ("--sigma-rec", "sigma_rec", float, "Recurrent noise strength."),
+    ("--init-radius", "init_radius", float,
+     "Spectral radius of the initial W_rec (0 = unscaled N(0, 1/k) draw)."),
     ("--lr", "lr", float, "Adam learning rate."),
     ("--batch-size", "batch_size", int, "Streams per batch B."),
     ("--seq-len", "seq_len", int, "Steps per batch T."),

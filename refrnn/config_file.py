@@ -42,7 +42,9 @@ class TrainConfig:
     Model: ``hidden`` units, ``activation``, leak ``alpha = dt / tau`` with
     ``dt`` from the task set (100 ms) unless given, recurrent noise
     ``sigma_rec``, recurrent ``mask`` kind at ``sparsity`` (fraction of the
-    hidden*hidden connections that exist; ``mask_seed`` for random masks).
+    hidden*hidden connections that exist; ``mask_seed`` for random masks);
+    the initial W_rec is scaled to spectral radius ``init_radius`` (0 = the
+    unscaled N(0, 1/k) draw).
     Data: ``trials_per_task`` cached training trials and ``eval_trials`` held-out
     test trials per task (cache seed ``cache_seed``), streamed in batches of
     ``batch_size`` x ``seq_len`` steps with input noise when ``input_noise``.
@@ -64,6 +66,7 @@ class TrainConfig:
     sparsity: float = 0.04
     mask_seed: int = 0
     sigma_rec: float = 0.05
+    init_radius: float = 1.0
     train_h0: bool = False
     dtype: str = "float32"
     device: str = "cpu"
@@ -140,7 +143,7 @@ class TrainConfig:
         for name in ("seed", "cache_seed", "mask_seed"):
             _int_at_least(name, getattr(self, name), 0)
         _positive("lr", self.lr)
-        for name in ("sigma_rec", "clip", "fix_weight"):
+        for name in ("sigma_rec", "clip", "fix_weight", "init_radius"):
             _number(name, getattr(self, name))
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}", name)

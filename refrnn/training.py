@@ -143,7 +143,7 @@ def build_model(cfg: TrainConfig, n_tasks: int, backend):
     mc = ModelConfig(n_in=N_OBS + n_tasks, n_out=N_CLASSES, n_hidden=cfg.hidden,
                      activation=cfg.activation, alpha=cfg.alpha, sigma_rec=cfg.sigma_rec,
                      mask=cfg.mask, sparsity=cfg.sparsity, mask_seed=cfg.mask_seed,
-                     dtype=cfg.dtype, train_h0=cfg.train_h0)
+                     dtype=cfg.dtype, train_h0=cfg.train_h0, init_radius=cfg.init_radius)
     return RNN(mc, backend, seed=cfg.seed)
 
 

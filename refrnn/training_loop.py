@@ -163,6 +163,13 @@ class Loop:
         return loss
 
     def _diverged(self, what, s):
+        if s == 1:  # no update has been applied yet: the untrained network overflowed
+            r = self.cfg.init_radius
+            start = (f"spectral radius {r:g}" if r > 0 else "the unscaled N(0, 1/k) draw")
+            raise TrainingDiverged(
+                f"{what} at step 1, before any update: the initial dynamics diverged "
+                f"(initial W_rec: {start}). Lower init_radius (--init-radius), "
+                "or use a bounded activation (tanh); lr and clip play no part yet")
         raise TrainingDiverged(
             f"{what} at step {s}; training stopped. The last good checkpoint "
             f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; "

@@ -1,0 +1,47 @@
+"""Every hidden size trains from the defaults (issue 12).
+
+With the unscaled N(0, 1/k) draw, relu networks at N = 64 .. 192 overflowed
+at the first update in 1 to 2 of 3 seeds; the scaled start must give 20
+finite updates for every size and seed. The trial cache is tiny (8 trials per
+task): the dynamics, not the data, are under test.
+"""
+import pytest
+from click.testing import CliRunner
+
+from refrnn.config_file import ConfigError
+from refrnn.training import TrainingDiverged, train
+from refrnn_cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def cache_file(tmp_path_factory):
+    from refrnn.cache import build_cache
+    path = tmp_path_factory.mktemp("cache") / "yang19.h5"
+    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
+
+
+def run(tmp_path, cache_file, **kw):
+    return train(task_set="yang19", steps=20, eval_every=20, trials_per_task=8, eval_trials=3,
+                 cache_path=cache_file, out=str(tmp_path / "run"), quiet=True, **kw)
+
+
+@pytest.mark.parametrize("hidden", [32, 64, 100, 128, 192, 256])
+def test_twenty_finite_updates_for_three_seeds(tmp_path, cache_file, hidden):
+    for seed in range(3):
+        r = run(tmp_path, cache_file, hidden=hidden, seed=seed, force=True)
+        assert r.step == 20 and r.final_loss < 10, (hidden, seed, r.final_loss)
+
+
+def test_nan_at_step_one_blames_the_initial_dynamics(tmp_path, cache_file):
+    with pytest.raises(TrainingDiverged) as e:
+        run(tmp_path, cache_file, hidden=64, init_radius=5.0)
+    msg = str(e.value)
+    assert "at step 1" in msg and "initial dynamics diverged" in msg
+    assert "init_radius" in msg and "smaller lr" not in msg
+
+
+def test_hidden_too_small_for_the_mask_is_a_clear_error(tmp_path, cache_file):
+    with pytest.raises(ConfigError, match="in-degree k=0"):
+        run(tmp_path, cache_file, hidden=12)
+    r = CliRunner().invoke(cli, ["train", "--hidden", "12", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "in-degree k=0" in r.output and "Traceback" not in r.output

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from refrnn.scoring import SCORES
+
 
 @click.command("eval")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -18,10 +20,12 @@ import click
               help="Device (default: the run's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per forward pass (default: the run's eval_batch_size).")
+@click.option("--score", type=click.Choice(SCORES), default="refrnn", show_default=True,
+              help="Trial scoring rule of the perf column (docs/tasks.md, Scoring).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the table (default: RUN_DIR/eval.csv, or "
-                   "RUN_DIR/eval_<checkpoint>[_noise].csv for other choices).")
-def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
+                   "RUN_DIR/eval_<checkpoint>[_noise][_<score>].csv for other choices).")
+def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_path):
     """Print the per-task performance table of RUN_DIR and write it as CSV."""
     from refrnn.cache import CacheError
     from refrnn.checkpoint import CheckpointError
@@ -41,15 +45,17 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
                                  param_hint="'--checkpoint'")
     try:
         res = evaluate_run(run, checkpoint=checkpoint, noise=noise, seed=seed,
-                           device=device, batch_size=batch_size)
+                           device=device, batch_size=batch_size, score=score)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
     except (CheckpointError, CacheError) as e:
         raise click.ClickException(str(e)) from None
     if csv_path is None:
-        default = checkpoint == "last" and not noise
+        default = checkpoint == "last" and not noise and score == "refrnn"
         tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
-        csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
+        tag += ("_noise" if noise else "") + ("" if score == "refrnn" else f"_{score}")
+        csv_path = run / ("eval.csv" if default else f"eval_{tag}.csv")
+    click.echo(f"score: {score} (docs/tasks.md, Scoring)")
     click.echo(format_table(res))
     write_csv(res, csv_path)
     click.echo(f"wrote {csv_path}")

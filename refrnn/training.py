@@ -219,10 +219,11 @@ class _sigint_flag:
 
 
 def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
-                 batch_size=None):
+                 batch_size=None, score="refrnn"):
     """Score a run's checkpoint on its test trials; dict as metrics.evaluate.
 
-    ``checkpoint`` is "last", "best" or a path to a checkpoint file.
+    ``checkpoint`` is "last", "best" or a path to a checkpoint file; ``score``
+    the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.scoring).
     """
     from .backend import get_backend
     from .checkpoint import load_checkpoint, restore_params
@@ -242,7 +243,7 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     restore_params(model, ckpt, str(path))
     rng = np.random.default_rng(seed_for(seed, _EVAL_STREAM)) if noise else None
     return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,
-                    noise=noise, rng=rng, input_noise_std=_input_std(cfg))
+                    noise=noise, rng=rng, input_noise_std=_input_std(cfg), score=score)
 
 
 

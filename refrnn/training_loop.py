@@ -22,10 +22,15 @@ from .training import (
     _EVAL_STREAM, _NOISE_STREAM, RunResult, TrainingDiverged, _input_std, now, seed_for,
 )
 
+LITERATURE_COLUMNS = ["mean_perf_yang2019", "mean_perf_neurogym"]
+
 
 def metrics_columns(names):
-    """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds."""
-    return (["step", "loss", "mean_perf", "mean_decision_acc"]
+    """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds.
+
+    The means are refrnn's perf, decision accuracy, and the Yang 2019 and
+    neurogym perf (refrnn.scoring); per-task columns use refrnn's rule."""
+    return (["step", "loss", "mean_perf", "mean_decision_acc"] + LITERATURE_COLUMNS
             + [f"perf_{t}" for t in names] + [f"acc_{t}" for t in names] + ["seconds"])
 
 
@@ -122,6 +127,7 @@ class Loop:
         self.loss_sum, self.loss_n = 0.0, 0
         row = ([self.step, "" if math.isnan(loss) else repr(loss),
                 repr(res[MEAN]["perf"]), repr(res[MEAN]["decision_acc"])]
+               + [repr(res[MEAN][c[len("mean_"):]]) for c in LITERATURE_COLUMNS]
                + [repr(res[t]["perf"]) for t in self.names]
                + [repr(res[t]["decision_acc"]) for t in self.names]
                + [f"{self.seconds():.3f}"])

@@ -32,6 +32,7 @@ def test_twenty_finite_updates_for_three_seeds(tmp_path, cache_file, hidden):
         assert r.step == 20 and r.final_loss < 10, (hidden, seed, r.final_loss)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
 def test_nan_at_step_one_blames_the_initial_dynamics(tmp_path, cache_file):
     with pytest.raises(TrainingDiverged) as e:
         run(tmp_path, cache_file, hidden=64, init_radius=5.0)

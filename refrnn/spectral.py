@@ -8,7 +8,7 @@ of the same in-degree (N = 256, 4%: 1.29 to 1.58 against about 1.03). So the
 initialisation scales w_rec to a target radius (``ModelConfig.init_radius``).
 
 The radius is computed on the sparse matrix: ARPACK (scipy.sparse.linalg.eigs,
-k = 1, largest magnitude) from a fixed start vector, so the result is
+the 10 eigenvalues of largest magnitude) from a fixed start vector, so the result is
 deterministic and no dense N x N matrix is formed. Small matrices (where
 ARPACK needs k < N - 1, or where a dense solve is cheaper) use numpy.linalg.
 """
@@ -20,6 +20,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigs
 
 DENSE_MAX_N = 64  # at or below this N, numpy's dense eigvals (cheap, exact)
 ARPACK_TOL = 1e-6
+ARPACK_K, ARPACK_NCV = 10, 100  # eigenvalues asked for, Arnoldi basis size
 
 
 def spectral_radius(w: sp.spmatrix, tol: float = ARPACK_TOL) -> float:
@@ -40,9 +41,15 @@ def spectral_radius(w: sp.spmatrix, tol: float = ARPACK_TOL) -> float:
     if n <= DENSE_MAX_N:
         return float(np.max(np.abs(np.linalg.eigvals(w.toarray()))))
     v0 = np.full(n, 1.0 / np.sqrt(n))  # fixed start: the same answer every call
-    ncv = min(n - 1, 40)
+    # The spectrum of a random W_rec crowds the edge of a disc; asking for one
+    # eigenvalue (k = 1, 40 Arnoldi vectors) missed the largest by up to 0.15%
+    # at N = 256 and 1024 (24 matrices, 4 of each mask kind and size). Ten of
+    # them from 100 vectors matched numpy's dense answer to 1e-8 on all 24, in
+    # about the same time.
+    k = min(ARPACK_K, n - 2)
+    ncv = min(n - 1, ARPACK_NCV)
     try:
-        vals = eigs(w, k=1, which="LM", v0=v0, ncv=ncv, tol=tol,
+        vals = eigs(w, k=k, which="LM", v0=v0, ncv=ncv, tol=tol,
                     maxiter=100 * n, return_eigenvectors=False)
     except ArpackNoConvergence as e:  # clustered spectrum: take what converged
         if len(e.eigenvalues) == 0:

@@ -129,7 +129,7 @@ def plot(rows, spec, path: Path) -> Path:
         cfgs = sorted((c for c in spec["configs"] if c["task_set"] == ts),
                       key=lambda c: c["sparsity"])
         for i, what in enumerate(("final", "steps")):
-            ax, xs, means = axes[i][j], [], []
+            ax, xs, means, top = axes[i][j], [], [], 0.0
             for c in cfgs:
                 curves = [read_metrics(r.run_dir) for r in rows
                           if r.label == c["label"] and r.status == "done"]
@@ -140,9 +140,10 @@ def plot(rows, spec, path: Path) -> Path:
                             if v is not None]
                 ax.plot([c["sparsity"]] * len(vals), vals, "o", color="0.55", ms=4)
                 if what == "steps" and curves:  # how many seeds reached the criterion
-                    ax.annotate(f"{len(vals)}/{len(curves)}", (c["sparsity"], 0.02),
+                    ax.annotate(f"{len(vals)}/{len(curves)}", (c["sparsity"], 0.94),
                                 xycoords=("data", "axes fraction"), ha="center", fontsize=8)
                 if vals:
+                    top = max(top, max(vals))
                     xs.append(c["sparsity"])
                     means.append(float(np.mean(vals)))
             ax.plot(xs, means, "-", color="C0", lw=1.8, marker="s", ms=5)
@@ -151,6 +152,12 @@ def plot(rows, spec, path: Path) -> Path:
             ax.set_xticklabels(["full" if c["sparsity"] == 1.0 else f"{c['sparsity']:g}"
                                 for c in cfgs])
             ax.grid(alpha=0.3, which="both")
+            if what == "final" and means:  # at least 0.1 tall: seed noise looks like noise
+                mid = (min(means) + max(means)) / 2
+                half = max(0.05, (max(means) - min(means)) / 2 + 0.01)
+                ax.set_ylim(mid - half, mid + half)
+            elif means:
+                ax.set_ylim(0, top * 1.25)
             if what == "final":
                 ax.set(title=f"{ts}: final mean perf after {spec['base']['steps']} updates",
                        ylabel="mean perf (refrnn rule)")

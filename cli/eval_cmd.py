@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from refrnn.backend import DEVICES
+from refrnn.scoring import SCORES
 
 
 @click.command("eval")
@@ -20,10 +21,12 @@ from refrnn.backend import DEVICES
               help="Device (default: the run's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per forward pass (default: the run's eval_batch_size).")
+@click.option("--score", type=click.Choice(SCORES), default="refrnn", show_default=True,
+              help="Trial scoring rule of the perf column (docs/tasks.md, Scoring).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the table (default: RUN_DIR/eval.csv, or "
-                   "RUN_DIR/eval_<checkpoint>[_noise].csv for other choices).")
-def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
+                   "RUN_DIR/eval_<checkpoint>[_noise][_<score>].csv for other choices).")
+def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_path):
     """Print the per-task performance table of RUN_DIR and write it as CSV.
 
     File, checkpoint and cache failures end in cli.errors (one line, exit 1)."""
@@ -44,18 +47,20 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, csv_path):
                                  param_hint="'--checkpoint'")
     hint = "" if csv_path else "; pass --csv PATH to write the table elsewhere"
     if csv_path is None:
-        default = checkpoint == "last" and not noise
+        default = checkpoint == "last" and not noise and score == "refrnn"
         tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
-        csv_path = run / ("eval.csv" if default else f"eval_{tag}{'_noise' if noise else ''}.csv")
+        tag += ("_noise" if noise else "") + ("" if score == "refrnn" else f"_{score}")
+        csv_path = run / ("eval.csv" if default else f"eval_{tag}.csv")
     try:  # fail now, not after the evaluation
         check_writable(csv_path)
     except FileError as e:
         raise click.ClickException(f"{e}{hint}") from None
     try:
         res = evaluate_run(run, checkpoint=checkpoint, noise=noise, seed=seed,
-                           device=device, batch_size=batch_size)
+                           device=device, batch_size=batch_size, score=score)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
+    click.echo(f"score: {score} (docs/tasks.md, Scoring)")
     click.echo(results_table(res))
     write_results_csv(res, csv_path)
     click.echo(f"wrote {csv_path}")

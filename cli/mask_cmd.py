@@ -8,6 +8,8 @@ import click
 from refrnn.atomic import atomic_output
 from refrnn.masks import (MASK_KINDS, SPATIAL_KINDS, in_degree, make_mask, mask_stats,
                           sheet_shape)
+from refrnn.model import DEFAULT_INIT_RADIUS
+from refrnn.spectral import initial_radius
 
 
 def _save_plot(mask, kind: str, path: str) -> None:
@@ -57,10 +59,18 @@ def _save_plot(mask, kind: str, path: str) -> None:
 @click.option("--sparsity", type=float, default=0.04, show_default=True,
               help="fraction of the N*N connections that exist, in (0, 1]")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed (random mask only)")
+@click.option("--init-radius", type=float, default=DEFAULT_INIT_RADIUS, show_default=True,
+              help="spectral radius the initial W_rec is scaled to (0 = unscaled 1/k draw)")
+@click.option("--weight-seed", type=int, default=0, show_default=True,
+              help="seed of the initial weights whose spectral radius is printed")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="save a picture of the mask to this file (needs matplotlib)")
-def mask(kind, hidden, sparsity, seed, plot_path):
-    """Build a recurrent mask and print in-degree, density and radius."""
+def mask(kind, hidden, sparsity, seed, init_radius, weight_seed, plot_path):
+    """Build a recurrent mask and print in-degree, density, neighbourhood radius
+    and the spectral radius of an initial W_rec on it."""
+    if not (init_radius >= 0 and init_radius < float("inf")):
+        raise click.BadParameter(f"must be >= 0 (0 = unscaled), got {init_radius}",
+                                 param_hint="--init-radius")
     if hidden < 1:
         raise click.BadParameter(f"must be a positive integer, got {hidden}", param_hint="--hidden")
     if kind not in ("full", "autapse"):
@@ -80,6 +90,14 @@ def mask(kind, hidden, sparsity, seed, plot_path):
     click.echo(f"density: {st['density']:.6f}")
     if "radius" in st:
         click.echo(f"radius: {st['radius']:.4f}")
+    unscaled = initial_radius(kind, hidden, sparsity, seed, 0.0, weight_seed)
+    if init_radius > 0:
+        rho = initial_radius(kind, hidden, sparsity, seed, init_radius, weight_seed)
+        click.echo(f"initial W_rec spectral radius: {rho:.4f} (init_radius {init_radius:g}; "
+                   f"unscaled N(0, 1/k) draw: {unscaled:.4f}; weight seed {weight_seed})")
+    else:
+        click.echo(f"initial W_rec spectral radius: {unscaled:.4f} (unscaled N(0, 1/k) "
+                   f"draw; weight seed {weight_seed})")
     if plot_path:
         _save_plot(m, kind, plot_path)
         click.echo(f"saved {plot_path}")

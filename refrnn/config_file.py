@@ -63,7 +63,8 @@ class TrainConfig:
     fraction ``sparsity`` of the hidden*hidden connections. Data: cached
     trials streamed in batches of ``batch_size`` x ``seq_len`` steps. Loss:
     cross-entropy at every step, label-0 (fixate) steps weighted
-    ``fix_weight``. Optimiser: Adam. See each field's help text.
+    ``fix_weight``. Optimiser: Adam. The initial W_rec is scaled to spectral
+    radius ``init_radius``. See each field's help text.
     """
 
     task_set: str = setting("yang19", "Task battery.", choices=tuple(TASK_SETS))
@@ -79,6 +80,8 @@ class TrainConfig:
                               above=0, max=1)
     mask_seed: int = setting(0, "Seed of the random mask.", min=0)
     sigma_rec: float = setting(0.05, "Recurrent noise strength.", min=0)
+    init_radius: float = setting(1.0, "Spectral radius of the initial W_rec (0 = the "
+                                 "unscaled N(0, 1/k) draw).", min=0)
     train_h0: bool = setting(False, "Train the initial state h0.")
     dtype: str = setting("float32", "Floating-point type.", choices=DTYPES)
     device: str = setting("cpu", "Where to train.", choices=DEVICES)

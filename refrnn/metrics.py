@@ -1,10 +1,13 @@
 """Per-task performance on held-out trials (docs/tasks.md, "Scoring").
 
-A trial counts as correct (``perf`` = 1) when the network's argmax output is 0
-(fixate) at every step before the decision period and equals the label at the
-last decision step. Decision accuracy is the fraction of decision steps, pooled
-over a task's trials, whose argmax equals the label. Both are reported per
-task and as the unweighted mean over tasks (key ``"mean"``).
+A trial counts as correct (``perf`` = 1) under refrnn's rule when the network's
+argmax output is 0 (fixate) at every step before the decision period and
+equals the label at the last decision step. Decision accuracy is the fraction
+of decision steps, pooled over a task's trials, whose argmax equals the label.
+The Yang 2019 and neurogym rules (refrnn.scoring) are scored beside it, as
+``perf_yang2019`` and ``perf_neurogym``; ``score=`` chooses which one ``perf``
+holds. All are reported per task and as the unweighted mean over tasks (key
+``"mean"``).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .scoring import SCORES, check_score, last_step, yang2019_correct
 from .tables import format_table, write_csv
 
 MEAN = "mean"
@@ -51,7 +55,7 @@ def score_outputs(pred, labels, decision_start, lengths):
 
 
 def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=None,
-             input_noise_std=0.1, tasks=None):
+             input_noise_std=0.1, tasks=None, score="refrnn"):
     """Score ``model`` on whole held-out trials of every task.
 
     Args:
@@ -66,9 +70,12 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
             draws the input noise and seeds the backend's recurrent noise.
         tasks: optional subset of task names to score (default: all in
             ``test_trials`` that are in ``task_names``).
+        score: the rule ``perf`` reports: "refrnn", "yang2019" or "neurogym"
+            (refrnn.scoring, docs/tasks.md).
     Returns:
-        dict task -> {"perf", "decision_acc", "n"}, plus "mean" (unweighted
-        over tasks; "n" is the total number of trials).
+        dict task -> {"perf", "decision_acc", "n", "perf_refrnn",
+        "perf_yang2019", "perf_neurogym"}, plus "mean" (unweighted over tasks;
+        "n" is the total number of trials).
     """
     from .data import trial_batch  # lazily: data imports the task code
 
@@ -76,6 +83,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     if noise and rng is None:
         raise ValueError("evaluate(noise=True) needs an rng")
+    check_score(score)
     backend = getattr(model, "backend", None)
     xp = backend.xp if backend is not None else np
     to_np = backend.to_numpy if backend is not None else np.asarray
@@ -93,7 +101,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
             raise ValueError(f"no test trials for task {task!r}")
         trials = test_trials[task]
         n = trials.n_trials
-        correct = 0
+        correct = dict.fromkeys(SCORES, 0)
         hits = steps = 0
         for a in range(0, n, int(batch_size)):
             idx = np.arange(a, min(n, a + int(batch_size)))
@@ -102,13 +110,17 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
                 noise_std=input_noise_std if noise else 0.0, rng=host_rng)
             y, _ = model.forward(batch.x, rng=rec_rng)
             pred = to_np(xp.argmax(y, axis=-1))
-            ok, h, s = score_outputs(pred, to_np(batch.labels), to_np(ds), to_np(ln))
-            correct += int(ok.sum())
+            labels, ln = to_np(batch.labels), to_np(ln)
+            ok, h, s = score_outputs(pred, labels, to_np(ds), ln)
+            correct["refrnn"] += int(ok.sum())
+            correct["yang2019"] += int(yang2019_correct(to_np(y), labels, ln).sum())
+            correct["neurogym"] += int(np.sum(last_step(pred, ln) == last_step(labels, ln)))
             hits += h
             steps += s
-        out[task] = {"perf": correct / n if n else float("nan"),
+        perfs = {f"perf_{r}": c / n if n else float("nan") for r, c in correct.items()}
+        out[task] = {"perf": perfs[f"perf_{score}"],
                      "decision_acc": hits / steps if steps else float("nan"),
-                     "n": int(n)}
+                     "n": int(n), **perfs}
     out[MEAN] = summarize(out)
     return out
 
@@ -118,9 +130,11 @@ def summarize(results):
     rows = [v for k, v in results.items() if k != MEAN]
     if not rows:
         return {"perf": float("nan"), "decision_acc": float("nan"), "n": 0}
-    return {"perf": float(np.mean([r["perf"] for r in rows])),
-            "decision_acc": float(np.mean([r["decision_acc"] for r in rows])),
-            "n": int(sum(r["n"] for r in rows))}
+    keys = ["perf", "decision_acc"] + [k for k in rows[0] if k.startswith("perf_")
+                                       and all(k in r for r in rows)]
+    out = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    out["n"] = int(sum(r["n"] for r in rows))
+    return out
 
 
 def results_table(results) -> str:

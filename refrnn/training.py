@@ -92,7 +92,7 @@ def build_model(cfg: TrainConfig, n_tasks: int, backend):
     mc = ModelConfig(n_in=N_OBS + n_tasks, n_out=N_CLASSES, n_hidden=cfg.hidden,
                      activation=cfg.activation, alpha=cfg.alpha, sigma_rec=cfg.sigma_rec,
                      mask=cfg.mask, sparsity=cfg.sparsity, mask_seed=cfg.mask_seed,
-                     dtype=cfg.dtype, train_h0=cfg.train_h0)
+                     dtype=cfg.dtype, train_h0=cfg.train_h0, init_radius=cfg.init_radius)
     return RNN(mc, backend, seed=cfg.seed)
 
 
@@ -189,10 +189,11 @@ class _sigint_flag:
 
 
 def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
-                 batch_size=None):
+                 batch_size=None, score="refrnn"):
     """Score a run's checkpoint on its test trials; dict as metrics.evaluate.
 
-    ``checkpoint`` is "last", "best" or a path to a checkpoint file.
+    ``checkpoint`` is "last", "best" or a path to a checkpoint file; ``score``
+    the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.scoring).
     """
     from .backend import get_backend
     from .checkpoint import load_checkpoint, restore_params
@@ -212,4 +213,4 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     restore_params(model, ckpt, str(path))
     rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
     return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,
-                    noise=noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms))
+                    noise=noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms), score=score)

@@ -69,10 +69,15 @@ def seed_for(seed: int, stream: int, step: int = 0) -> int:
 def now() -> float:
     return time.perf_counter()
 
+LITERATURE_COLUMNS = ["mean_perf_yang2019", "mean_perf_neurogym"]
+
 
 def metrics_columns(names):
-    """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds."""
-    return (["step", "loss", "mean_perf", "mean_decision_acc"]
+    """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds.
+
+    The means are refrnn's perf, decision accuracy, and the Yang 2019 and
+    neurogym perf (refrnn.scoring); per-task columns use refrnn's rule."""
+    return (["step", "loss", "mean_perf", "mean_decision_acc"] + LITERATURE_COLUMNS
             + [f"perf_{t}" for t in names] + [f"acc_{t}" for t in names] + ["seconds"])
 
 
@@ -183,6 +188,7 @@ class Loop:
         self.loss_sum, self.loss_n, self.row_loss = 0.0, 0, loss
         row = ([self.step, "" if math.isnan(loss) else repr(loss),
                 repr(res[MEAN]["perf"]), repr(res[MEAN]["decision_acc"])]
+               + [repr(res[MEAN][c[len("mean_"):]]) for c in LITERATURE_COLUMNS]
                + [repr(res[t]["perf"]) for t in self.names]
                + [repr(res[t]["decision_acc"]) for t in self.names]
                + [f"{self.seconds():.3f}"])
@@ -226,6 +232,13 @@ class Loop:
         return loss
 
     def _diverged(self, what, s):
+        if s == 1:  # no update has been applied yet: the untrained network overflowed
+            r = self.cfg.init_radius
+            start = (f"spectral radius {r:g}" if r > 0 else "the unscaled N(0, 1/k) draw")
+            raise TrainingDiverged(
+                f"{what} at step 1, before any update: the initial dynamics diverged "
+                f"(initial W_rec: {start}). Lower init_radius (--init-radius), "
+                "or use a bounded activation (tanh); lr and clip play no part yet")
         raise TrainingDiverged(
             f"{what} at step {s}; training stopped. The last good checkpoint "
             f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; "

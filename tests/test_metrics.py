@@ -66,7 +66,8 @@ def test_evaluate_per_task_and_mean():
     trials = {"a": _trials(5, lambda i: 3 + i), "b": _trials(3, lambda i: 2)}
     names = ["a", "b"]
     perfect = evaluate(_Oracle(N_OBS + 2), trials, names, batch_size=2)
-    assert perfect["a"] == {"perf": 1.0, "decision_acc": 1.0, "n": 5}
+    assert perfect["a"] == {"perf": 1.0, "decision_acc": 1.0, "n": 5, "perf_refrnn": 1.0,
+                            "perf_yang2019": 1.0, "perf_neurogym": 1.0}
     assert perfect[MEAN]["perf"] == 1.0 and perfect[MEAN]["n"] == 8
     broken = evaluate(_Oracle(N_OBS + 2, wrong_task_unit=1), trials, names, batch_size=2)
     assert broken["a"]["perf"] == 1.0

@@ -66,7 +66,7 @@ def test_config_validation_and_round_trip():
 
 
 def test_shapes_dtypes_and_initial_scale():
-    m = RNN(ModelConfig(n_in=159, n_hidden=1024), seed=0)
+    m = RNN(ModelConfig(n_in=159, n_hidden=1024, init_radius=0.0), seed=0)  # the 1/k draw
     shapes = {k: v.shape for k, v in m.params.items()}
     assert shapes == {"W_in": (1024, 159), "b": (1024,), "w_rec": (m.mask.nnz,),
                       "W_out": (17, 1024), "b_out": (17,)}
@@ -78,7 +78,7 @@ def test_shapes_dtypes_and_initial_scale():
     assert not m.params["b"].any() and not m.params["b_out"].any()
     # A 4% mask and a full matrix give W_rec h of the same spread.
     h = np.random.default_rng(1).standard_normal((256, 64))
-    spread = [np.std(RNN(ModelConfig(n_in=3, mask=mk, dtype="float64"), seed=2)
+    spread = [np.std(RNN(ModelConfig(n_in=3, mask=mk, dtype="float64", init_radius=0.0), seed=2)
                      .w_rec_dense() @ h) for mk in ("locality", "full")]
     assert spread[0] == pytest.approx(spread[1], rel=0.15)
 
@@ -169,7 +169,7 @@ def test_bad_shapes():
 def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
     """Initial self-weights are clipped to SELF_MAX; without it an autapse
     relu net (k = 1, w_ii ~ N(0, 1)) overflows float32 within T = 200."""
-    m = RNN(ModelConfig(n_in=5, n_hidden=256, mask="autapse"), seed=0)
+    m = RNN(ModelConfig(n_in=5, n_hidden=256, mask="autapse", init_radius=0.0), seed=0)
     w = m.params["w_rec"]
     assert np.abs(w).max() <= model_mod.SELF_MAX
     assert (np.abs(w) == model_mod.SELF_MAX).sum() > 256 * 0.2  # the clip acted
@@ -177,7 +177,8 @@ def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
     y, _ = m.forward(x, rng=np.random.default_rng(1))
     assert np.isfinite(y).all()
     # Dense masks draw the same as before: nothing near the bound is touched.
-    full = RNN(ModelConfig(n_in=5, n_hidden=64, mask="full", dtype="float64"), seed=3)
+    full = RNN(ModelConfig(n_in=5, n_hidden=64, mask="full", dtype="float64", init_radius=0.0),
+               seed=3)
     raw = np.random.default_rng(3)
     raw.standard_normal((64, 5))
     assert np.array_equal(full.params["w_rec"], raw.standard_normal(64 * 64) / 8.0)

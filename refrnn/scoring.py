@@ -1,0 +1,82 @@
+"""The literature's trial scoring rules, next to refrnn's own (docs/tasks.md).
+
+Three rules score a trial from the network's outputs y (17 logits per step:
+class 0 = fixate, class k = ring unit k-1 at angle 2*pi*(k-1)/16):
+
+- ``refrnn``: argmax 0 at every step before the decision period and argmax =
+  label at the trial's last step (:func:`refrnn.metrics.score_outputs`).
+- ``yang2019``: Yang et al. 2019's ``get_perf``, last step only. With
+  p = softmax(y) there, the network fixates when p[0] > 0.5 and reports the
+  population-vector angle of p[1:17]. A trial whose label is 0 (no response)
+  is correct when the network fixates; otherwise when it does not fixate and
+  the reported angle is within 0.2*pi (36 degrees) of the target's, so the
+  neighbouring ring class (22.5 degrees away) counts. Fixation earlier in the
+  trial is not scored.
+- ``neurogym``: argmax at the trial's last step = label there.
+
+Yang's network had sigmoid outputs; refrnn's are softmax class scores, so the
+fixation unit's activity is read as p[0]. Padded batches score each trial at
+its own last step, lengths[b] - 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SCORES = ("refrnn", "yang2019", "neurogym")
+N_RING = 16
+YANG_TOLERANCE = 0.2 * np.pi
+
+
+def last_step(a, lengths):
+    """Each trial's entry at its last step: a (T, B, ...) -> (B, ...)."""
+    a = np.asarray(a)
+    ln = np.asarray(lengths, dtype=np.int64)
+    return a[ln - 1, np.arange(a.shape[1])]
+
+
+def popvec(p):
+    """Population-vector angle in [0, 2*pi) of ring activities p (..., 16)."""
+    pref = 2 * np.pi * np.arange(p.shape[-1]) / p.shape[-1]
+    total = p.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = (p * np.cos(pref)).sum(axis=-1) / total
+        s = (p * np.sin(pref)).sum(axis=-1) / total
+    return np.mod(np.arctan2(s, c), 2 * np.pi)
+
+
+def yang2019_correct(y, labels, lengths):
+    """Yang et al. 2019's rule (module docstring).
+
+    Args:
+        y: (T, B, 17) output logits.
+        labels: int (T, B) target class per step.
+        lengths: int (B,) trial lengths in steps.
+    Returns:
+        (B,) bool.
+    """
+    z = last_step(y, lengths).astype(np.float64)
+    lab = last_step(labels, lengths)
+    if z.shape[-1] != N_RING + 1:
+        raise ValueError(f"the yang2019 rule needs {N_RING + 1} outputs, got {z.shape[-1]}")
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    fixating = p[:, 0] > 0.5
+    target = 2 * np.pi * (lab - 1) / N_RING
+    d = np.abs(popvec(p[:, 1:]) - target)
+    close = np.minimum(d, 2 * np.pi - d) < YANG_TOLERANCE
+    return np.where(lab == 0, fixating, close & ~fixating)
+
+
+def neurogym_correct(y, labels, lengths):
+    """neurogym's usual rule: argmax at the last step equals the label there.
+
+    Args: as :func:`yang2019_correct`. Returns (B,) bool.
+    """
+    return last_step(np.argmax(y, axis=-1), lengths) == last_step(labels, lengths)
+
+
+def check_score(score: str) -> str:
+    """``score`` if it names a rule, else ValueError listing the rules."""
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {', '.join(SCORES)}; got {score!r}")
+    return score

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from refrnn.sweep import format_table, aggregate, sweep  # noqa: E402
+from refrnn.sweep import aggregate, summary_table, sweep  # noqa: E402
 
 # The sweep: mask kinds x sparsities at N = 256 on the Yang 2019 tasks.
 GRID = {"task_set": ["yang19"], "mask": ["locality", "random"],
@@ -90,7 +90,7 @@ def main(argv=None):
                      echo=print)
     finally:
         cluster.close()
-    print(format_table(aggregate(rows)))
+    print(summary_table(aggregate(rows)))
     return 0 if all(r.status == "done" for r in rows) else 1
 
 

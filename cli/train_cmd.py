@@ -114,7 +114,7 @@ class _Progress:
         return False
 
     def _show(self, _item=None):
-        from refrnn.training_loop import fmt_loss
+        from refrnn.progress_text import fmt_loss
         i = self.info
         if not i:
             return ""
@@ -127,7 +127,7 @@ class _Progress:
             return
         self.info = info
         if not self.tty:
-            from refrnn.training_loop import eta_suffix
+            from refrnn.progress_text import eta_suffix
             if info["step"] % self.eval_every == 0 or info["step"] == self.steps:
                 click.echo(f"{self._show()}  ({info['seconds']:.0f} s"
                            f"{eta_suffix(info['eta'])})")

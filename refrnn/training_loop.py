@@ -29,6 +29,7 @@ from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkp
 from .config_file import TrainConfig
 from .file_errors import FileError, file_errors
 from .metrics import MEAN, evaluate, results_table, write_results_csv
+from .progress_text import eta_suffix, fmt_loss
 from .tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
@@ -293,17 +294,3 @@ class Loop:
                          best_perf=self.best_perf, best_step=self.best_step,
                          seconds=self.seconds(), history=history)
 
-
-def fmt_loss(loss: float) -> str:
-    """A loss for a console line: 4 decimals, or "-" before the first update."""
-    return "-" if math.isnan(loss) else f"{loss:.4f}"
-
-
-def eta_suffix(seconds: float) -> str:
-    """", ETA 3 min 20 s" (empty when unknown)."""
-    if not math.isfinite(seconds):
-        return ""
-    s = int(round(seconds))
-    text = f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else (
-        f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s")
-    return f", ETA {text}"

@@ -1,23 +1,13 @@
 """examples/data_efficiency.py: its configurations and a tiny real run."""
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+from example_loader import load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _load(name):
-    sys.path.insert(0, str(EXAMPLES))  # data_efficiency imports paper_claims
-    try:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return mod
+    return load_example(name)
 
 
 def test_configs_reuse_the_paper_claims_runs_at_their_trial_count():

@@ -1,26 +1,16 @@
 """examples/sparsity_sweep.py: the grid it defines and its report on hand-made runs."""
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from example_loader import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 
 
 def _load():
-    sys.path.insert(0, str(EXAMPLES))  # sparsity_sweep imports paper_claims
-    try:
-        spec = importlib.util.spec_from_file_location("sparsity_sweep",
-                                                      EXAMPLES / "sparsity_sweep.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return mod
+    return load_example("sparsity_sweep")
 
 
 def test_grid_matches_the_committed_file_and_the_paper_budget():

@@ -29,7 +29,8 @@ from refrnn.scoring import SCORES
 def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_path):
     """Print the per-task performance table of RUN_DIR and write it as CSV.
 
-    File, checkpoint and cache failures end in cli.errors (one line, exit 1)."""
+    A missing or damaged file, checkpoint or cache ends in a one-line error
+    and exit status 1."""
     from refrnn.config_file import ConfigError
     from refrnn.file_errors import FileError, check_writable
     from refrnn.metrics import results_table, write_results_csv

@@ -22,6 +22,7 @@ its ``data_efficiency`` markers.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -156,8 +157,9 @@ def main(argv=None):
     seeds = list(range(args.seeds))
     if args.dry_run:
         for c in configs:
-            print(c)
-        print(f"{len(configs) * len(seeds)} runs (finished ones are skipped)")
+            print(json.dumps({**base, **c}))
+        print(f"{len(configs) * len(seeds)} runs (finished ones are skipped; the "
+              f"1,000-trial runs are paper_claims.py's, when --out is shared)")
         return 0
     if args.report_only:
         rows = pc.collect_existing(Path(args.out), configs, seeds)

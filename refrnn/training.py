@@ -126,13 +126,22 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     except RuntimeError as e:  # cuda asked for where there is none
         raise ConfigError(str(e), "device") from None
     out = cfg.out_dir
-    if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
+    created = not out.is_dir()
+    if created:  # e.g. nothing to resume: say so before creating anything
         check_run_dir(cfg, resume, force)
         with file_errors(out, "create the run directory"):
             make_folder(out)
-    # an existing directory is locked first, so a live writer is named in any case
-    with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
-        return _train_locked(cfg, backend, resume, force, quiet, callback)
+    try:
+        # an existing directory is locked first, so a live writer is named in any case
+        with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
+            return _train_locked(cfg, backend, resume, force, quiet, callback)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no empty folder
+            try:
+                out.rmdir()
+            except OSError:  # not empty (or already gone): keep what is there
+                pass
+        raise
 
 
 def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:

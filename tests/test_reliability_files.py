@@ -249,3 +249,13 @@ def test_dt_that_does_not_divide_the_periods_is_refused(tmp_path, cache_file):
     from refrnn.config_file import TrainConfig
     check_task_dt(TrainConfig(dt=20, task_set="modcog").resolved())  # Yang 2019's dt
     check_task_dt(TrainConfig(dt=100, task_set="modcog", compat="modcog-2023").resolved())
+
+
+def test_garbage_cache_file_is_one_line_and_leaves_no_run_folder(tmp_path):
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(bytes(range(256)) * 16)
+    out = tmp_path / "runs" / "r"
+    line = one_line_error(invoke("train", *TINY, "--cache-path", garbage, "--out", out),
+                          "garbage.h5", "not HDF5")
+    assert not out.exists(), line  # the failed start left no empty run folder
+    assert garbage.read_bytes() == bytes(range(256)) * 16

@@ -6,23 +6,29 @@ import time
 
 import click
 
+from refrnn.config_file import TrainConfig
 from refrnn.tasks.encoding import COMPAT_MODES
 from refrnn.tasks.registry import TASK_SETS
 
+# the defaults are `refrnn train`'s, so a cache built ahead is the one it opens
+TRAIN = TrainConfig()
+
 
 @click.command("cache")
-@click.option("--task-set", "task_set", default="modcog", show_default=True,
+@click.option("--task-set", "task_set", default=TRAIN.task_set, show_default=True,
               type=click.Choice(list(TASK_SETS)), help="which task battery")
-@click.option("--trials-per-task", "trials_per_task", default=1000, show_default=True,
+@click.option("--trials-per-task", "trials_per_task", default=TRAIN.trials_per_task,
+              show_default=True,
               type=click.IntRange(min=1), help="training trials per task")
-@click.option("--test-trials-per-task", "test_trials_per_task", default=None,
-              type=click.IntRange(min=1), help="held-out trials per task "
-              "[default: max(1, trials-per-task // 10)]")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--test-trials-per-task", "test_trials_per_task", default=TRAIN.eval_trials,
+              show_default=True, type=click.IntRange(min=1),
+              help="held-out trials per task (train's --eval-trials)")
+@click.option("--seed", default=TRAIN.cache_seed, show_default=True,
+              type=click.IntRange(min=0),
               help="seed of the generated trials")
 @click.option("--task-seed", "task_seed", default=0, show_default=True,
               type=click.IntRange(min=0), help="task-set seed (delayed-match delays)")
-@click.option("--dt", default=100, show_default=True, type=click.IntRange(min=1),
+@click.option("--dt", default=TRAIN.dt_ms, show_default=True, type=click.IntRange(min=1),
               help="step length, ms")
 @click.option("--compat", default=None, type=click.Choice([c for c in COMPAT_MODES if c]),
               help="reference behaviour where refrnn differs")

@@ -39,3 +39,15 @@ def test_bad_options_exit_2(tmp_path):
         assert "Traceback" not in r.output
     r = run("--verify", str(tmp_path / "missing.h5"))
     assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_defaults_build_the_cache_train_opens(tmp_path, monkeypatch):
+    """`refrnn cache` with train's settings writes the file `refrnn train` looks for."""
+    from refrnn.cache import default_cache_path
+    from refrnn.config_file import TrainConfig
+    monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "cd"))
+    r = run("--trials-per-task", "3")
+    assert r.exit_code == 0, r.output
+    args, kw = TrainConfig(trials_per_task=3).resolved().cache_request()
+    expected = default_cache_path(*args, **kw)
+    assert [p.name for p in (tmp_path / "cd").iterdir()] == [expected.name]

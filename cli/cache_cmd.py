@@ -18,14 +18,13 @@ TRAIN = TrainConfig()
 @click.option("--task-set", "task_set", default=TRAIN.task_set, show_default=True,
               type=click.Choice(list(TASK_SETS)), help="which task battery")
 @click.option("--trials-per-task", "trials_per_task", default=TRAIN.trials_per_task,
-              show_default=True,
-              type=click.IntRange(min=1), help="training trials per task")
+              show_default=True, type=click.IntRange(min=1), help="training trials per task")
 @click.option("--test-trials-per-task", "test_trials_per_task", default=TRAIN.eval_trials,
               show_default=True, type=click.IntRange(min=1),
               help="held-out trials per task (train's --eval-trials)")
 @click.option("--seed", default=TRAIN.cache_seed, show_default=True,
               type=click.IntRange(min=0),
-              help="seed of the generated trials")
+              help="seed of the generated trials (train's --cache-seed)")
 @click.option("--task-seed", "task_seed", default=0, show_default=True,
               type=click.IntRange(min=0), help="task-set seed (delayed-match delays)")
 @click.option("--dt", default=TRAIN.dt_ms, show_default=True, type=click.IntRange(min=1),

@@ -1,5 +1,5 @@
 """Packaging for refrnn: locality-masked RNNs with hand-written BPTT."""
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="refrnn",
@@ -12,7 +12,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.9",
-    packages=["refrnn", "refrnn.tasks", "refrnn_cli"],
+    packages=find_packages(include=["refrnn", "refrnn.*"]) + ["refrnn_cli"],
     package_dir={"refrnn_cli": "cli"},
     install_requires=[
         "numpy>=1.22",

@@ -22,7 +22,7 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, ROOT)
 
-from refrnn.atomic import atomic_write_text  # noqa: E402
+from refrnn.files.atomic import atomic_write_text  # noqa: E402
 
 
 def cpu_model() -> str:

@@ -11,7 +11,7 @@ import click
 
 
 def _one_line(e: BaseException) -> str:
-    from refrnn.file_errors import FileError, describe_os_error
+    from refrnn.files.errors import FileError, describe_os_error
 
     if isinstance(e, OSError) and not isinstance(e, FileError):  # raised outside file_errors
         where = getattr(e, "filename", None)
@@ -31,7 +31,7 @@ class ErrorsAsLines(click.Group):
     """A click group whose sub-commands' known failures print as one line."""
 
     def invoke(self, ctx):
-        from refrnn.notices import show_notices_as_lines
+        from refrnn.files.notices import show_notices_as_lines
 
         show_notices_as_lines()
         try:

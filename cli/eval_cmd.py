@@ -32,7 +32,7 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
     A missing or damaged file, checkpoint or cache ends in a one-line error
     and exit status 1."""
     from refrnn.config_file import ConfigError
-    from refrnn.file_errors import FileError, check_writable
+    from refrnn.files.errors import FileError, check_writable
     from refrnn.metrics import results_table, write_results_csv
     from refrnn.training import evaluate_run
 

@@ -5,7 +5,7 @@ import os
 
 import click
 
-from refrnn.atomic import atomic_output
+from refrnn.files.atomic import atomic_output
 from refrnn.masks import (MASK_KINDS, SPATIAL_KINDS, in_degree, make_mask, mask_stats,
                           sheet_shape)
 from refrnn.model import DEFAULT_INIT_RADIUS

@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 import paper_claims as pc  # noqa: E402
 from refrnn.sweep import sweep  # noqa: E402
 from refrnn.sweep_results import aggregate, read_metrics, seed_stats  # noqa: E402
-from refrnn.tables import write_csv  # noqa: E402
+from refrnn.files.tables import write_csv  # noqa: E402
 
 BEGIN, END = "<!-- data_efficiency:begin -->", "<!-- data_efficiency:end -->"
 TRIALS = (10, 30, 100, 1000)

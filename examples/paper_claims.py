@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from refrnn.masks import in_degree  # noqa: E402
-from refrnn.atomic import atomic_write_text  # noqa: E402
+from refrnn.files.atomic import atomic_write_text  # noqa: E402
 from refrnn.sweep import expand_grid, sweep  # noqa: E402
 from refrnn.sweep_results import (  # noqa: E402
     aggregate, read_metrics, summarize_run)
-from refrnn.tables import write_csv  # noqa: E402
+from refrnn.files.tables import write_csv  # noqa: E402
 
 BEGIN, END = "<!-- paper_claims:begin -->", "<!-- paper_claims:end -->"
 PENDING = "not finished yet"

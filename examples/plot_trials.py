@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from refrnn.atomic import atomic_output
+from refrnn.files.atomic import atomic_output
 from refrnn.tasks import get_task
 
 TASKS = ("dlyanti", "ctxdm1", "dlydm2intr", "dnms", "goseqr", "dmsintlseql")

@@ -31,11 +31,11 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import paper_claims as pc  # noqa: E402
-from refrnn.atomic import atomic_output, atomic_write_text  # noqa: E402
+from refrnn.files.atomic import atomic_output, atomic_write_text  # noqa: E402
 from refrnn.masks import in_degree  # noqa: E402
 from refrnn.sweep_results import (  # noqa: E402
     aggregate, read_metrics, seed_stats, steps_to_reach)
-from refrnn.tables import write_csv  # noqa: E402
+from refrnn.files.tables import write_csv  # noqa: E402
 
 BEGIN, END = "<!-- sparsity_sweep:begin -->", "<!-- sparsity_sweep:end -->"
 SPARSITIES = (0.04, 1.0, 0.01, 0.32, 0.16, 0.02, 0.08)  # run order; 1.0 = full

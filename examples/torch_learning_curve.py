@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import refrnn
-from refrnn.atomic import atomic_write_text
+from refrnn.files.atomic import atomic_write_text
 from refrnn.export import arrays_from_params
 from refrnn.metrics import evaluate
 from refrnn.torch_bridge import MaskedRNN

@@ -21,11 +21,11 @@ import h5py
 import numpy as np
 
 from . import cache_layout as L
-from .digest import array_sha256
+from .files.digest import array_sha256
 from .cache_layout import _write_batch, write_trials  # noqa: F401  (part of this API)
-from .file_errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
-from .locks import hold_lock
-from .notices import notice
+from .files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
+from .files.locks import hold_lock
+from .files.notices import notice
 from .tasks import TASK_CODE_VERSION
 from .tasks.encoding import check_dt
 from .tasks.trials import N_OBS, TrialBatch

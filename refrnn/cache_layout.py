@@ -27,8 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
-from .digest import array_sha256
+from .files.atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
+from .files.digest import array_sha256
 
 FORMAT_VERSION = 1
 ENV_CACHE_DIR = "REFRNN_CACHE_DIR"

@@ -14,7 +14,7 @@ Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
 flipped byte is an error rather than a silently wrong model; structural HDF5
 damage is a CheckpointError too. Format 1 files (refrnn 0.1.0) stored the
 parameters as ``params/k0..k4`` with their names in a JSON attribute; they
-still load. Writes go through ``refrnn.atomic.atomic_bytes`` (built in
+still load. Writes go through ``refrnn.files.atomic.atomic_bytes`` (built in
 memory, then temporary file, fsync, rename), so a failed write (full disk
 included) leaves the old checkpoint untouched.
 """
@@ -27,9 +27,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .atomic import atomic_bytes
-from .digest import array_sha256
-from .file_errors import H5_DAMAGE, damage_text, raise_os_cause
+from .files.atomic import atomic_bytes
+from .files.digest import array_sha256
+from .files.errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-2"
 READABLE = ("refrnn-checkpoint-1", FORMAT)  # 1: parameters as a k0..kN tree

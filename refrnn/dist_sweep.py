@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from .atomic import atomic_write_text
+from .files.atomic import atomic_write_text
 from .dist_task import PROBE_DIR, probe_storage, run_task
 
 INSTALL_HINT = "pip install 'refrnn[dist]'"

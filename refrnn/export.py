@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
+from .files.atomic import atomic_output
 
 EXPORT_FORMAT = "refrnn-export-1"
 SETTINGS_KEY = "refrnn_settings"
@@ -196,7 +196,7 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     mismatch, before anything is written.
     """
     from .checkpoint import Checkpoint, save_checkpoint
-    from .atomic import atomic_write_text
+    from .files.atomic import atomic_write_text
     from .training import prepare_run_dir
 
     arrays = {k: np.asarray(v) for k, v in arrays.items()}

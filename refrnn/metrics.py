@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .scoring import SCORES, check_score, last_step, yang2019_correct
-from .tables import format_table, write_csv
+from .files.tables import format_table, write_csv
 
 MEAN = "mean"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
+from .files.atomic import atomic_output
 from .sweep_results import Curve, read_metrics
 
 LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")

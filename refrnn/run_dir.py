@@ -6,13 +6,13 @@
     resume_line(step, steps)             "resuming from step N of M"
 
 :func:`refrnn.training.train` calls them around the run directory's lock
-(:mod:`refrnn.locks`).
+(:mod:`refrnn.files.locks`).
 """
 from __future__ import annotations
 
 from .config_file import ConfigError, TrainConfig
-from .file_errors import file_errors, make_folder
-from .locks import RUN_LOCK
+from .files.errors import file_errors, make_folder
+from .files.locks import RUN_LOCK
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 

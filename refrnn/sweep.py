@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .atomic import atomic_write_text
+from .files.atomic import atomic_write_text
 from .config_file import TrainConfig, normalize_keys
 from .sweep_grid import (  # noqa: F401  (re-exported)
     RunSpec, default_label, expand_grid, validate_specs,
@@ -41,7 +41,7 @@ from .sweep_grid import (  # noqa: F401  (re-exported)
 from .sweep_results import (  # noqa: F401  (re-exported)
     DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
 )
-from .tables import write_csv
+from .files.tables import write_csv
 
 
 def _worker_env(jobs: int) -> dict:

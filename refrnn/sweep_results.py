@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config_file import TrainConfig
-from .tables import format_table
+from .files.tables import format_table
 
 DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 THRESHOLDS = (0.8, 0.9)

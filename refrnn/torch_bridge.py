@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_output
+from .files.atomic import atomic_output
 from .export import export_arrays
 
 

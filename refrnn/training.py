@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .config_file import ConfigError, TrainConfig, load_config_file, normalize_keys
-from .file_errors import file_errors, make_folder
-from .locks import RUN_LOCK, hold_lock
-from .notices import notice
+from .files.errors import file_errors, make_folder
+from .files.locks import RUN_LOCK, hold_lock
+from .files.notices import notice
 from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
     RUN_FILES, check_run_dir, check_task_dt, prepare_run_dir, resume_line,
 )

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from .files.atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
 from .config_file import TrainConfig
-from .file_errors import FileError, file_errors
+from .files.errors import FileError, file_errors
 from .metrics import MEAN, evaluate, results_table, write_results_csv
 from .progress_text import eta_suffix, fmt_loss
 from .tasks.trials import input_noise_std

@@ -221,7 +221,7 @@ def test_task_code_version_mismatch(fake, monkeypatch):
 
 
 def _race_worker(path, barrier):
-    from refrnn.locks import LockError
+    from refrnn.files.locks import LockError
     barrier.wait()
     try:
         build(path.parent, path.name)

@@ -15,10 +15,10 @@ import h5py
 import pytest
 
 from cli_helpers import TINY, invoke
-from refrnn import atomic
+from refrnn.files import atomic
 from refrnn.cache import CacheError, build_cache, open_cache, verify_cache
 from refrnn.checkpoint import CheckpointError, load_checkpoint
-from refrnn.file_errors import FileError
+from refrnn.files.errors import FileError
 
 
 
@@ -91,7 +91,7 @@ def _fail_writes(monkeypatch, code, after=0):
 def test_eval_in_read_only_run_dir(done_run, monkeypatch):
     before = (done_run / "eval.csv").read_bytes()
     monkeypatch.setattr(atomic.tempfile, "mkstemp", _raise(errno.EROFS))
-    import refrnn.file_errors as fe
+    import refrnn.files.errors as fe
     monkeypatch.setattr(fe.tempfile, "mkstemp", _raise(errno.EROFS))
     res = invoke("eval", done_run)
     line = one_line_error(res, "eval.csv", "read-only file system", "--csv")

@@ -14,7 +14,7 @@ from cli_helpers import invoke
 from refrnn.cache import build_cache, get_or_build_cache
 from refrnn.cache_layout import lock_path
 from refrnn.config_file import ConfigError
-from refrnn.locks import RUN_LOCK, LockError, hold_lock
+from refrnn.files.locks import RUN_LOCK, LockError, hold_lock
 from refrnn.training import train
 
 TINY = ["--hidden", "16", "--sparsity", "0.25", "--batch-size", "4", "--seq-len", "40",
@@ -24,7 +24,7 @@ KW = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, eval_every=4,
 
 HOLDER = """
 import sys, time
-from refrnn.locks import hold_lock
+from refrnn.files.locks import hold_lock
 with hold_lock(sys.argv[1], "test"):
     print("held", flush=True)
     time.sleep(60)
@@ -137,7 +137,7 @@ def test_second_writer_of_a_run_directory_is_refused(tmp_path, cache_file):
 
 
 def test_stale_lock_without_flock_uses_the_pid(tmp_path, monkeypatch):
-    import refrnn.locks as locks
+    import refrnn.files.locks as locks
     monkeypatch.setattr(locks, "fcntl", None)  # e.g. Windows, or no flock on the mount
     path = tmp_path / "x.lock"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -1,7 +1,7 @@
-"""refrnn.tables: the one CSV writer and the one text-table formatter."""
+"""refrnn.files.tables: the one CSV writer and the one text-table formatter."""
 import csv
 
-from refrnn.tables import format_table, write_csv
+from refrnn.files.tables import format_table, write_csv
 
 
 def test_format_table_aligns_and_rules():

@@ -5,7 +5,7 @@ through :func:`atomic_output`, so a crash or Ctrl-C never leaves a
 half-written file under the final name, and an older file is replaced only
 by a complete new one. Any OSError on the way (permission, full disk, a
 path under a file, a read-only mount) becomes a one-line
-:class:`refrnn.file_errors.FileError` naming ``path``.
+:class:`refrnn.files.errors.FileError` naming ``path``.
 
 HDF5 files are built in memory and then written with plain file I/O
 (:func:`atomic_bytes`, :func:`atomic_write_h5`): HDF5 failing a write on a full disk leaves its
@@ -20,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .file_errors import file_errors, make_folder
+from .errors import file_errors, make_folder
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .file_errors import FileError, file_errors, make_folder
+from .errors import FileError, file_errors, make_folder
 
 try:
     import fcntl

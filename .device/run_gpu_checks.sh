@@ -42,7 +42,7 @@ try:
     print("torch", torch.__version__, "| cuda available", torch.cuda.is_available())
 except ImportError:
     print("torch: not installed")
-from refrnn.backend import available_devices
+from refrnn.backends.backend import available_devices
 print("refrnn sees", available_devices())
 assert "cuda" in available_devices(), "refrnn does not see the GPU"
 '

@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     if args.batch < 1 or args.seq_len < 1 or args.reps < 1 or args.big_reps < 1:
         fail("--batch, --seq-len, --reps and --big-reps must be >= 1")
 
-    from refrnn.backend import get_backend
+    from refrnn.backends.backend import get_backend
     if args.smoke:
         be = get_backend("cpu")
         gpu_name, peak_bw, bw_src = "none (CPU smoke run)", float("nan"), "n/a"

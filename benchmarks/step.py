@@ -86,7 +86,7 @@ def _result(wall, cpu, setup_mb, exact, nnz) -> dict:
 def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
     """Time refrnn's step in this process; returns timing and memory."""
     from refrnn import losses, optim
-    from refrnn.backend import get_backend
+    from refrnn.backends.backend import get_backend
 
     backend = get_backend("cpu")
     model = _build_model(n, sparsity)

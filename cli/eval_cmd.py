@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from refrnn.backend import DEVICES
+from refrnn.backends.backend import DEVICES
 from refrnn.scoring import SCORES
 
 
@@ -36,7 +36,7 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
     from refrnn.metrics import results_table, write_results_csv
     from refrnn.training import evaluate_run
 
-    from refrnn.backend import available_devices
+    from refrnn.backends.backend import available_devices
     if device == "cuda" and "cuda" not in available_devices():
         raise click.BadParameter("device 'cuda' needs CuPy and a CUDA GPU", param_hint="'--device'")
     run = Path(run_dir)

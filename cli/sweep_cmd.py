@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from refrnn.backend import DEVICES
+from refrnn.backends.backend import DEVICES
 from refrnn.config_file import load_config_file, normalize_keys
 from refrnn.masks import MASK_KINDS
 from refrnn.tasks.registry import TASK_SETS

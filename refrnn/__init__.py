@@ -5,7 +5,7 @@ CPU (NumPy + scipy.sparse) and on CUDA (CuPy + cupyx.scipy.sparse).
 """
 __version__ = "0.1.0"
 
-from .backend import Backend, get_backend  # noqa: F401,E402
+from .backends.backend import Backend, get_backend  # noqa: F401,E402
 from .metrics import evaluate  # noqa: F401,E402
 from .training import TrainConfig, train  # noqa: F401,E402
 from .dataset import Dataset  # noqa: F401,E402

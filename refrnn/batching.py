@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .normals import box_muller
+from .backends.noise import box_muller
 from .tasks.trials import N_OBS, NOISE_UNITS
 
 

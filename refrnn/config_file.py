@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from .backend import DEVICES
+from .backends.backend import DEVICES
 from .masks import MASK_KINDS, in_degree
 from .model import ACTIVATIONS, DTYPES
 from .tasks.encoding import COMPAT_MODES

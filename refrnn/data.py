@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import get_backend
+from .backends.backend import get_backend
 from .batching import gather_noisy_obs as _noisy_obs
 from .batching import one_hot_inputs as _one_hot_inputs
 from .tasks.trials import TrialBatch

@@ -1,7 +1,7 @@
 """The one forward loop and the one backward loop over time (docs/bptt.md).
 
 Every backend runs these lines; what differs between backends is the set of
-primitives ``prims`` (refrnn.backend) and the recurrent operator ``W`` it
+primitives ``prims`` (refrnn.backends.backend) and the recurrent operator ``W`` it
 built for the mask (add_Wx: out += W_rec x; add_WTx: out += W_rec^T x;
 sampled: the W_rec gradient at the mask).
 

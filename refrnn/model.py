@@ -36,9 +36,9 @@ import numpy as np
 
 from . import engine
 from .activations import ACTIVATIONS
-from .backend import get_backend
+from .backends.backend import get_backend
 from .masks import MASK_KINDS, make_mask
-from .primitives_array import ArrayNoise, pattern_coordinates
+from .backends.plain import ArrayNoise, pattern_coordinates
 from .spectral import scale_to_radius
 
 DTYPES = ("float32", "float64")

@@ -117,7 +117,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     FileError (an OSError) when a file cannot be written (the last good
     checkpoint is kept), LockError when another process trains into ``out``.
     """
-    from .backend import get_backend
+    from .backends.backend import get_backend
 
     cfg = resolve_config(config, overrides, resume)
     check_task_dt(cfg)
@@ -204,7 +204,7 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     ``checkpoint`` is "last", "best" or a path to a checkpoint file; ``score``
     the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.scoring).
     """
-    from .backend import get_backend
+    from .backends.backend import get_backend
     from .checkpoint import load_checkpoint, restore_params
     from .metrics import evaluate
 

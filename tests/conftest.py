@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from refrnn.backend import available_devices, get_backend
+from refrnn.backends.backend import available_devices, get_backend
 
 
 @pytest.fixture(params=["cpu", "cuda"])

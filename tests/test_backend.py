@@ -1,4 +1,4 @@
-"""refrnn.backend: choosing numpy-versus-cupy, moving arrays, seeded generators.
+"""refrnn.backends.backend: choosing numpy-versus-cupy, moving arrays, seeded generators.
 
 The CPU cases always run; the CUDA cases come from the ``backend`` fixture
 (tests/conftest.py) and skip cleanly where CuPy or a GPU is missing.
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-import refrnn.backend as backend_mod
-from refrnn.backend import Backend, available_devices, cuda_available, get_backend
+import refrnn.backends.backend as backend_mod
+from refrnn.backends.backend import Backend, available_devices, cuda_available, get_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ def test_cpu_backend_is_numpy_and_scipy():
     assert b.name == "cpu" and not b.is_gpu
     assert b.xp is np
     assert b.sparse is scipy.sparse
-    from refrnn.primitives_cpu import CpuPrimitives
+    from refrnn.backends.fast_cpu import CpuPrimitives
     assert isinstance(b.prims, CpuPrimitives)
 
 
@@ -36,7 +36,7 @@ def test_default_device_is_cpu():
 def test_auto_picks_cuda_with_the_plain_blocked_primitives(monkeypatch):
     """With CUDA present (a stand-in cupy / cupyx), "auto" builds the CUDA
     backend, and it runs the plain primitives with the blocked sampled product."""
-    from refrnn.primitives_array import ArrayPrimitives
+    from refrnn.backends.plain import ArrayPrimitives
 
     cupy, sparse = SimpleNamespace(name="cupy"), SimpleNamespace(name="cupyx.scipy.sparse")
     cupyx = SimpleNamespace(scipy=SimpleNamespace(sparse=sparse))

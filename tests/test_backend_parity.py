@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from refrnn import losses, optim
-from refrnn.backend import available_devices, get_backend
+from refrnn.backends.backend import available_devices, get_backend
 from refrnn.model import RNN, ModelConfig
 
 CPU = get_backend("cpu")
@@ -263,9 +263,9 @@ def test_gpu_only_branch_of_the_sampler_matches_the_cpu_branch():
     has or gains runs here) and compare with the CPU's bit for bit."""
     import scipy.sparse
 
-    from refrnn.backend import Backend
+    from refrnn.backends.backend import Backend
     from refrnn.data import StreamSampler
-    from refrnn.primitives_array import ArrayPrimitives
+    from refrnn.backends.plain import ArrayPrimitives
 
     fake_gpu = Backend("cuda", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, True))
     assert fake_gpu.is_gpu

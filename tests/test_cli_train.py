@@ -77,7 +77,7 @@ def test_quiet_prints_only_the_table(tmp_path, cache_file):
 ])
 def test_bad_options_exit_2(tmp_path, cache_file, extra, words):
     if extra[0] == "--device":
-        from refrnn.backend import available_devices
+        from refrnn.backends.backend import available_devices
         if "cuda" in available_devices():
             pytest.skip("a GPU is present: --device cuda is valid here")
     res = invoke(*train_args(tmp_path / "bad", cache_file), *extra)

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from refrnn.backend import available_devices, get_backend
+from refrnn.backends.backend import available_devices, get_backend
 from refrnn.data import Batch, StreamSampler, trial_batch
 from refrnn.tasks.trials import NOISE_UNITS, TrialBatch
 

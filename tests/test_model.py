@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import refrnn.model as model_mod
-import refrnn.primitives_array as primitives_array
-from refrnn.pattern_product import PatternProduct
+import refrnn.backends.plain as primitives_array
+from refrnn.backends.sampled_product import PatternProduct
 from refrnn.losses import cross_entropy
 from refrnn.masks import make_mask
 from refrnn.model import RNN, ModelConfig

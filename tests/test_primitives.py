@@ -2,7 +2,7 @@
 
 The engine (refrnn.engine) runs one forward and one backward loop on every
 backend; backends differ only in their primitives. The reference is
-refrnn.primitives_array on NumPy (``reference_backend()``); the same set with
+refrnn.backends.plain on NumPy (``reference_backend()``); the same set with
 the blocked sampled product (``reference_backend(blocked=True)``) is exactly
 what CUDA runs, so it is checked here too, on NumPy.
 """
@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import refrnn.cpu_threads as ct
-from refrnn.backend import available_devices, get_backend, reference_backend
+import refrnn.backends.threads as ct
+from refrnn.backends.backend import available_devices, get_backend, reference_backend
 from refrnn.losses import cross_entropy
 from refrnn.masks import make_mask
 from refrnn.model import RNN, ModelConfig
-from refrnn.normals import draw_noise
-from refrnn.pattern_product import MAX_RUNS, PatternProduct
-from refrnn.primitives_array import ArrayNoise, ArrayPrimitives
-from refrnn.primitives_cpu import CpuPrimitives, SeededNoise
+from refrnn.backends.noise import draw_noise
+from refrnn.backends.sampled_product import MAX_RUNS, PatternProduct
+from refrnn.backends.plain import ArrayNoise, ArrayPrimitives
+from refrnn.backends.fast_cpu import CpuPrimitives, SeededNoise
 
 TOL = 1e-12  # float64, relative to the array's scale
 

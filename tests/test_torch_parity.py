@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from refrnn import optim  # noqa: E402
-from refrnn.pattern_product import PatternProduct  # noqa: E402
+from refrnn.backends.sampled_product import PatternProduct  # noqa: E402
 from refrnn.gradcheck import make_problem  # noqa: E402
 from refrnn.model import RNN, ModelConfig  # noqa: E402
 from refrnn.torch_reference import (  # noqa: E402
@@ -58,7 +58,7 @@ def test_other_masks_match(mask, n, sparsity, dense):
 def test_threaded_split_path_matches():
     # nnz * B above refrnn's PARALLEL_MIN: the CSR products and the all-time
     # products run as two row halves, one on a helper thread.
-    from refrnn.cpu_threads import PARALLEL_MIN
+    from refrnn.backends.threads import PARALLEL_MIN
 
     report = parity_report(mask="locality", n_hidden=1024, sparsity=0.04, T=3, B=16,
                            activation="relu", alpha=0.2, train_h0=True, seed=6)

@@ -7,7 +7,7 @@ imported lazily, only when a CUDA backend is asked for.
 
 The engine (refrnn.engine) runs the same two loops on every backend; what
 differs is the backend's set of primitives (``Backend.prims``):
-refrnn.primitives_cpu on the CPU, the plain refrnn.primitives_array on CUDA,
+refrnn.backends.fast_cpu on the CPU, the plain refrnn.backends.plain on CUDA,
 and the plain set on NumPy as the reference (``reference_backend()``).
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Backend:
         xp: ``numpy`` or ``cupy``.
         sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
         prims: the engine's primitives (split, compute, draw_noise, step_buffer,
-            recurrent): refrnn.primitives_cpu or refrnn.primitives_array.
+            recurrent): refrnn.backends.fast_cpu or refrnn.backends.plain.
     """
 
     name: str
@@ -125,7 +125,7 @@ def get_backend(device: str = "cpu") -> Backend:
     if device == "cpu":
         import scipy.sparse
 
-        from .primitives_cpu import CpuPrimitives
+        from .fast_cpu import CpuPrimitives
 
         return Backend("cpu", np, scipy.sparse, CpuPrimitives())
     if not cuda_available():
@@ -136,21 +136,21 @@ def get_backend(device: str = "cpu") -> Backend:
     import cupy
     import cupyx.scipy.sparse
 
-    from .primitives_array import ArrayPrimitives
+    from .plain import ArrayPrimitives
 
     return Backend("cuda", cupy, cupyx.scipy.sparse,
                    ArrayPrimitives(cupy, cupyx.scipy.sparse, blocked=True))
 
 
 def reference_backend(blocked: bool = False) -> Backend:
-    """The CPU with the plain primitives (refrnn.primitives_array on NumPy).
+    """The CPU with the plain primitives (refrnn.backends.plain on NumPy).
 
     The reference every faster primitive is tested against; ``blocked=True``
     gives exactly the set CUDA runs (the blocked sampled product), on NumPy.
     """
     import scipy.sparse
 
-    from .primitives_array import ArrayPrimitives
+    from .plain import ArrayPrimitives
 
     return Backend("cpu", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, blocked=blocked))
 

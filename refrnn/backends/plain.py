@@ -21,8 +21,8 @@ import contextlib
 
 import numpy as np
 
-from .normals import draw_noise, new_noise_seed
-from .pattern_product import PatternProduct
+from .noise import draw_noise, new_noise_seed
+from .sampled_product import PatternProduct
 
 DENSE_DENSITY = 0.1  # above this density W_rec is a dense matrix (GEMM beats SpMM)
 
@@ -150,7 +150,7 @@ class ArrayPrimitives:
 
     def draw_noise(self, rng, n: int, k: int, dtype) -> ArrayNoise:
         """xi (n, k) ~ N(0, 1) from ``rng``: a numpy Generator gives the CPU's
-        stream (refrnn.normals.draw_noise of a seed it draws), so this set and
+        stream (refrnn.backends.noise.draw_noise of a seed it draws), so this set and
         the fast CPU set draw the same numbers; CuPy's generator draws its own.
         """
         if isinstance(rng, np.random.Generator):

@@ -1,10 +1,10 @@
 """The fast CPU primitives (NumPy + SciPy): what ``get_backend("cpu")`` runs.
 
-The same operations as refrnn.primitives_array (the reference), made fast:
+The same operations as refrnn.backends.plain (the reference), made fast:
 - the recurrent product accumulates into a preallocated contiguous (N, B)
   buffer with SciPy's csr_matvecs (no temporary, no operator object per step),
   split into two row halves of equal nnz on two threads when large enough;
-- all-time products split into two row halves (refrnn.cpu_threads);
+- all-time products split into two row halves (refrnn.backends.threads);
 - the noise is never kept: it is drawn in cache-sized row chunks from a seed
   and added as it is made, then re-made from the seed when asked for.
 tests/test_primitives.py checks each against the reference (float64, 1e-12).
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cpu_threads
-from .normals import draw_noise, halves, new_noise_seed, noise_rows
-from .pattern_product import PatternProduct
-from .primitives_array import pattern_coordinates, transposed_pattern, uses_dense
+from . import threads as cpu_threads
+from .noise import draw_noise, halves, new_noise_seed, noise_rows
+from .sampled_product import PatternProduct
+from .plain import pattern_coordinates, transposed_pattern, uses_dense
 
 try:  # private but stable for a decade; the public product is the fallback
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
 
 
 class SeededNoise:
-    """Recurrent noise xi (N, K) given by a seed (refrnn.normals.noise_rows)."""
+    """Recurrent noise xi (N, K) given by a seed (refrnn.backends.noise.noise_rows)."""
 
     def __init__(self, seed: int, n: int, k: int, dtype):
         self.seed, self.n, self.k, self.dtype = seed, n, k, np.dtype(dtype)
@@ -90,7 +90,7 @@ class _Csr:
 
 
 class CpuRecurrent:
-    """W_rec's operator on the CPU (see refrnn.primitives_array.ArrayRecurrent)."""
+    """W_rec's operator on the CPU (see refrnn.backends.plain.ArrayRecurrent)."""
 
     def __init__(self, mask, dtype):
         n = mask.shape[0]

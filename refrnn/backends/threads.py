@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 
-from .normals import halves
+from .noise import halves
 
 PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
 

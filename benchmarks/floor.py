@@ -30,9 +30,9 @@ import common  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse  # noqa: E402
 
-from refrnn import losses, optim  # noqa: E402
+from refrnn.core import losses, optim  # noqa: E402
 from refrnn.backends.backend import Backend  # noqa: E402
-from refrnn.model import RNN, ModelConfig  # noqa: E402
+from refrnn.core.model import RNN, ModelConfig  # noqa: E402
 from refrnn.backends.fast_cpu import CpuPrimitives  # noqa: E402
 
 T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17

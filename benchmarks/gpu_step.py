@@ -66,8 +66,8 @@ def parse_sizes(text: str) -> list[int]:
 
 def refrnn_setup(be, n: int, args, x, labels, weights):
     """The refrnn model, optimiser and step closure on backend ``be``."""
-    from refrnn import losses, optim
-    from refrnn.model import RNN, ModelConfig
+    from refrnn.core import losses, optim
+    from refrnn.core.model import RNN, ModelConfig
 
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n, mask="locality",
                       sparsity=args.sparsity, dtype="float32")

@@ -56,7 +56,7 @@ def _mask_kind(sparsity: float) -> str:
 
 def _build_model(n: int, sparsity: float):
     _import_refrnn()
-    from refrnn.model import RNN, ModelConfig
+    from refrnn.core.model import RNN, ModelConfig
 
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
                       mask=_mask_kind(sparsity), sparsity=sparsity,
@@ -85,7 +85,7 @@ def _result(wall, cpu, setup_mb, exact, nnz) -> dict:
 
 def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
     """Time refrnn's step in this process; returns timing and memory."""
-    from refrnn import losses, optim
+    from refrnn.core import losses, optim
     from refrnn.backends.backend import get_backend
 
     backend = get_backend("cpu")

@@ -8,7 +8,7 @@ import click
 
 from refrnn.backends.backend import DEVICES
 from refrnn.config_file import load_config_file, normalize_keys
-from refrnn.masks import MASK_KINDS
+from refrnn.core.masks import MASK_KINDS
 from refrnn.tasks.registry import TASK_SETS
 
 GRID_FILE_KEYS = {"base", "grid", "configs", "seeds"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 
 from refrnn.gradcheck import LOSSES, check_all
-from refrnn.masks import MASK_KINDS
-from refrnn.model import ACTIVATIONS
+from refrnn.core.masks import MASK_KINDS
+from refrnn.core.model import ACTIVATIONS
 
 TOLERANCE = 1e-6
 PARITY_ABS = 1e-10

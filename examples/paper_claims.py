@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from refrnn.masks import in_degree  # noqa: E402
+from refrnn.core.masks import in_degree  # noqa: E402
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
 from refrnn.sweep import expand_grid, sweep  # noqa: E402
 from refrnn.sweep_results import (  # noqa: E402

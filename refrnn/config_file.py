@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 from .backends.backend import DEVICES
-from .masks import MASK_KINDS, in_degree
-from .model import ACTIVATIONS, DTYPES
+from .core.masks import MASK_KINDS, in_degree
+from .core.model import ACTIVATIONS, DTYPES
 from .tasks.encoding import COMPAT_MODES
 from .tasks.registry import TASK_SETS
 

@@ -152,7 +152,7 @@ def _train_config(arrays: dict, config, out):
 
 
 def _pattern(cfg):
-    from .masks import make_mask
+    from .core.masks import make_mask
 
     m = make_mask(cfg.mask, int(cfg.hidden), float(cfg.sparsity), int(cfg.mask_seed))
     return m, np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices.astype(np.int64)

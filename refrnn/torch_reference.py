@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from .model import ACTIVATIONS, DTYPES
+from .core.model import ACTIVATIONS, DTYPES
 
 PARAM_ORDER = ("W_in", "b", "w_rec", "W_out", "b_out", "h0")
 
@@ -187,7 +187,7 @@ def cross_entropy(y, labels, weights=None):
 def masked_mse(y, target, mask):
     """sum(mask * (y - target)^2) / sum(mask); mask (T, B) or (T, B, C).
 
-    The normalisation must match refrnn.losses.masked_mse; the parity tests
+    The normalisation must match refrnn.core.losses.masked_mse; the parity tests
     check that it does.
     """
     target = torch.as_tensor(target, dtype=y.dtype, device=y.device)
@@ -264,7 +264,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
         "max_rel"} (see max_errors); and "config" (the ModelConfig as a dict).
     """
     from refrnn.gradcheck import make_problem
-    from refrnn.model import RNN, ModelConfig
+    from refrnn.core.model import RNN, ModelConfig
 
     if threads is not None:
         torch.set_num_threads(int(threads))

@@ -86,7 +86,7 @@ def load_trials(cfg: TrainConfig):
 
 
 def build_model(cfg: TrainConfig, n_tasks: int, backend):
-    from .model import RNN, ModelConfig
+    from .core.model import RNN, ModelConfig
     from .tasks.trials import N_CLASSES, N_OBS
 
     mc = ModelConfig(n_in=N_OBS + n_tasks, n_out=N_CLASSES, n_hidden=cfg.hidden,

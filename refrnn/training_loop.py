@@ -86,7 +86,7 @@ class Loop:
     """State of one training run between updates (see the module docstring)."""
 
     def __init__(self, cfg, model, sampler, test_trials, names, quiet=False, callback=None):
-        from .optim import Adam
+        from .core.optim import Adam
 
         self.cfg, self.model, self.sampler = cfg, model, sampler
         self.test_trials, self.names = test_trials, names
@@ -209,8 +209,8 @@ class Loop:
     # -------------------------------------------------------------- the loop
     def update(self):
         """One Adam update from one stream batch; returns the batch loss."""
-        from .losses import cross_entropy
-        from .optim import clip_grad_norm, grad_norm
+        from .core.losses import cross_entropy
+        from .core.optim import clip_grad_norm, grad_norm
 
         cfg, m, xp = self.cfg, self.model, self.bk.xp
         s = self.step + 1

@@ -17,9 +17,9 @@ run on CUDA only.
 import numpy as np
 import pytest
 
-from refrnn import losses, optim
+from refrnn.core import losses, optim
 from refrnn.backends.backend import available_devices, get_backend
-from refrnn.model import RNN, ModelConfig
+from refrnn.core.model import RNN, ModelConfig
 
 CPU = get_backend("cpu")
 N, N_IN, N_OUT, T, B = 64, 12, 5, 9, 4

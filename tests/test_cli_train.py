@@ -116,7 +116,7 @@ def test_config_files_and_precedence(tmp_path, cache_file):
 
 
 def test_nan_loss_exits_nonzero(tmp_path, cache_file, monkeypatch):
-    import refrnn.losses as losses
+    import refrnn.core.losses as losses
     real = losses.cross_entropy
     monkeypatch.setattr(losses, "cross_entropy",
                         lambda y, l, w=None, **kw: (float("inf"), real(y, l, w, **kw)[1]))

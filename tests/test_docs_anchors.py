@@ -25,7 +25,7 @@ def stale(found):
 def test_every_quoted_line_is_at_its_anchor():
     found = anchors((ROOT / "docs" / "bptt.md").read_text(encoding="utf-8"))
     assert len(found) >= 25, f"docs/bptt.md has only {len(found)} anchors"
-    assert {p for _, p, _ in found} >= {"refrnn/engine.py", "refrnn/backends/plain.py"}
+    assert {p for _, p, _ in found} >= {"refrnn/core/engine.py", "refrnn/backends/plain.py"}
     problems = stale(found)
     assert not problems, "\n".join(problems)
 

@@ -10,8 +10,8 @@ import pytest
 
 from refrnn import gradcheck
 from refrnn.gradcheck import LOSSES, gradient_check
-from refrnn.masks import MASK_KINDS
-from refrnn.model import ACTIVATIONS, RNN, ModelConfig
+from refrnn.core.masks import MASK_KINDS
+from refrnn.core.model import ACTIVATIONS, RNN, ModelConfig
 
 TOL = 1e-6
 
@@ -38,7 +38,7 @@ def test_fd_without_h0_and_without_noise():
 
 def test_check_detects_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: a 0.1% error in one gradient is caught."""
-    from refrnn import engine
+    from refrnn.core import engine
 
     real = engine.backward
 
@@ -55,7 +55,7 @@ def test_check_detects_a_wrong_gradient(monkeypatch):
 
 def test_float32_gradients_follow_float64():
     """float32 backward agrees with float64 on the same weights (to float32 accuracy)."""
-    from refrnn.losses import cross_entropy
+    from refrnn.core.losses import cross_entropy
 
     out = {}
     for dt in ("float32", "float64"):

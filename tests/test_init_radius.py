@@ -3,7 +3,7 @@
 The bar (issue 12): across locality, random and full masks at N in
 {128, 256, 1024}, the mean spectral radius of the initial W_rec differs by at
 most 10%. The radius is re-measured here with numpy's dense eigensolver, not
-with refrnn.spectral, so a wrong ARPACK answer would fail the test; and the
+with refrnn.core.spectral, so a wrong ARPACK answer would fail the test; and the
 old N(0, 1/k) rule is shown to miss the bar, so the check can fail.
 """
 import numpy as np
@@ -12,9 +12,9 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 
 from refrnn.config_file import ConfigError, TrainConfig
-from refrnn.masks import make_mask
-from refrnn.model import DEFAULT_INIT_RADIUS, RNN, ModelConfig
-from refrnn.spectral import csr_with_data, scale_to_radius, spectral_radius
+from refrnn.core.masks import make_mask
+from refrnn.core.model import DEFAULT_INIT_RADIUS, RNN, ModelConfig
+from refrnn.core.spectral import csr_with_data, scale_to_radius, spectral_radius
 from refrnn_cli.main import cli
 
 KINDS = ("locality", "random", "full")

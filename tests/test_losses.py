@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax
 
-from refrnn.losses import cross_entropy, masked_mse
+from refrnn.core.losses import cross_entropy, masked_mse
 
 
 def _fd(fun, y, eps=1e-6):

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from refrnn.masks import (MASK_KINDS, in_degree, make_mask, mask_stats,
+from refrnn.core.masks import (MASK_KINDS, in_degree, make_mask, mask_stats,
                           neighbourhood_radius, sheet_shape, torus_distance)
 
 

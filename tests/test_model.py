@@ -4,13 +4,13 @@ import math
 import numpy as np
 import pytest
 
-import refrnn.model as model_mod
+import refrnn.core.model as model_mod
 import refrnn.backends.plain as primitives_array
 from refrnn.backends.sampled_product import PatternProduct
-from refrnn.losses import cross_entropy
-from refrnn.masks import make_mask
-from refrnn.model import RNN, ModelConfig
-from refrnn.optim import Adam
+from refrnn.core.losses import cross_entropy
+from refrnn.core.masks import make_mask
+from refrnn.core.model import RNN, ModelConfig
+from refrnn.core.optim import Adam
 
 
 def _naive(model, x, xi):

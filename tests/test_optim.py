@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from refrnn.optim import Adam, clip_grad_norm
+from refrnn.core.optim import Adam, clip_grad_norm
 
 
 def _problem(seed=0):

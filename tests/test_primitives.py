@@ -1,6 +1,6 @@
 """Every fast primitive against the plain reference set, and the whole step.
 
-The engine (refrnn.engine) runs one forward and one backward loop on every
+The engine (refrnn.core.engine) runs one forward and one backward loop on every
 backend; backends differ only in their primitives. The reference is
 refrnn.backends.plain on NumPy (``reference_backend()``); the same set with
 the blocked sampled product (``reference_backend(blocked=True)``) is exactly
@@ -14,9 +14,9 @@ import scipy.sparse as sp
 
 import refrnn.backends.threads as ct
 from refrnn.backends.backend import available_devices, get_backend, reference_backend
-from refrnn.losses import cross_entropy
-from refrnn.masks import make_mask
-from refrnn.model import RNN, ModelConfig
+from refrnn.core.losses import cross_entropy
+from refrnn.core.masks import make_mask
+from refrnn.core.model import RNN, ModelConfig
 from refrnn.backends.noise import draw_noise
 from refrnn.backends.sampled_product import MAX_RUNS, PatternProduct
 from refrnn.backends.plain import ArrayNoise, ArrayPrimitives

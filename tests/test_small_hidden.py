@@ -54,14 +54,14 @@ def test_init_radius_reaches_the_model_the_config_and_the_checkpoint(tmp_path, c
     import numpy as np
 
     from refrnn.checkpoint import load_checkpoint
-    from refrnn.spectral import csr_with_data, spectral_radius
+    from refrnn.core.spectral import csr_with_data, spectral_radius
     r = train(task_set="yang19", hidden=64, steps=1, eval_every=1, trials_per_task=8,
               eval_trials=3, cache_path=cache_file, out=str(tmp_path / "r"), quiet=True,
               init_radius=0.7, lr=1e-12)  # one negligible update: W_rec stays at its start
     assert json.loads((tmp_path / "r" / "config.json").read_text())["init_radius"] == 0.7
     ck = load_checkpoint(tmp_path / "r" / "last.h5")
     assert ck.config["init_radius"] == 0.7
-    from refrnn.masks import make_mask
+    from refrnn.core.masks import make_mask
     w = csr_with_data(make_mask("locality", 64, 0.04), ck.params["w_rec"])
     assert spectral_radius(w) == pytest.approx(0.7, rel=1e-4)
     assert r.step == 1 and np.isfinite(r.final_loss)

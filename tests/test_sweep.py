@@ -208,7 +208,7 @@ def test_paper_claims_configs_match_synapse_budget():
     import importlib.util
     from pathlib import Path
 
-    from refrnn.masks import make_mask
+    from refrnn.core.masks import make_mask
     path = Path(__file__).resolve().parents[1] / "examples" / "paper_claims.py"
     spec = importlib.util.spec_from_file_location("paper_claims", path)
     mod = importlib.util.module_from_spec(spec)

@@ -10,10 +10,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from refrnn import optim  # noqa: E402
+from refrnn.core import optim  # noqa: E402
 from refrnn.backends.sampled_product import PatternProduct  # noqa: E402
 from refrnn.gradcheck import make_problem  # noqa: E402
-from refrnn.model import RNN, ModelConfig  # noqa: E402
+from refrnn.core.model import RNN, ModelConfig  # noqa: E402
 from refrnn.torch_reference import (  # noqa: E402
     TorchRNN, max_errors, parity_report, perturb_params, refrnn_step, torch_loss)
 

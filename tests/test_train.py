@@ -78,7 +78,7 @@ def test_existing_dir_needs_resume_or_force(tmp_path, cache_file):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, cache_file, monkeypatch):
-    import refrnn.losses as losses
+    import refrnn.core.losses as losses
     real, calls = losses.cross_entropy, []
 
     def poisoned(y, labels, w=None, **kw):

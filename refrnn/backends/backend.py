@@ -5,7 +5,7 @@ refrnn runs the same code on the CPU (NumPy + scipy.sparse) and on CUDA
 (or its ``xp`` module) and never imports numpy-versus-cupy on its own; CuPy is
 imported lazily, only when a CUDA backend is asked for.
 
-The engine (refrnn.engine) runs the same two loops on every backend; what
+The engine (refrnn.core.engine) runs the same two loops on every backend; what
 differs is the backend's set of primitives (``Backend.prims``):
 refrnn.backends.fast_cpu on the CPU, the plain refrnn.backends.plain on CUDA,
 and the plain set on NumPy as the reference (``reference_backend()``).

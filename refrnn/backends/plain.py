@@ -1,6 +1,6 @@
 """The plain array-module primitives: the reference set, and what CuPy runs.
 
-The engine (refrnn.engine) is written once against a handful of primitives;
+The engine (refrnn.core.engine) is written once against a handful of primitives;
 each backend owns a set. This set is written with nothing but the array
 module ``xp`` and its sparse companion, a few lines each, so it is the
 reference that tests/test_primitives.py checks every faster set against:

@@ -85,7 +85,7 @@ def backward(model, cache, dY) -> dict:
     """Gradients of L for every parameter, given dY = dL/dy (K, n_out).
 
     Args:
-        model: the RNN that made ``cache`` (a refrnn.model.ForwardCache).
+        model: the RNN that made ``cache`` (a refrnn.core.model.ForwardCache).
         dY: (K, n_out), row t*B + b.
     Returns:
         dict with the keys of model.params: W_in (N, n_in), b (N,), w_rec

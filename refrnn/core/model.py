@@ -17,7 +17,7 @@ Initialisation (seeded by ``RNN(..., seed)``):
     h0 = 0 (trained from 0 when ``train_h0``)
     self-connections (w_ii) are then clipped to [-SELF_MAX, SELF_MAX]
     then, when ``init_radius`` > 0 (the default), w_rec is scaled so W_rec's
-    spectral radius is ``init_radius`` (refrnn.spectral); 0 keeps the draw.
+    spectral radius is ``init_radius`` (refrnn.core.spectral); 0 keeps the draw.
 The 1/k draw alone does not start every mask at the same dynamics: a
 locality mask's short loops give a larger radius (N = 256, 4%: 1.29 to 1.58,
 against about 1.03 for random and full), hence the scaling. The clip matters
@@ -36,9 +36,9 @@ import numpy as np
 
 from . import engine
 from .activations import ACTIVATIONS
-from .backends.backend import get_backend
+from ..backends.backend import get_backend
 from .masks import MASK_KINDS, make_mask
-from .backends.plain import ArrayNoise, pattern_coordinates
+from ..backends.plain import ArrayNoise, pattern_coordinates
 from .spectral import scale_to_radius
 
 DTYPES = ("float32", "float64")
@@ -164,7 +164,7 @@ class RNN:
         }
         self_loop = rows == self.cols
         p["w_rec"][self_loop] = np.clip(p["w_rec"][self_loop], -SELF_MAX, SELF_MAX)
-        if config.init_radius > 0:  # same start for every mask (refrnn.spectral)
+        if config.init_radius > 0:  # same start for every mask (refrnn.core.spectral)
             p["w_rec"] = scale_to_radius(m, p["w_rec"], config.init_radius)
         if config.train_h0:
             p["h0"] = np.zeros(N)
@@ -226,7 +226,7 @@ class RNN:
         return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, draws, T, B, x_cols, w_rec)
 
     def backward(self, cache: ForwardCache, dy):
-        """Gradients of the loss for every parameter (refrnn.engine.backward).
+        """Gradients of the loss for every parameter (refrnn.core.engine.backward).
 
         Args:
             cache: the ForwardCache of the forward pass.

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from refrnn.cache import (SPLITS, _task_rng, build_cache, cache_settings, open_cache,
+from refrnn.data.cache import (SPLITS, _task_rng, build_cache, cache_settings, open_cache,
                           write_trials)
-from refrnn.cache_layout import atomic_write_h5
-from refrnn.data import StreamSampler
-from refrnn.dataset import Dataset
+from refrnn.data.cache_file import atomic_write_h5
+from refrnn.data.stream import StreamSampler
+from refrnn.data.dataset import Dataset
 from refrnn.tasks import get_task, input_noise_std
 
 CODECS = {

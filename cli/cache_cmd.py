@@ -39,7 +39,7 @@ TRAIN = TrainConfig()
 def cache_cmd(task_set, trials_per_task, test_trials_per_task, seed, task_seed, dt,
               compat, out, verify):
     """Generate a task set's train and test trials once into an HDF5 cache."""
-    from refrnn.cache import CacheError, build_cache, open_cache, verify_cache
+    from refrnn.data.cache import CacheError, build_cache, open_cache, verify_cache
 
     if verify is not None:
         try:

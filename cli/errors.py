@@ -21,7 +21,7 @@ def _one_line(e: BaseException) -> str:
 
 
 def _known_errors() -> tuple:
-    from refrnn.cache import CacheError
+    from refrnn.data.cache import CacheError
     from refrnn.checkpoint import CheckpointError
     from refrnn.training import TrainingDiverged
     return (OSError, CacheError, CheckpointError, TrainingDiverged)

@@ -8,4 +8,4 @@ __version__ = "0.1.0"
 from .backends.backend import Backend, get_backend  # noqa: F401,E402
 from .metrics import evaluate  # noqa: F401,E402
 from .training import TrainConfig, train  # noqa: F401,E402
-from .dataset import Dataset  # noqa: F401,E402
+from .data.dataset import Dataset  # noqa: F401,E402

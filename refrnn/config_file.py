@@ -129,7 +129,7 @@ class TrainConfig:
         return int(self.checkpoint_every or self.eval_every)
 
     def cache_request(self):
-        """(args, kwargs) naming this run's trial cache for refrnn.cache's functions."""
+        """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
                 dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
 

@@ -77,7 +77,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         "perf_yang2019", "perf_neurogym"}, plus "mean" (unweighted over tasks;
         "n" is the total number of trials).
     """
-    from .data import trial_batch  # lazily: data imports the task code
+    from .data.stream import trial_batch  # lazily: data imports the task code
 
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")

@@ -97,7 +97,7 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
                     say: Callable[[str], None]) -> None:
     """Build each distinct trial cache once, before the workers start, so
     parallel runs do not all generate the same trials at the same time."""
-    from . import cache as C
+    from .data import cache as C
     seen = set()
     for spec in specs:
         cfg = TrainConfig.from_dict({**base, **spec.overrides}).resolved()

@@ -72,7 +72,7 @@ def check_compatible(stored: dict, wanted: dict, where: str):
 
 def load_trials(cfg: TrainConfig):
     """(train dict, test dict, task names) from the configured trial cache."""
-    from . import cache as C
+    from .data import cache as C
 
     args, kw = cfg.cache_request()
     if cfg.cache_path is None:
@@ -146,7 +146,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
 
 def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     from .checkpoint import load_checkpoint
-    from .data import StreamSampler
+    from .data.stream import StreamSampler
 
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None

@@ -21,6 +21,6 @@ def rng():
 @pytest.fixture(scope="module")
 def cache_file(tmp_path_factory):
     """A small yang19 trial cache (8 train, 3 test trials per task), one per module."""
-    from refrnn.cache import build_cache
+    from refrnn.data.cache import build_cache
     path = tmp_path_factory.mktemp("cache") / "yang19.h5"
     return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))

@@ -223,7 +223,7 @@ def _assert_on_backend(backend, batch):
 @pytest.mark.parametrize("noise_std", [0.0, 0.1])
 def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(gpu, noise_std):
     backend = gpu
-    from refrnn.data import StreamSampler
+    from refrnn.data.stream import StreamSampler
 
     names = ["a", "b", "c"]
     trials = {t: _trials(t, 5, seed=i) for i, t in enumerate(names)}
@@ -242,7 +242,7 @@ def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(gpu, noise_std):
 
 def test_trial_batch_serves_backend_batches_equal_to_the_cpu(gpu):
     backend = gpu
-    from refrnn.data import trial_batch
+    from refrnn.data.stream import trial_batch
 
     tb = _trials("a", 6, seed=3)
     idx = np.array([4, 0, 2])
@@ -264,7 +264,7 @@ def test_gpu_only_branch_of_the_sampler_matches_the_cpu_branch():
     import scipy.sparse
 
     from refrnn.backends.backend import Backend
-    from refrnn.data import StreamSampler
+    from refrnn.data.stream import StreamSampler
     from refrnn.backends.plain import ArrayPrimitives
 
     fake_gpu = Backend("cuda", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, True))

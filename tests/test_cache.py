@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from refrnn import cache as C
-from refrnn.cache import CacheError
+from refrnn.data import cache as C
+from refrnn.data.cache import CacheError
 from refrnn.tasks.trials import TrialBatch
 
 FAKE_TASKS = ["alpha", "beta", "gamma"]
@@ -134,7 +134,7 @@ def test_default_path_depends_on_every_setting(fake):
 
 
 def test_default_dir_env_fallbacks(monkeypatch, tmp_path):
-    from refrnn.cache_layout import default_cache_dir
+    from refrnn.data.cache_file import default_cache_dir
     monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x"
     monkeypatch.delenv("REFRNN_CACHE_DIR")
@@ -249,7 +249,7 @@ def test_two_writers_race(fake):
 
 
 def test_failed_write_leaves_nothing(fake):
-    from refrnn.cache_layout import atomic_write_h5
+    from refrnn.data.cache_file import atomic_write_h5
 
     def boom(f):
         f.create_dataset("x", data=np.arange(3))

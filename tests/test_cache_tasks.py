@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from refrnn import cache as C
-from refrnn.data import StreamSampler, trial_batch
+from refrnn.data import cache as C
+from refrnn.data.stream import StreamSampler, trial_batch
 from refrnn.tasks import get_task, task_names
 from refrnn.tasks.trials import N_OBS
 

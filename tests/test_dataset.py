@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from refrnn import Dataset
-from refrnn.cache import build_cache, open_cache
+from refrnn.data.cache import build_cache, open_cache
 from refrnn.tasks.registry import task_names
 
 KW = dict(trials_per_task=12, eval_trials=3)
@@ -126,7 +126,7 @@ def test_against_neurogym(cache):
 
 def test_repeats_the_training_stream(cache):
     """Seeded as refrnn.train seeds its sampler, the Dataset serves the run's batches."""
-    from refrnn.data import StreamSampler
+    from refrnn.data.stream import StreamSampler
     from refrnn.tasks.trials import input_noise_std
     from refrnn.training_loop import SAMPLER_STREAM, seed_for
     seed = seed_for(5, SAMPLER_STREAM)

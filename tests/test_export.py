@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from refrnn.checkpoint import load_checkpoint
 from refrnn.config_file import TrainConfig
-from refrnn.data import trial_batch
+from refrnn.data.stream import trial_batch
 from refrnn.export import SETTINGS_KEY, export_arrays, import_arrays, read_npz, write_npz
 from refrnn.metrics import score_outputs
 from refrnn.training import evaluate_run, train
@@ -24,7 +24,7 @@ TINY = dict(task_set="yang19", hidden=36, sparsity=0.1, batch_size=8, seq_len=60
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two trained runs sharing a cache: relu alpha 1; tanh alpha 0.5 with a trained h0."""
-    from refrnn.cache import build_cache
+    from refrnn.data.cache import build_cache
     base = tmp_path_factory.mktemp("export")
     cache = str(build_cache("yang19", 12, 0, test_trials_per_task=4, path=base / "c.h5"))
     a = train(**TINY, cache_path=cache, out=str(base / "relu")).out

@@ -16,7 +16,7 @@ import pytest
 
 from cli_helpers import TINY, invoke
 from refrnn.files import atomic
-from refrnn.cache import CacheError, build_cache, open_cache, verify_cache
+from refrnn.data.cache import CacheError, build_cache, open_cache, verify_cache
 from refrnn.checkpoint import CheckpointError, load_checkpoint
 from refrnn.files.errors import FileError
 

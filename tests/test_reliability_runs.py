@@ -11,8 +11,8 @@ import time
 import pytest
 
 from cli_helpers import invoke
-from refrnn.cache import build_cache, get_or_build_cache
-from refrnn.cache_layout import lock_path
+from refrnn.data.cache import build_cache, get_or_build_cache
+from refrnn.data.cache_file import lock_path
 from refrnn.config_file import ConfigError
 from refrnn.files.locks import RUN_LOCK, LockError, hold_lock
 from refrnn.training import train
@@ -163,7 +163,7 @@ def test_cache_build_lock(tmp_path, monkeypatch):
     assert not target.exists()
     # the default cache: a second process waits for the first build, then opens it
     monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "cd"))
-    from refrnn.cache import default_cache_path
+    from refrnn.data.cache import default_cache_path
     path = default_cache_path("yang19", 2, 0)
     got = {}
     with hold_lock(lock_path(path), "test"):

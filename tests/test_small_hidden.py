@@ -15,7 +15,7 @@ from refrnn_cli.main import cli
 
 @pytest.fixture(scope="module")
 def cache_file(tmp_path_factory):
-    from refrnn.cache import build_cache
+    from refrnn.data.cache import build_cache
     path = tmp_path_factory.mktemp("cache") / "yang19.h5"
     return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
 

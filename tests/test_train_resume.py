@@ -31,7 +31,7 @@ train(quiet=True, callback=cb, **kw)
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The uninterrupted run every resumed run must reproduce."""
-    from refrnn.cache import build_cache
+    from refrnn.data.cache import build_cache
     root = tmp_path_factory.mktemp("resume")
     cache = str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=root / "c.h5"))
     kw = dict(TINY, cache_path=cache)

@@ -9,7 +9,7 @@ get_or_build_cache(...) the default cache (per-user folder): open it, or build
 Train and test trials come from independent child seeds of ``seed``
 (``SeedSequence(seed, spawn_key=(split, crc32(task)))``), so the test split of
 a task depends only on the seed, the task and the test count.  The layout is
-described in :mod:`refrnn.cache_layout`.
+described in :mod:`refrnn.data.cache_file`.
 """
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import cache_layout as L
-from .files.digest import array_sha256
-from .cache_layout import _write_batch, write_trials  # noqa: F401  (part of this API)
-from .files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
-from .files.locks import hold_lock
-from .files.notices import notice
-from .tasks import TASK_CODE_VERSION
-from .tasks.encoding import check_dt
-from .tasks.trials import N_OBS, TrialBatch
+from . import cache_file as L
+from ..files.digest import array_sha256
+from .cache_file import _write_batch, write_trials  # noqa: F401  (part of this API)
+from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
+from ..files.locks import hold_lock
+from ..files.notices import notice
+from ..tasks import TASK_CODE_VERSION
+from ..tasks.encoding import check_dt
+from ..tasks.trials import N_OBS, TrialBatch
 
 SPLITS = ("train", "test")
 _ARRAYS = ("obs", "labels", "noise", "offsets", "bounds")
@@ -61,7 +61,7 @@ def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None
             or test_trials_per_task < 1):
         raise ValueError(f"test_trials_per_task must be an integer >= 1, "
                          f"got {test_trials_per_task!r}")
-    from .tasks.registry import task_names  # validates task_set
+    from ..tasks.registry import task_names  # validates task_set
     return {
         "format_version": L.FORMAT_VERSION,
         "task_code_version": TASK_CODE_VERSION,
@@ -108,7 +108,7 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
 
 
 def _write_cache(s: dict, path: Path) -> Path:
-    from .tasks.registry import get_task
+    from ..tasks.registry import get_task
     counts = {"train": s["trials_per_task"], "test": s["test_trials_per_task"]}
     tasks = [get_task(name, dt=s["dt"], compat=s["compat"], seed=s["task_seed"])
              for name in s["task_names"]]

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.backend import get_backend
-from .batching import gather_noisy_obs as _noisy_obs
-from .batching import one_hot_inputs as _one_hot_inputs
-from .tasks.trials import TrialBatch
+from ..backends.backend import get_backend
+from .batch import gather_noisy_obs as _noisy_obs
+from .batch import one_hot_inputs as _one_hot_inputs
+from ..tasks.trials import TrialBatch
 
 
 @dataclass

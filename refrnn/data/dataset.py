@@ -6,7 +6,7 @@
 stands in for ``neurogym.Dataset(ScheduleEnvs(envs, RandomSchedule(n),
 env_input=True), batch_size=64, seq_len=350)`` over the same tasks. Trials
 come from the HDF5 trial cache that ``refrnn train`` uses (built on first use)
-and are streamed by :class:`refrnn.data.StreamSampler`; docs/data.md gives the
+and are streamed by :class:`refrnn.data.stream.StreamSampler`; docs/data.md gives the
 correspondence unit by unit. No neurogym needed.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .tasks.trials import N_CLASSES, N_OBS
+from ..tasks.trials import N_CLASSES, N_OBS
 
 
 def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
@@ -59,10 +59,10 @@ class Dataset:
                  batch_first=False, cache_len=None, max_batch=None, compat=None, dt=100,
                  seed=0, noise=True, trials_per_task=1000, eval_trials=100, cache_seed=0,
                  cache_path=None, split="train"):
-        from .config_file import ConfigError, TrainConfig
-        from .data import StreamSampler, _check_int
-        from .tasks.trials import input_noise_std
-        from .training import load_trials
+        from ..config_file import ConfigError, TrainConfig
+        from .stream import StreamSampler, _check_int
+        from ..tasks.trials import input_noise_std
+        from ..training import load_trials
 
         seq_len = 1000 if seq_len is None else seq_len
         if split not in ("train", "test"):

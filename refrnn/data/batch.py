@@ -1,14 +1,14 @@
 """Vectorised pieces of batch assembly: gather, input noise, one-hot inputs.
 
 Index arrays are built on the host; ``bk`` is the Backend that holds the
-trials, so on CUDA the gathers run on the GPU.  Used by :mod:`refrnn.data`.
+trials, so on CUDA the gathers run on the GPU.  Used by :mod:`refrnn.data.stream`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .backends.noise import box_muller
-from .tasks.trials import N_OBS, NOISE_UNITS
+from ..backends.noise import box_muller
+from ..tasks.trials import N_OBS, NOISE_UNITS
 
 
 def normal_f32(rng: np.random.Generator, k: int) -> np.ndarray:

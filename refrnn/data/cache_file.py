@@ -15,7 +15,7 @@ Layout of one cache file (HDF5)::
 
 Every dataset carries an attribute ``sha256`` (of its raw C-order bytes) and
 the HDF5 fletcher32 filter, so a flipped byte is caught by any read, not only
-by :func:`refrnn.cache.verify_cache`.
+by :func:`refrnn.data.cache.verify_cache`.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .files.atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
-from .files.digest import array_sha256
+from ..files.atomic import atomic_write_h5  # noqa: F401  (re-exported: caches are written with it)
+from ..files.digest import array_sha256
 
 FORMAT_VERSION = 1
 ENV_CACHE_DIR = "REFRNN_CACHE_DIR"

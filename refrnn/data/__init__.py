@@ -1,0 +1,9 @@
+"""Data: trials from the task generators to the batches a step trains on.
+
+``cache`` decides when the HDF5 trial cache is built, reused or rebuilt;
+``cache_file`` is that file's layout, written and read in one place;
+``batch`` turns trials into model inputs (one-hot rule units, input noise);
+``stream`` is the sampler that serves fixed-length streams of trials;
+``dataset`` is the neurogym-shaped ``Dataset``. Imports ``refrnn.tasks``,
+``refrnn.backends`` and ``refrnn.files``.
+"""

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from refrnn.config_file import TrainConfig
+from refrnn.run.settings import TrainConfig
 from refrnn.tasks.encoding import COMPAT_MODES
 from refrnn.tasks.registry import TASK_SETS
 

@@ -22,8 +22,8 @@ def _one_line(e: BaseException) -> str:
 
 def _known_errors() -> tuple:
     from refrnn.data.cache import CacheError
-    from refrnn.checkpoint import CheckpointError
-    from refrnn.training import TrainingDiverged
+    from refrnn.run.checkpoint import CheckpointError
+    from refrnn.run.training import TrainingDiverged
     return (OSError, CacheError, CheckpointError, TrainingDiverged)
 
 

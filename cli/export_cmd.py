@@ -27,7 +27,7 @@ def _torch_bridge():
               help="last, best, or a path to a checkpoint file.")
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
-    from refrnn.checkpoint import CheckpointError
+    from refrnn.run.checkpoint import CheckpointError
     from refrnn.export import export_arrays, write_npz
 
     if not (Path(run_dir) / "config.json").is_file():

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from refrnn.backends.backend import DEVICES
-from refrnn.config_file import load_config_file, normalize_keys
+from refrnn.run.settings import load_config_file, normalize_keys
 from refrnn.core.masks import MASK_KINDS
 from refrnn.tasks.registry import TASK_SETS
 

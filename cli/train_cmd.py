@@ -1,4 +1,4 @@
-"""`refrnn train`: a thin layer over :func:`refrnn.training.train`.
+"""`refrnn train`: a thin layer over :func:`refrnn.run.training.train`.
 
 Its setting options are made from TrainConfig's fields (name, type, choices,
 help). Every option defaults to "not given", so the precedence is:
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from refrnn.config_file import ConfigError, TrainConfig, field_type, load_config_file
+from refrnn.run.settings import ConfigError, TrainConfig, field_type, load_config_file
 
 _CLICK_TYPES = {int: int, float: float, str: str}
 
@@ -61,8 +61,8 @@ def _bad(err: ConfigError):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (the table still prints).")
 def train_cmd(config_file, resume, force, quiet, **options):
     """Train an RNN on a task battery and write a run directory."""
-    from refrnn.checkpoint import checkpoint_step
-    from refrnn.training import check_task_dt, resolve_config, resume_line, train
+    from refrnn.run.checkpoint import checkpoint_step
+    from refrnn.run.training import check_task_dt, resolve_config, resume_line, train
 
     given = {k: v for k, v in options.items() if v is not None}
     try:
@@ -114,7 +114,7 @@ class _Progress:
         return False
 
     def _show(self, _item=None):
-        from refrnn.progress_text import fmt_loss
+        from refrnn.run.progress import fmt_loss
         i = self.info
         if not i:
             return ""
@@ -127,7 +127,7 @@ class _Progress:
             return
         self.info = info
         if not self.tty:
-            from refrnn.progress_text import eta_suffix
+            from refrnn.run.progress import eta_suffix
             if info["step"] % self.eval_every == 0 or info["step"] == self.steps:
                 click.echo(f"{self._show()}  ({info['seconds']:.0f} s"
                            f"{eta_suffix(info['eta'])})")

@@ -9,8 +9,8 @@ TrainConfig setting can be passed to refrnn.train() as a keyword.
 import argparse
 
 import refrnn
-from refrnn.metrics import results_table
-from refrnn.training import evaluate_run
+from refrnn.run.evaluation import results_table
+from refrnn.run.training import evaluate_run
 
 
 def main():

@@ -20,10 +20,10 @@ import torch
 import refrnn
 from refrnn.files.atomic import atomic_write_text
 from refrnn.export import arrays_from_params
-from refrnn.metrics import evaluate
+from refrnn.run.evaluation import evaluate
 from refrnn.torch_bridge import MaskedRNN
-from refrnn.training import build_model, load_trials
-from refrnn.training_loop import SAMPLER_STREAM, seed_for
+from refrnn.run.training import build_model, load_trials
+from refrnn.run.loop import SAMPLER_STREAM, seed_for
 
 
 class _Scored:

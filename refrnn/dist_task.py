@@ -110,7 +110,7 @@ class _Watch:
 
 def checkpoint_step(run_dir: Path):
     """The step of ``run_dir/last.h5``, or None when there is none (usable)."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    from .run.checkpoint import CheckpointError, load_checkpoint
     path = Path(run_dir) / "last.h5"
     if not path.is_file():
         return None
@@ -145,7 +145,7 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
     """
     from . import __version__
     from .sweep import failed_flag, train_run
-    from .training import TrainingDiverged
+    from .run.training import TrainingDiverged
 
     t0 = time.time()
     run_dir = Path(spec["run_dir"])

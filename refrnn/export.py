@@ -82,8 +82,8 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     run's config.json) and a one-line layout note.
     Raises ConfigError / CheckpointError (ValueErrors) for a bad run.
     """
-    from .checkpoint import load_checkpoint
-    from .config_file import ConfigError, TrainConfig
+    from .run.checkpoint import load_checkpoint
+    from .run.settings import ConfigError, TrainConfig
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -134,7 +134,7 @@ def read_npz(path) -> dict:
 
 def _train_config(arrays: dict, config, out):
     """(TrainConfig for the new run, settings dict or None) from the file and/or ``config``."""
-    from .config_file import TrainConfig, load_config_file, normalize_keys
+    from .run.settings import TrainConfig, load_config_file, normalize_keys
 
     settings = decode_settings(arrays[SETTINGS_KEY]) if SETTINGS_KEY in arrays else None
     if settings is None and config is None:
@@ -195,9 +195,9 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     state: it is for ``refrnn eval``, not ``--resume``. ValueError on any
     mismatch, before anything is written.
     """
-    from .checkpoint import Checkpoint, save_checkpoint
+    from .run.checkpoint import Checkpoint, save_checkpoint
     from .files.atomic import atomic_write_text
-    from .training import prepare_run_dir
+    from .run.training import prepare_run_dir
 
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     cfg, settings = _train_config(arrays, config, out)

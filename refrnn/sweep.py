@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .files.atomic import atomic_write_text
-from .config_file import TrainConfig, normalize_keys
+from .run.settings import TrainConfig, normalize_keys
 from .sweep_grid import (  # noqa: F401  (re-exported)
     RunSpec, default_label, expand_grid, validate_specs,
 )
@@ -64,7 +64,7 @@ def train_run(spec: dict, callback=None) -> None:
     started again when ``restart`` is true. ``callback`` is passed to train.
     Raises what train raises; the marker is written only after it returned.
     """
-    from .training import train
+    from .run.training import train
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
     # a directory without last.h5 (a run that failed before its first save) restarts

@@ -14,7 +14,7 @@ import itertools
 import re
 from typing import Iterable
 
-from .config_file import TrainConfig, normalize_keys
+from .run.settings import TrainConfig, normalize_keys
 
 
 @dataclasses.dataclass

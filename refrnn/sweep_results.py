@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config_file import TrainConfig
+from .run.settings import TrainConfig
 from .files.tables import format_table
 
 DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 THRESHOLDS = (0.8, 0.9)
-# Column names of train()'s metrics.csv (refrnn/training_loop.py:
+# Column names of train()'s metrics.csv (refrnn/run/loop.py:
 # step, loss, mean_perf, mean_decision_acc, perf_<task>..., acc_<task>...,
 # seconds).
 STEP_COLS = ("step",)

@@ -44,7 +44,7 @@ def test_bad_options_exit_2(tmp_path):
 def test_defaults_build_the_cache_train_opens(tmp_path, monkeypatch):
     """`refrnn cache` with train's settings writes the file `refrnn train` looks for."""
     from refrnn.data.cache import default_cache_path
-    from refrnn.config_file import TrainConfig
+    from refrnn.run.settings import TrainConfig
     monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "cd"))
     r = run("--trials-per-task", "3")
     assert r.exit_code == 0, r.output

@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from refrnn.checkpoint import (FORMAT, Checkpoint, CheckpointError, load_checkpoint,
+from refrnn.run.checkpoint import (FORMAT, Checkpoint, CheckpointError, load_checkpoint,
                                save_checkpoint)
 
 DATA = Path(__file__).parent / "data"

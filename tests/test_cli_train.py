@@ -4,8 +4,8 @@ import json
 import pytest
 
 from cli_helpers import TINY, invoke
-from refrnn.checkpoint import load_checkpoint
-from refrnn.metrics import read_csv
+from refrnn.run.checkpoint import load_checkpoint
+from refrnn.run.evaluation import read_csv
 
 
 
@@ -29,7 +29,7 @@ def assert_usage_error(res, *words):
 def test_every_setting_is_an_option_with_its_help():
     import dataclasses
 
-    from refrnn.config_file import TrainConfig
+    from refrnn.run.settings import TrainConfig
     text = invoke("train", "--help").output
     flat = "".join(text.split())  # click wraps lines, also at hyphens
     for f in dataclasses.fields(TrainConfig):

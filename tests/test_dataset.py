@@ -128,7 +128,7 @@ def test_repeats_the_training_stream(cache):
     """Seeded as refrnn.train seeds its sampler, the Dataset serves the run's batches."""
     from refrnn.data.stream import StreamSampler
     from refrnn.tasks.trials import input_noise_std
-    from refrnn.training_loop import SAMPLER_STREAM, seed_for
+    from refrnn.run.loop import SAMPLER_STREAM, seed_for
     seed = seed_for(5, SAMPLER_STREAM)
     train = open_cache(cache).split("train")
     sampler = StreamSampler(train, task_names("yang19"), 3, 40, seed=seed,

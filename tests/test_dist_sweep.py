@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from refrnn_cli.main import cli
 from dask_cluster import LoopbackCluster, free_port
 from refrnn import __version__
-from refrnn.checkpoint import load_checkpoint
+from refrnn.run.checkpoint import load_checkpoint
 from refrnn.dist_sweep import DistSweepError, check_workers
 from refrnn.dist_task import checkpoint_step, probe_storage
 from refrnn.sweep import sweep

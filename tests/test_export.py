@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from refrnn.checkpoint import load_checkpoint
-from refrnn.config_file import TrainConfig
+from refrnn.run.checkpoint import load_checkpoint
+from refrnn.run.settings import TrainConfig
 from refrnn.data.stream import trial_batch
 from refrnn.export import SETTINGS_KEY, export_arrays, import_arrays, read_npz, write_npz
-from refrnn.metrics import score_outputs
-from refrnn.training import evaluate_run, train
+from refrnn.run.evaluation import score_outputs
+from refrnn.run.training import evaluate_run, train
 from refrnn_cli.main import cli
 
 torch = pytest.importorskip("torch")
@@ -41,8 +41,8 @@ def cache_dir(tmp_path, monkeypatch):
 def torch_scores(net, run):
     """Per-task perf/decision accuracy of a torch module on the run's test trials, and the
     largest |y_torch - y_refrnn| over all of them."""
-    from refrnn.checkpoint import restore_params
-    from refrnn.training import build_model, load_trials
+    from refrnn.run.checkpoint import restore_params
+    from refrnn.run.training import build_model, load_trials
     cfg = TrainConfig.load(run / "config.json")
     _, test, names = load_trials(cfg)
     model = build_model(cfg, len(names), None)

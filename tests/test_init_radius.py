@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from refrnn.config_file import ConfigError, TrainConfig
+from refrnn.run.settings import ConfigError, TrainConfig
 from refrnn.core.masks import make_mask
 from refrnn.core.model import DEFAULT_INIT_RADIUS, RNN, ModelConfig
 from refrnn.core.spectral import csr_with_data, scale_to_radius, spectral_radius

@@ -1,8 +1,8 @@
-"""Scoring (refrnn.metrics) on hand-made outputs and hand-made trials."""
+"""Scoring (refrnn.run.evaluation) on hand-made outputs and hand-made trials."""
 import numpy as np
 import pytest
 
-from refrnn.metrics import (
+from refrnn.run.evaluation import (
     MEAN, evaluate, read_csv, results_table, score_outputs, summarize, write_results_csv,
 )
 from refrnn.tasks.trials import N_OBS, TrialBatch

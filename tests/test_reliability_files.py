@@ -17,7 +17,7 @@ import pytest
 from cli_helpers import TINY, invoke
 from refrnn.files import atomic
 from refrnn.data.cache import CacheError, build_cache, open_cache, verify_cache
-from refrnn.checkpoint import CheckpointError, load_checkpoint
+from refrnn.run.checkpoint import CheckpointError, load_checkpoint
 from refrnn.files.errors import FileError
 
 
@@ -106,7 +106,7 @@ def _raise(code):
 
 
 def _tiny_run(out, cache_file, **kw):
-    from refrnn.training import train
+    from refrnn.run.training import train
     return train(out=str(out), quiet=True, cache_path=cache_file, hidden=16, sparsity=0.25,
                  batch_size=4, seq_len=40, trials_per_task=8, eval_trials=3, seed=3,
                  **dict(dict(steps=12, eval_every=4, checkpoint_every=4), **kw))
@@ -245,8 +245,8 @@ def test_dt_that_does_not_divide_the_periods_is_refused(tmp_path, cache_file):
     assert not (tmp_path / "r").exists(), line
     one_line_error(invoke("cache", "--task-set", "yang19", "--dt", "30", "--out",
                           tmp_path / "c.h5"), "--dt", code=2)
-    from refrnn.training import check_task_dt
-    from refrnn.config_file import TrainConfig
+    from refrnn.run.training import check_task_dt
+    from refrnn.run.settings import TrainConfig
     check_task_dt(TrainConfig(dt=20, task_set="modcog").resolved())  # Yang 2019's dt
     check_task_dt(TrainConfig(dt=100, task_set="modcog", compat="modcog-2023").resolved())
 

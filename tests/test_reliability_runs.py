@@ -13,9 +13,9 @@ import pytest
 from cli_helpers import invoke
 from refrnn.data.cache import build_cache, get_or_build_cache
 from refrnn.data.cache_file import lock_path
-from refrnn.config_file import ConfigError
+from refrnn.run.settings import ConfigError
 from refrnn.files.locks import RUN_LOCK, LockError, hold_lock
-from refrnn.training import train
+from refrnn.run.training import train
 
 TINY = ["--hidden", "16", "--sparsity", "0.25", "--batch-size", "4", "--seq-len", "40",
         "--eval-every", "4", "--trials-per-task", "8", "--eval-trials", "3"]

@@ -1,4 +1,4 @@
-"""The three scoring rules (refrnn.scoring, docs/tasks.md) on hand-made outputs.
+"""The three scoring rules (refrnn.run.scoring, docs/tasks.md) on hand-made outputs.
 
 Each case is one trial of T = 6 steps: fixation at steps 0-2 (label 0), decision
 at steps 3-5 (label 5 = ring unit 4, 90 degrees), unless it says otherwise.
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from refrnn.metrics import MEAN, evaluate, score_outputs
-from refrnn.scoring import SCORES, neurogym_correct, popvec, yang2019_correct
+from refrnn.run.evaluation import MEAN, evaluate, score_outputs
+from refrnn.run.scoring import SCORES, neurogym_correct, popvec, yang2019_correct
 from refrnn_cli.main import cli
 
 T, DS, L = 6, 3, 5

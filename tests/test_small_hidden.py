@@ -8,8 +8,8 @@ task): the dynamics, not the data, are under test.
 import pytest
 from click.testing import CliRunner
 
-from refrnn.config_file import ConfigError
-from refrnn.training import TrainingDiverged, train
+from refrnn.run.settings import ConfigError
+from refrnn.run.training import TrainingDiverged, train
 from refrnn_cli.main import cli
 
 
@@ -53,7 +53,7 @@ def test_init_radius_reaches_the_model_the_config_and_the_checkpoint(tmp_path, c
 
     import numpy as np
 
-    from refrnn.checkpoint import load_checkpoint
+    from refrnn.run.checkpoint import load_checkpoint
     from refrnn.core.spectral import csr_with_data, spectral_radius
     r = train(task_set="yang19", hidden=64, steps=1, eval_every=1, trials_per_task=8,
               eval_trials=3, cache_path=cache_file, out=str(tmp_path / "r"), quiet=True,

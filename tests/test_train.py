@@ -7,11 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
-from refrnn.checkpoint import CheckpointError, load_checkpoint
-from refrnn.config_file import ConfigError
-from refrnn.metrics import read_csv
+from refrnn.run.checkpoint import CheckpointError, load_checkpoint
+from refrnn.run.settings import ConfigError
+from refrnn.run.evaluation import read_csv
 from refrnn.tasks.registry import task_names
-from refrnn.training import TrainingDiverged, evaluate_run, train
+from refrnn.run.training import TrainingDiverged, evaluate_run, train
 
 TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_every=4,
             checkpoint_every=3, trials_per_task=8, eval_trials=3, lr=5e-3)
@@ -111,7 +111,7 @@ def test_corrupted_and_mismatched_checkpoints(tmp_path, cache_file):
 
 
 def test_failed_checkpoint_write_keeps_old_file(tmp_path, cache_file, monkeypatch):
-    import refrnn.checkpoint as ck
+    import refrnn.run.checkpoint as ck
     r = run(tmp_path, cache_file, steps=3, checkpoint_every=3)
     before = (r.out / "last.h5").read_bytes()
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from refrnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from refrnn.run.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _ckpt(rng):

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from refrnn.config_file import ConfigError, TrainConfig, load_config_file
-from refrnn.training import check_compatible, prepare_run_dir, resolve_config
+from refrnn.run.settings import ConfigError, TrainConfig, load_config_file
+from refrnn.run.training import check_compatible, prepare_run_dir, resolve_config
 
 
 def test_defaults_are_valid_and_resolve():

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refrnn.checkpoint import load_checkpoint
-from refrnn.training import train
+from refrnn.run.checkpoint import load_checkpoint
+from refrnn.run.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_every=4,
@@ -19,7 +19,7 @@ TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_e
 
 KILLER = """
 import json, os, signal, sys
-from refrnn.training import train
+from refrnn.run.training import train
 kw, kill_at = json.loads(sys.argv[1]), int(sys.argv[2])
 def cb(info):
     if info["step"] == kill_at:

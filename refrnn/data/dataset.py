@@ -59,10 +59,10 @@ class Dataset:
                  batch_first=False, cache_len=None, max_batch=None, compat=None, dt=100,
                  seed=0, noise=True, trials_per_task=1000, eval_trials=100, cache_seed=0,
                  cache_path=None, split="train"):
-        from ..config_file import ConfigError, TrainConfig
+        from ..run.settings import ConfigError, TrainConfig
         from .stream import StreamSampler, _check_int
         from ..tasks.trials import input_noise_std
-        from ..training import load_trials
+        from ..run.training import load_trials
 
         seq_len = 1000 if seq_len is None else seq_len
         if split not in ("train", "test"):

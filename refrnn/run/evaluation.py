@@ -4,7 +4,7 @@ A trial counts as correct (``perf`` = 1) under refrnn's rule when the network's
 argmax output is 0 (fixate) at every step before the decision period and
 equals the label at the last decision step. Decision accuracy is the fraction
 of decision steps, pooled over a task's trials, whose argmax equals the label.
-The Yang 2019 and neurogym rules (refrnn.scoring) are scored beside it, as
+The Yang 2019 and neurogym rules (refrnn.run.scoring) are scored beside it, as
 ``perf_yang2019`` and ``perf_neurogym``; ``score=`` chooses which one ``perf``
 holds. All are reported per task and as the unweighted mean over tasks (key
 ``"mean"``).
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .scoring import SCORES, check_score, last_step, yang2019_correct
-from .files.tables import format_table, write_csv
+from ..files.tables import format_table, write_csv
 
 MEAN = "mean"
 
@@ -71,13 +71,13 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         tasks: optional subset of task names to score (default: all in
             ``test_trials`` that are in ``task_names``).
         score: the rule ``perf`` reports: "refrnn", "yang2019" or "neurogym"
-            (refrnn.scoring, docs/tasks.md).
+            (refrnn.run.scoring, docs/tasks.md).
     Returns:
         dict task -> {"perf", "decision_acc", "n", "perf_refrnn",
         "perf_yang2019", "perf_neurogym"}, plus "mean" (unweighted over tasks;
         "n" is the total number of trials).
     """
-    from .data.stream import trial_batch  # lazily: data imports the task code
+    from ..data.stream import trial_batch  # lazily: data imports the task code
 
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")

@@ -5,14 +5,14 @@
     check_task_dt(cfg)                   ConfigError when dt does not fit the task set
     resume_line(step, steps)             "resuming from step N of M"
 
-:func:`refrnn.training.train` calls them around the run directory's lock
+:func:`refrnn.run.training.train` calls them around the run directory's lock
 (:mod:`refrnn.files.locks`).
 """
 from __future__ import annotations
 
-from .config_file import ConfigError, TrainConfig
-from .files.errors import file_errors, make_folder
-from .files.locks import RUN_LOCK
+from .settings import ConfigError, TrainConfig
+from ..files.errors import file_errors, make_folder
+from ..files.locks import RUN_LOCK
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 
@@ -60,7 +60,7 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
 
 def check_task_dt(cfg: TrainConfig) -> None:
     """ConfigError (key dt) when dt does not divide the task set's period lengths."""
-    from .tasks.registry import check_dt_fits
+    from ..tasks.registry import check_dt_fits
     try:
         check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
     except ValueError as e:

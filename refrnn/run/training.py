@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .config_file import ConfigError, TrainConfig, load_config_file, normalize_keys
-from .files.errors import file_errors, make_folder
-from .files.locks import RUN_LOCK, hold_lock
-from .files.notices import notice
+from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
+from ..files.errors import file_errors, make_folder
+from ..files.locks import RUN_LOCK, hold_lock
+from ..files.notices import notice
 from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
     RUN_FILES, check_run_dir, check_task_dt, prepare_run_dir, resume_line,
 )
-from .tasks.trials import input_noise_std
-from .training_loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
+from ..tasks.trials import input_noise_std
+from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
                             seed_for)
 
 __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run",
@@ -72,7 +72,7 @@ def check_compatible(stored: dict, wanted: dict, where: str):
 
 def load_trials(cfg: TrainConfig):
     """(train dict, test dict, task names) from the configured trial cache."""
-    from .data import cache as C
+    from ..data import cache as C
 
     args, kw = cfg.cache_request()
     if cfg.cache_path is None:
@@ -86,8 +86,8 @@ def load_trials(cfg: TrainConfig):
 
 
 def build_model(cfg: TrainConfig, n_tasks: int, backend):
-    from .core.model import RNN, ModelConfig
-    from .tasks.trials import N_CLASSES, N_OBS
+    from ..core.model import RNN, ModelConfig
+    from ..tasks.trials import N_CLASSES, N_OBS
 
     mc = ModelConfig(n_in=N_OBS + n_tasks, n_out=N_CLASSES, n_hidden=cfg.hidden,
                      activation=cfg.activation, alpha=cfg.alpha, sigma_rec=cfg.sigma_rec,
@@ -117,7 +117,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     FileError (an OSError) when a file cannot be written (the last good
     checkpoint is kept), LockError when another process trains into ``out``.
     """
-    from .backends.backend import get_backend
+    from ..backends.backend import get_backend
 
     cfg = resolve_config(config, overrides, resume)
     check_task_dt(cfg)
@@ -146,7 +146,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
 
 def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     from .checkpoint import load_checkpoint
-    from .data.stream import StreamSampler
+    from ..data.stream import StreamSampler
 
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
@@ -202,11 +202,11 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     """Score a run's checkpoint on its test trials; dict as metrics.evaluate.
 
     ``checkpoint`` is "last", "best" or a path to a checkpoint file; ``score``
-    the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.scoring).
+    the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.run.scoring).
     """
-    from .backends.backend import get_backend
+    from ..backends.backend import get_backend
     from .checkpoint import load_checkpoint, restore_params
-    from .metrics import evaluate
+    from .evaluation import evaluate
 
     run_dir = Path(run_dir)
     cfg_file = run_dir / "config.json"

@@ -27,9 +27,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .files.atomic import atomic_bytes
-from .files.digest import array_sha256
-from .files.errors import H5_DAMAGE, damage_text, raise_os_cause
+from ..files.atomic import atomic_bytes
+from ..files.digest import array_sha256
+from ..files.errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-2"
 READABLE = ("refrnn-checkpoint-1", FORMAT)  # 1: parameters as a k0..kN tree

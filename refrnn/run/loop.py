@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .files.atomic import atomic_write_text
+from ..files.atomic import atomic_write_text
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
-from .config_file import TrainConfig
-from .files.errors import FileError, file_errors
-from .metrics import MEAN, evaluate, results_table, write_results_csv
-from .progress_text import eta_suffix, fmt_loss
-from .tasks.trials import input_noise_std
+from .settings import TrainConfig
+from ..files.errors import FileError, file_errors
+from .evaluation import MEAN, evaluate, results_table, write_results_csv
+from .progress import eta_suffix, fmt_loss
+from ..tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
 
@@ -41,7 +41,7 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class RunResult:
-    """What :func:`refrnn.training.train` returns (the run directory holds the rest)."""
+    """What :func:`refrnn.run.training.train` returns (the run directory holds the rest)."""
 
     out: Path
     config: TrainConfig
@@ -77,7 +77,7 @@ def metrics_columns(names):
     """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds.
 
     The means are refrnn's perf, decision accuracy, and the Yang 2019 and
-    neurogym perf (refrnn.scoring); per-task columns use refrnn's rule."""
+    neurogym perf (refrnn.run.scoring); per-task columns use refrnn's rule."""
     return (["step", "loss", "mean_perf", "mean_decision_acc"] + LITERATURE_COLUMNS
             + [f"perf_{t}" for t in names] + [f"acc_{t}" for t in names] + ["seconds"])
 
@@ -86,7 +86,7 @@ class Loop:
     """State of one training run between updates (see the module docstring)."""
 
     def __init__(self, cfg, model, sampler, test_trials, names, quiet=False, callback=None):
-        from .core.optim import Adam
+        from ..core.optim import Adam
 
         self.cfg, self.model, self.sampler = cfg, model, sampler
         self.test_trials, self.names = test_trials, names
@@ -209,8 +209,8 @@ class Loop:
     # -------------------------------------------------------------- the loop
     def update(self):
         """One Adam update from one stream batch; returns the batch loss."""
-        from .core.losses import cross_entropy
-        from .core.optim import clip_grad_norm, grad_norm
+        from ..core.losses import cross_entropy
+        from ..core.optim import clip_grad_norm, grad_norm
 
         cfg, m, xp = self.cfg, self.model, self.bk.xp
         s = self.step + 1

@@ -21,11 +21,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from .backends.backend import DEVICES
-from .core.masks import MASK_KINDS, in_degree
-from .core.model import ACTIVATIONS, DTYPES
-from .tasks.encoding import COMPAT_MODES
-from .tasks.registry import TASK_SETS
+from ..backends.backend import DEVICES
+from ..core.masks import MASK_KINDS, in_degree
+from ..core.model import ACTIVATIONS, DTYPES
+from ..tasks.encoding import COMPAT_MODES
+from ..tasks.registry import TASK_SETS
 
 if sys.version_info >= (3, 11):
     import tomllib

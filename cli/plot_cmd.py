@@ -15,7 +15,7 @@ import click
 def plot_cmd(run_dirs, out_prefix):
     """Plot RUN_DIR... (run folders, or sweep folders holding runs)."""
     try:
-        from refrnn.plotting import plot_runs
+        from refrnn.experiments.plots import plot_runs
         written = plot_runs(run_dirs, out_prefix or Path(run_dirs[0]) / "plot")
     except ImportError as exc:
         raise click.ClickException(str(exc))

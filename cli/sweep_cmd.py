@@ -85,8 +85,8 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
               retries, connect_timeout, timeout, out, restart_failed, dry_run):
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time)."""
-    from refrnn.dist_sweep import DistSweepError
-    from refrnn.sweep import aggregate, expand_grid, summary_table, sweep
+    from refrnn.experiments.dask_client import DistSweepError
+    from refrnn.experiments.sweep import aggregate, expand_grid, summary_table, sweep
 
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
     unknown = sorted(set(spec) - GRID_FILE_KEYS)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import paper_claims as pc  # noqa: E402
-from refrnn.sweep import sweep  # noqa: E402
-from refrnn.sweep_results import aggregate, read_metrics, seed_stats  # noqa: E402
+from refrnn.experiments.sweep import sweep  # noqa: E402
+from refrnn.experiments.summary import aggregate, read_metrics, seed_stats  # noqa: E402
 from refrnn.files.tables import write_csv  # noqa: E402
 
 BEGIN, END = "<!-- data_efficiency:begin -->", "<!-- data_efficiency:end -->"
@@ -105,7 +105,7 @@ def report_lines(configs, agg, info) -> list[str]:
 
 
 def write_report(configs, rows, info, docs: Path) -> None:
-    from refrnn.plotting import plot_final_perf_against
+    from refrnn.experiments.plots import plot_final_perf_against
     agg = aggregate(rows)
     add_peaks(rows, agg)
     by_label = {a["label"]: a for a in agg}

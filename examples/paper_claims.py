@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from refrnn.core.masks import in_degree  # noqa: E402
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
-from refrnn.sweep import expand_grid, sweep  # noqa: E402
-from refrnn.sweep_results import (  # noqa: E402
+from refrnn.experiments.sweep import expand_grid, sweep  # noqa: E402
+from refrnn.experiments.summary import (  # noqa: E402
     aggregate, read_metrics, summarize_run)
 from refrnn.files.tables import write_csv  # noqa: E402
 
@@ -152,7 +152,7 @@ def _compare(agg, auc, task_set, a, b, claim):
 def render_report(rows, agg, info, out_dir: Path, docs: Path):
     """Write figures and CSVs under docs/results/ and the generated block of
     docs/results.md (between the paper_claims markers)."""
-    from refrnn.plotting import plot_runs
+    from refrnn.experiments.plots import plot_runs
     res = docs / "results"
     res.mkdir(parents=True, exist_ok=True)
     write_csv(res / "summary.csv", [r.as_dict() for r in rows])

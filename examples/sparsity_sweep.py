@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 import paper_claims as pc  # noqa: E402
 from refrnn.files.atomic import atomic_output, atomic_write_text  # noqa: E402
 from refrnn.core.masks import in_degree  # noqa: E402
-from refrnn.sweep_results import (  # noqa: E402
+from refrnn.experiments.summary import (  # noqa: E402
     aggregate, read_metrics, seed_stats, steps_to_reach)
 from refrnn.files.tables import write_csv  # noqa: E402
 

@@ -21,9 +21,9 @@ from refrnn_cli.main import cli
 from dask_cluster import LoopbackCluster, free_port
 from refrnn import __version__
 from refrnn.run.checkpoint import load_checkpoint
-from refrnn.dist_sweep import DistSweepError, check_workers
-from refrnn.dist_task import checkpoint_step, probe_storage
-from refrnn.sweep import sweep
+from refrnn.experiments.dask_client import DistSweepError, check_workers
+from refrnn.experiments.dask_worker import checkpoint_step, probe_storage
+from refrnn.experiments.sweep import sweep
 
 TINY = {"task_set": "yang19", "hidden": 16, "eval_every": 100, "checkpoint_every": 10,
         "trials_per_task": 8, "eval_trials": 4, "batch_size": 4, "seq_len": 40}
@@ -262,7 +262,7 @@ def test_workers_with_other_or_no_refrnn_are_refused(tmp_path, env):
 
 
 def test_plain_sweep_never_imports_dask():
-    code = ("import sys; import refrnn_cli.main, refrnn.sweep, refrnn.dist_sweep; "
+    code = ("import sys; import refrnn_cli.main, refrnn.experiments.sweep, refrnn.experiments.dask_client; "
             "from click.testing import CliRunner; "
             "r = CliRunner().invoke(refrnn_cli.main.cli, ['sweep', '--mask', 'full', '--dry-run', "
             "'--out', 'unused']); assert r.exit_code == 0, r.output; "

@@ -1,4 +1,4 @@
-"""refrnn.plotting and `refrnn plot` on hand-made run directories."""
+"""refrnn.experiments.plots and `refrnn plot` on hand-made run directories."""
 import struct
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from refrnn_cli.main import cli
-from refrnn.plotting import collect_runs, final_task_table, plot_runs
+from refrnn.experiments.plots import collect_runs, final_task_table, plot_runs
 from sweep_helpers import write_run
 
 pytest.importorskip("matplotlib")

@@ -1,4 +1,4 @@
-"""refrnn.sweep: grid expansion, summaries, and tiny real sweeps."""
+"""refrnn.experiments.sweep: grid expansion, summaries, and tiny real sweeps."""
 import csv
 import json
 
@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from refrnn_cli.main import cli
-from refrnn.sweep import expand_grid
-from refrnn.sweep_results import aggregate, summarize_run, summary_table
+from refrnn.experiments.sweep import expand_grid
+from refrnn.experiments.summary import aggregate, summarize_run, summary_table
 from sweep_helpers import write_run
 
 
@@ -91,7 +91,7 @@ def _expected(run_dir):
 
 
 def test_sweep_runs_skips_and_resumes(tmp_path, cache_env):
-    from refrnn.sweep import sweep
+    from refrnn.experiments.sweep import sweep
     out = tmp_path / "sw"
     grid = {"mask": ["locality", "full"], "sparsity": [0.25]}
     lines = []

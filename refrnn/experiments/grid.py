@@ -4,7 +4,7 @@ A sweep is a list of :class:`RunSpec`: one configuration (a dict of
 TrainConfig overrides), a label naming it and one seed. :func:`expand_grid`
 builds the list from a grid (cartesian product) and/or explicit
 configurations; :func:`validate_specs` builds every run's TrainConfig once,
-so a bad value fails before anything trains. Used by :mod:`refrnn.sweep`
+so a bad value fails before anything trains. Used by :mod:`refrnn.experiments.sweep`
 (which re-exports these names).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import itertools
 import re
 from typing import Iterable
 
-from .run.settings import TrainConfig, normalize_keys
+from ..run.settings import TrainConfig, normalize_keys
 
 
 @dataclasses.dataclass

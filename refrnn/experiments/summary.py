@@ -1,6 +1,6 @@
 """Read run directories back: learning curves, per-run and per-config summaries.
 
-Used by :mod:`refrnn.sweep` (summary table) and :mod:`refrnn.plotting`
+Used by :mod:`refrnn.experiments.sweep` (summary table) and :mod:`refrnn.experiments.plots`
 (figures). Nothing here trains.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .run.settings import TrainConfig
-from .files.tables import format_table
+from ..run.settings import TrainConfig
+from ..files.tables import format_table
 
 DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 THRESHOLDS = (0.8, 0.9)

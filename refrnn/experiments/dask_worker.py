@@ -1,4 +1,4 @@
-"""What a dask worker runs for a distributed sweep (:mod:`refrnn.dist_sweep`).
+"""What a dask worker runs for a distributed sweep (:mod:`refrnn.experiments.dask_client`).
 
 One run of a sweep is one task, :func:`run_task`: it trains the run into its
 directory in the worker's own thread (resuming from ``last.h5`` when one is
@@ -110,7 +110,7 @@ class _Watch:
 
 def checkpoint_step(run_dir: Path):
     """The step of ``run_dir/last.h5``, or None when there is none (usable)."""
-    from .run.checkpoint import CheckpointError, load_checkpoint
+    from ..run.checkpoint import CheckpointError, load_checkpoint
     path = Path(run_dir) / "last.h5"
     if not path.is_file():
         return None
@@ -132,7 +132,7 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
 
     Args:
         name: the run's name (its directory under the sweep folder).
-        spec: :func:`refrnn.sweep.run_spec`'s dict (run_dir, label, seed,
+        spec: :func:`refrnn.experiments.sweep.run_spec`'s dict (run_dir, label, seed,
             config, restart).
         version: the client's refrnn version; another one here fails the run.
         token_file, token: the client's probe file (relative to the sweep
@@ -143,9 +143,9 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
         ``resumed_from`` (checkpoint step it started from, or None) and
         ``seconds`` (this attempt's wall time).
     """
-    from . import __version__
+    from .. import __version__
     from .sweep import failed_flag, train_run
-    from .run.training import TrainingDiverged
+    from ..run.training import TrainingDiverged
 
     t0 = time.time()
     run_dir = Path(spec["run_dir"])

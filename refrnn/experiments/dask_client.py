@@ -1,6 +1,6 @@
 """Send a sweep's runs to a dask.distributed cluster (the ``dist`` extra).
 
-:func:`refrnn.sweep.sweep` opens a :class:`DaskSession` when given
+:func:`refrnn.experiments.sweep.sweep` opens a :class:`DaskSession` when given
 ``scheduler=``: ``"local"`` starts a LocalCluster of ``jobs`` single-threaded
 worker processes on this machine; ``tcp://host:port`` connects to a running
 scheduler (``dask scheduler`` and ``dask worker`` by hand, or dask-jobqueue).
@@ -10,7 +10,7 @@ refrnn version as this client and pass a storage probe of the sweep folder
 a worker that would write its runs somewhere nobody sees is caught first.
 
 :class:`DaskSession` holds the connection. Each run is one task
-(:func:`refrnn.dist_task.run_task`) that trains in its run directory and
+(:func:`refrnn.experiments.dask_worker.run_task`) that trains in its run directory and
 resumes from its ``last.h5``. Failures:
 
 - a worker lost mid-run (killed, out of memory, node gone): the scheduler
@@ -22,7 +22,7 @@ resumes from its ``last.h5``. Failures:
   no retry; the sweep goes on.
 - any other exception in the task: resubmitted ``retries`` times, then failed.
 - Ctrl-C: the sweep's tasks are cancelled; running ones stop at their next
-  update (:mod:`refrnn.dist_task` polls), keeping ``last.h5``.
+  update (:mod:`refrnn.experiments.dask_worker` polls), keeping ``last.h5``.
 
 dask is imported lazily: without the extra, nothing here is loaded unless a
 scheduler is asked for, and then :class:`DistSweepError` says what to install.
@@ -34,8 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from .files.atomic import atomic_write_text
-from .dist_task import PROBE_DIR, probe_storage, run_task
+from ..files.atomic import atomic_write_text
+from .dask_worker import PROBE_DIR, probe_storage, run_task
 
 INSTALL_HINT = "pip install 'refrnn[dist]'"
 
@@ -158,7 +158,7 @@ class DaskSession:
 
     def __init__(self, out_dir: Path, scheduler: str, jobs: int = 1,
                  connect_timeout: float = 20.0):
-        from . import __version__
+        from .. import __version__
         self.distributed = import_distributed()
         self.version = __version__
         self.out_dir = Path(out_dir).resolve()

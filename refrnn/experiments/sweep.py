@@ -9,7 +9,7 @@ finished carries a ``sweep_done.json`` marker (written atomically after
 its ``last.h5``. The summary (one row per run, one row per configuration with
 mean and spread over seeds) is read back from each run's ``metrics.csv``.
 With ``scheduler=`` the runs go to a dask.distributed cluster instead, one
-task per run (:mod:`refrnn.dist_sweep`); everything else is the same.
+task per run (:mod:`refrnn.experiments.dask_client`); everything else is the same.
 
 Layout of ``out_dir``::
 
@@ -33,15 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .files.atomic import atomic_write_text
-from .run.settings import TrainConfig, normalize_keys
-from .sweep_grid import (  # noqa: F401  (re-exported)
+from ..files.atomic import atomic_write_text
+from ..run.settings import TrainConfig, normalize_keys
+from .grid import (  # noqa: F401  (re-exported)
     RunSpec, default_label, expand_grid, validate_specs,
 )
-from .sweep_results import (  # noqa: F401  (re-exported)
+from .summary import (  # noqa: F401  (re-exported)
     DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
 )
-from .files.tables import write_csv
+from ..files.tables import write_csv
 
 
 def _worker_env(jobs: int) -> dict:
@@ -64,7 +64,7 @@ def train_run(spec: dict, callback=None) -> None:
     started again when ``restart`` is true. ``callback`` is passed to train.
     Raises what train raises; the marker is written only after it returned.
     """
-    from .run.training import train
+    from ..run.training import train
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
     # a directory without last.h5 (a run that failed before its first save) restarts
@@ -97,7 +97,7 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
                     say: Callable[[str], None]) -> None:
     """Build each distinct trial cache once, before the workers start, so
     parallel runs do not all generate the same trials at the same time."""
-    from .data import cache as C
+    from ..data import cache as C
     seen = set()
     for spec in specs:
         cfg = TrainConfig.from_dict({**base, **spec.overrides}).resolved()
@@ -128,7 +128,7 @@ def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
     log_file = out_dir / "_logs" / f"{spec.name}.log"
     atomic_write_text(spec_file, json.dumps(
         run_spec(spec, out_dir, base, restart), indent=2))
-    code = ("import sys; from refrnn.sweep import run_worker; "
+    code = ("import sys; from refrnn.experiments.sweep import run_worker; "
             "sys.exit(run_worker(sys.argv[1]))")
     with open(log_file, "ab") as log:
         try:
@@ -170,7 +170,7 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         prebuild: build missing trial caches in this process first.
         scheduler: None (local processes), ``"local"`` (a dask LocalCluster
             of ``jobs`` workers) or a dask scheduler address
-            ``tcp://host:port``; see :mod:`refrnn.dist_sweep` (needs the
+            ``tcp://host:port``; see :mod:`refrnn.experiments.dask_client` (needs the
             ``dist`` extra).
         retries: dask only: times a run is resubmitted after an unexpected
             error (not after a failure of the run itself, e.g. NaN loss).
@@ -183,7 +183,7 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         ``summary_by_config.csv`` into ``out_dir``.
     Raises:
         ValueError: bad settings; with a scheduler also
-        :class:`refrnn.dist_sweep.DistSweepError` (a ValueError) when dask is
+        :class:`refrnn.experiments.dask_client.DistSweepError` (a ValueError) when dask is
         missing, the scheduler cannot be reached or a worker cannot serve.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -197,14 +197,14 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if scheduler is not None:  # fail on a missing extra before writing anything
-        from .dist_sweep import import_distributed
+        from .dask_client import import_distributed
         import_distributed()
     out_dir = Path(out_dir)
     for sub in ("_specs", "_logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     session = None
     if scheduler is not None:  # connect and check workers before building caches
-        from .dist_sweep import DaskSession
+        from .dask_client import DaskSession
         session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
     try:
         return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files.atomic import atomic_output
-from .sweep_results import Curve, read_metrics
+from ..files.atomic import atomic_output
+from .summary import Curve, read_metrics
 
 LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")
 

@@ -1,0 +1,9 @@
+"""Experiments: many runs, and what they add up to.
+
+``grid`` expands a sweep's settings into runs with labels; ``sweep`` runs
+them locally, one worker each with its done marker, and resumes;
+``dask_client`` and ``dask_worker`` run the same grid on a dask.distributed
+cluster; ``summary`` reads finished runs into tables; ``plots`` draws them
+(the plot extra). Imports ``refrnn.run`` and the layers below it, never
+``refrnn.verify``.
+"""

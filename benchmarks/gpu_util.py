@@ -2,7 +2,7 @@
 
 Kept apart so gpu_step.py stays about the benchmark itself. Nothing here
 imports CuPy or torch at module level; callers pass the modules in. The twin
-itself is refrnn.torch_reference's, the one the parity tests check.
+itself is refrnn.verify.torch_twin's, the one the parity tests check.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def time_steps(step, sync, reps: int, warmup: int, budget_s: float) -> list[floa
 
 
 def torch_setup(torch, device: str, be, model, x, labels, weights):
-    """The PyTorch twin of a refrnn ``model`` (refrnn.torch_reference.TorchRNN:
+    """The PyTorch twin of a refrnn ``model`` (refrnn.verify.torch_twin.TorchRNN:
     the same equation and weights, dense masked W_rec * M, autograd) with
     torch.optim.Adam, float32 on ``device``.
 
@@ -100,7 +100,7 @@ def torch_setup(torch, device: str, be, model, x, labels, weights):
     Returns (step, loss0): step() does one training step (recurrent noise from
     a seeded torch.Generator); loss0 is the noise-free loss before any step.
     """
-    from refrnn.torch_reference import TorchRNN, cross_entropy
+    from refrnn.verify.torch_twin import TorchRNN, cross_entropy
 
     dev = torch.device(device)
     twin = TorchRNN.from_refrnn(model, dtype=torch.float32).to(dev)

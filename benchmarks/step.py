@@ -3,7 +3,7 @@
 A step is: forward over T steps with recurrent noise, cross-entropy at every
 step, backward, Adam. refrnn uses its hand-written BPTT; the PyTorch model is
 the same equation with a dense masked W_rec * M, trained by autograd and
-torch.optim.Adam (refrnn.torch_reference.TorchRNN). Both in float32; PyTorch on
+torch.optim.Adam (refrnn.verify.torch_twin.TorchRNN). Both in float32; PyTorch on
 torch.set_num_threads(2), NumPy's BLAS on the threads the machine gives.
 
 Each (side, N, sparsity) runs in a fresh subprocess, so its peak memory is its
@@ -114,7 +114,7 @@ def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
 
     torch.set_num_threads(threads)
     _import_refrnn()
-    from refrnn.torch_reference import TorchRNN, cross_entropy
+    from refrnn.verify.torch_twin import TorchRNN, cross_entropy
 
     model = _build_model(n, sparsity)
     twin = TorchRNN.from_refrnn(model, dtype=torch.float32)

@@ -10,7 +10,7 @@ FORMATS = ("torch", "npz")
 
 def _torch_bridge():
     try:
-        from refrnn import torch_bridge
+        from refrnn.verify import torch_bridge
     except ImportError as e:
         raise click.ClickException(f"--format torch needs PyTorch ({e}); install the torch "
                                    "extra, or use --format npz") from None
@@ -28,7 +28,7 @@ def _torch_bridge():
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
     from refrnn.run.checkpoint import CheckpointError
-    from refrnn.export import export_arrays, write_npz
+    from refrnn.verify.export import export_arrays, write_npz
 
     if not (Path(run_dir) / "config.json").is_file():
         raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
@@ -59,7 +59,7 @@ def export_cmd(run_dir, fmt, out, checkpoint):
 @click.option("--force", is_flag=True, help="Overwrite the run files in OUT.")
 def import_cmd(file, out, config, force):
     """Turn an exported state dict (.pt) or .npz into a run directory refrnn eval scores."""
-    from refrnn.export import import_arrays, read_npz
+    from refrnn.verify.export import import_arrays, read_npz
 
     try:
         arrays = read_npz(file) if file.endswith(".npz") else _torch_bridge().load_state_dict(file)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from refrnn.gradcheck import LOSSES, check_all
+from refrnn.verify.finite_diff import LOSSES, check_all
 from refrnn.core.masks import MASK_KINDS
 from refrnn.core.model import ACTIVATIONS
 
@@ -13,7 +13,7 @@ PARITY_REL = 1e-8
 
 
 def _torch_parity(cases):
-    """Run refrnn.torch_reference.parity_report on each case, if torch imports.
+    """Run refrnn.verify.torch_twin.parity_report on each case, if torch imports.
 
     Returns (lines, failed) or (None, reason) when the check is skipped.
     Pass: states, outputs and loss within 1e-10 (absolute), every gradient
@@ -22,7 +22,7 @@ def _torch_parity(cases):
     try:
         import torch  # noqa: F401
 
-        from refrnn import torch_reference
+        from refrnn.verify import torch_twin as torch_reference
     except ImportError as e:
         return None, f"torch check skipped ({e})"
     lines, failed = [], 0

@@ -9,13 +9,13 @@ from click.testing import CliRunner
 from refrnn.run.checkpoint import load_checkpoint
 from refrnn.run.settings import TrainConfig
 from refrnn.data.stream import trial_batch
-from refrnn.export import SETTINGS_KEY, export_arrays, import_arrays, read_npz, write_npz
+from refrnn.verify.export import SETTINGS_KEY, export_arrays, import_arrays, read_npz, write_npz
 from refrnn.run.evaluation import score_outputs
 from refrnn.run.training import evaluate_run, train
 from refrnn_cli.main import cli
 
 torch = pytest.importorskip("torch")
-from refrnn.torch_bridge import MaskedRNN, load_state_dict, save_state_dict  # noqa: E402
+from refrnn.verify.torch_bridge import MaskedRNN, load_state_dict, save_state_dict  # noqa: E402
 
 TINY = dict(task_set="yang19", hidden=36, sparsity=0.1, batch_size=8, seq_len=60, steps=40,
             eval_every=20, trials_per_task=12, eval_trials=4, lr=1e-2, quiet=True)
@@ -165,7 +165,7 @@ def test_export_errors(runs, tmp_path):
 
 
 def test_npz_path_needs_no_torch(runs, tmp_path):
-    code = ("import sys; from refrnn.export import export_arrays, write_npz; "
+    code = ("import sys; from refrnn.verify.export import export_arrays, write_npz; "
             f"write_npz(export_arrays({str(runs['relu'])!r}), {str(tmp_path / 'a.npz')!r}); "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,8 +8,8 @@ code path; the full mask takes the dense path.
 import numpy as np
 import pytest
 
-from refrnn import gradcheck
-from refrnn.gradcheck import LOSSES, gradient_check
+from refrnn.verify import finite_diff as gradcheck
+from refrnn.verify.finite_diff import LOSSES, gradient_check
 from refrnn.core.masks import MASK_KINDS
 from refrnn.core.model import ACTIVATIONS, RNN, ModelConfig
 

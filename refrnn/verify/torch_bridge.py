@@ -2,7 +2,7 @@
 
 Imports torch, so only the CLI's export and import commands and user code
 import this module (the refrnn core never does). A ``.pt`` file is a plain
-state dict of tensors (keys in :mod:`refrnn.export`), written with
+state dict of tensors (keys in :mod:`refrnn.verify.export`), written with
 ``torch.save`` and read with ``torch.load(..., weights_only=True)``;
 :class:`MaskedRNN` is a PyTorch module of refrnn's equation built from it,
 and its own ``state_dict()`` has the same keys, so it goes back into refrnn.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .files.atomic import atomic_output
+from ..files.atomic import atomic_output
 from .export import export_arrays
 
 
@@ -52,7 +52,7 @@ class MaskedRNN(torch.nn.Module):
 
 
 def run_state_dict(run_dir, checkpoint: str = "last") -> dict:
-    """The run's exported arrays (:func:`refrnn.export.export_arrays`) as tensors."""
+    """The run's exported arrays (:func:`refrnn.verify.export.export_arrays`) as tensors."""
     return {k: torch.from_numpy(v) for k, v in export_arrays(run_dir, checkpoint).items()}
 
 

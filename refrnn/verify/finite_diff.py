@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .core.losses import cross_entropy, masked_mse
-from .core.masks import MASK_KINDS
-from .core.model import ACTIVATIONS, RNN, ModelConfig
+from ..core.losses import cross_entropy, masked_mse
+from ..core.masks import MASK_KINDS
+from ..core.model import ACTIVATIONS, RNN, ModelConfig
 
 LOSSES = ("cross_entropy", "mse")
 # relu is not differentiable at 0: differences are only trusted when every

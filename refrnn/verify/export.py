@@ -1,7 +1,7 @@
 """A trained run as a flat dict of named arrays, and such a dict back into a run.
 
 The dict is what ``refrnn export`` writes, as a PyTorch state dict
-(``--format torch``, see :mod:`refrnn.torch_bridge`) or a ``.npz``
+(``--format torch``, see :mod:`refrnn.verify.torch_bridge`) or a ``.npz``
 (``--format npz``), and what ``refrnn import`` reads. Keys, for N hidden
 units, n_in = 33 + n_tasks inputs and n_out = 17 outputs, in the run's dtype:
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files.atomic import atomic_output
+from ..files.atomic import atomic_output
 
 EXPORT_FORMAT = "refrnn-export-1"
 SETTINGS_KEY = "refrnn_settings"
@@ -54,8 +54,8 @@ def decode_settings(arr) -> dict:
 
 def model_settings(cfg) -> dict:
     """The ModelConfig fields of a TrainConfig's network (as training builds it)."""
-    from .tasks.registry import task_names
-    from .tasks.trials import N_CLASSES, N_OBS
+    from ..tasks.registry import task_names
+    from ..tasks.trials import N_CLASSES, N_OBS
 
     return {"n_in": N_OBS + len(task_names(cfg.task_set)), "n_out": N_CLASSES,
             "n_hidden": int(cfg.hidden), "activation": cfg.activation,
@@ -65,7 +65,7 @@ def model_settings(cfg) -> dict:
 
 
 def _settings(cfg, step: int, source: str) -> dict:
-    from .tasks.registry import task_names
+    from ..tasks.registry import task_names
 
     return {"format": EXPORT_FORMAT, "model": model_settings(cfg),
             "task_names": list(task_names(cfg.task_set)), "step": int(step),
@@ -82,8 +82,8 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     run's config.json) and a one-line layout note.
     Raises ConfigError / CheckpointError (ValueErrors) for a bad run.
     """
-    from .run.checkpoint import load_checkpoint
-    from .run.settings import ConfigError, TrainConfig
+    from ..run.checkpoint import load_checkpoint
+    from ..run.settings import ConfigError, TrainConfig
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -134,7 +134,7 @@ def read_npz(path) -> dict:
 
 def _train_config(arrays: dict, config, out):
     """(TrainConfig for the new run, settings dict or None) from the file and/or ``config``."""
-    from .run.settings import TrainConfig, load_config_file, normalize_keys
+    from ..run.settings import TrainConfig, load_config_file, normalize_keys
 
     settings = decode_settings(arrays[SETTINGS_KEY]) if SETTINGS_KEY in arrays else None
     if settings is None and config is None:
@@ -152,7 +152,7 @@ def _train_config(arrays: dict, config, out):
 
 
 def _pattern(cfg):
-    from .core.masks import make_mask
+    from ..core.masks import make_mask
 
     m = make_mask(cfg.mask, int(cfg.hidden), float(cfg.sparsity), int(cfg.mask_seed))
     return m, np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices.astype(np.int64)
@@ -195,9 +195,9 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     state: it is for ``refrnn eval``, not ``--resume``. ValueError on any
     mismatch, before anything is written.
     """
-    from .run.checkpoint import Checkpoint, save_checkpoint
-    from .files.atomic import atomic_write_text
-    from .run.training import prepare_run_dir
+    from ..run.checkpoint import Checkpoint, save_checkpoint
+    from ..files.atomic import atomic_write_text
+    from ..run.training import prepare_run_dir
 
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     cfg, settings = _train_config(arrays, config, out)

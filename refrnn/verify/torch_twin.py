@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from .core.model import ACTIVATIONS, DTYPES
+from ..core.model import ACTIVATIONS, DTYPES
 
 PARAM_ORDER = ("W_in", "b", "w_rec", "W_out", "b_out", "h0")
 
@@ -231,7 +231,7 @@ def perturb_params(model, seed: int, scale: float = 0.5) -> None:
 def refrnn_step(model, prob: dict, loss: str):
     """refrnn forward + loss + backward on a ``gradcheck.make_problem`` dict:
     (y, h (T, B, N), loss, grads)."""
-    from refrnn.gradcheck import loss_and_grad
+    from refrnn.verify.finite_diff import loss_and_grad
 
     y, cache = model.forward(prob["x"], noise=prob["xi"])
     value, dy = loss_and_grad(y, prob, loss, xp=model.backend.xp)
@@ -263,7 +263,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
         dict: "h", "y", "loss", "grad/<name>" for each parameter -> {"max_abs",
         "max_rel"} (see max_errors); and "config" (the ModelConfig as a dict).
     """
-    from refrnn.gradcheck import make_problem
+    from refrnn.verify.finite_diff import make_problem
     from refrnn.core.model import RNN, ModelConfig
 
     if threads is not None:

@@ -1,0 +1,149 @@
+"""Fixed and slow points: minimise q(h) from many starts (Sussillo & Barak 2013).
+
+    find_fixed_points(dyn, starts, ...)  -> FixedPoints (unique points, q, eigenvalues)
+    jacobian_eigenvalues(dyn, h, ...)    -> eigenvalues of J(h), dense or by eigs
+    set_dimension(points, share)         -> PCs holding ``share`` of the points' variance
+
+All M starts are minimised together by one L-BFGS run on sum_m q(h_m): the
+sum is separable, so its gradient is the M hand-written gradients of
+refrnn.analysis.dynamics side by side. Points with q below ``q_tol`` are
+kept and de-duplicated greedily (lowest q first; a point closer than
+``dedup_tol`` to one already kept is dropped). Eigenvalues of the Jacobian:
+dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units, above it the
+``n_eig`` of largest magnitude from ``scipy.sparse.linalg.eigs`` on a
+LinearOperator (the sparse W_rec is never made dense there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.sparse.linalg import eigs
+
+DENSE_MAX = 1024  # above this N the Jacobian is used only as a LinearOperator
+N_EIG = 20        # eigenvalues of largest magnitude computed by eigs
+MARGINAL_TOL = 0.05  # |lambda - 1| below this: a marginal (slow) direction
+SET_SHARE = 0.9   # variance share that defines a set's dimension
+MIN_SET = 5       # unique points a "continuous set" needs at least
+
+
+@dataclass
+class FixedPoints:
+    """Unique slow points of one input.
+
+    points (P, N) states; q (P,); eigenvalues list of P complex arrays
+    (all N, or the n_eig of largest magnitude); n_unstable (P,) count of
+    |lambda| > 1 (among those computed); slowest (P,) largest |lambda|;
+    n_marginal (P,) count of |lambda - 1| < MARGINAL_TOL; complete (bool):
+    all eigenvalues were computed; n_starts, n_converged (q < q_tol before
+    de-duplication); q_final (M,) q of every start after the minimisation.
+    """
+
+    points: np.ndarray
+    q: np.ndarray
+    eigenvalues: list
+    n_unstable: np.ndarray
+    slowest: np.ndarray
+    n_marginal: np.ndarray
+    complete: bool
+    n_starts: int
+    n_converged: int
+    q_final: np.ndarray
+
+    @property
+    def n_points(self) -> int:
+        return int(self.points.shape[0])
+
+
+def minimize_q(dyn, starts, max_iter=500, gtol=1e-10):
+    """Minimise q from every start; returns the end states (M, N) and their q (M,)."""
+    H0 = np.array(starts, dtype=np.float64)
+    M, N = H0.shape
+    if N != dyn.n:
+        raise ValueError(f"starts must be (M, {dyn.n}), got {H0.shape}")
+
+    def fun(v):
+        q, g = dyn.q_and_grad(v.reshape(M, N).T)
+        return float(q.sum()), g.T.reshape(-1)
+
+    res = minimize(fun, H0.reshape(-1), jac=True, method="L-BFGS-B",
+                   options={"maxiter": int(max_iter), "gtol": gtol, "ftol": 0.0,
+                            "maxcor": 20})
+    H = res.x.reshape(M, N)
+    return H, dyn.q(H.T)
+
+
+def deduplicate(points, q, tol):
+    """Indices of the points kept: lowest q first, none within ``tol`` of a kept one."""
+    order = np.argsort(q, kind="stable")
+    kept = []
+    for i in order:
+        if not kept or np.min(np.linalg.norm(points[kept] - points[i], axis=1)) > tol:
+            kept.append(int(i))
+    return np.asarray(kept, dtype=np.int64)
+
+
+def jacobian_eigenvalues(dyn, h, dense_max=DENSE_MAX, n_eig=N_EIG, seed=0):
+    """(eigenvalues, complete): all of J(h) when N <= dense_max, else the
+    ``n_eig`` of largest magnitude by ARPACK on the LinearOperator."""
+    if dyn.n <= dense_max:
+        return np.linalg.eigvals(dyn.jacobian_dense(h)), True
+    k = min(int(n_eig), dyn.n - 2)
+    v0 = np.random.default_rng(seed).standard_normal(dyn.n)
+    vals = eigs(dyn.jacobian_operator(h), k=k, which="LM", v0=v0,
+                return_eigenvectors=False, maxiter=5000, tol=1e-10)
+    return vals[np.argsort(-np.abs(vals))], False
+
+
+def find_fixed_points(dyn, starts, q_tol=1e-4, dedup_tol=None, max_iter=500,
+                      dense_max=DENSE_MAX, n_eig=N_EIG, max_points=None):
+    """Fixed and slow points of ``dyn`` from ``starts`` (M, N).
+
+    Args:
+        q_tol: keep end states with q below it.
+        dedup_tol: distance under which two points are one (default 1e-3 times
+            the RMS norm of the starts, at least 1e-6).
+        max_points: at most this many unique points get eigenvalues (lowest q).
+    """
+    starts = np.asarray(starts, dtype=np.float64)
+    H, q = minimize_q(dyn, starts, max_iter=max_iter)
+    if dedup_tol is None:
+        dedup_tol = max(1e-6, 1e-3 * float(np.sqrt(np.mean(np.sum(starts ** 2, axis=1)))))
+    good = np.flatnonzero(q < q_tol)
+    keep = good[deduplicate(H[good], q[good], dedup_tol)] if good.size else good
+    if max_points is not None:
+        keep = keep[:int(max_points)]
+    vals, complete = [], True
+    for i in keep:
+        ev, full = jacobian_eigenvalues(dyn, H[i], dense_max, n_eig)
+        vals.append(ev)
+        complete &= full
+    mags = [np.abs(v) for v in vals]
+    return FixedPoints(
+        points=H[keep], q=q[keep], eigenvalues=vals,
+        n_unstable=np.array([int(np.sum(m > 1.0 + 1e-9)) for m in mags], dtype=np.int64),
+        slowest=np.array([float(m.max()) for m in mags]),
+        n_marginal=np.array([int(np.sum(np.abs(v - 1.0) < MARGINAL_TOL)) for v in vals],
+                            dtype=np.int64),
+        complete=bool(complete), n_starts=int(starts.shape[0]),
+        n_converged=int(good.size), q_final=q)
+
+
+def set_dimension(points, share=SET_SHARE) -> int:
+    """Number of principal components holding ``share`` of the variance of
+    ``points`` (P, N); 0 for fewer than two points."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape[0] < 2:
+        return 0
+    s = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
+    if s.sum() <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(s) / s.sum(), share - 1e-12) + 1)
+
+
+def is_continuous_set(fp: FixedPoints) -> bool:
+    """At least MIN_SET unique slow points, most of them with a marginal
+    eigenvalue (|lambda - 1| < MARGINAL_TOL): the signature of a line, ring
+    or plane of slow points rather than isolated fixed points."""
+    return bool(fp.n_points >= MIN_SET and np.median(fp.n_marginal) >= 1)

@@ -48,3 +48,7 @@ from .export_cmd import export_cmd, import_cmd  # noqa: E402
 
 cli.add_command(export_cmd)
 cli.add_command(import_cmd)
+
+from .analyze_cmd import analyze_cmd  # noqa: E402
+
+cli.add_command(analyze_cmd)

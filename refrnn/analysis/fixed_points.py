@@ -4,9 +4,8 @@
     jacobian_eigenvalues(dyn, h, ...)    -> eigenvalues of J(h), dense or by eigs
     set_dimension(points, share)         -> PCs holding ``share`` of the points' variance
 
-All M starts are minimised together by one L-BFGS run on sum_m q(h_m): the
-sum is separable, so its gradient is the M hand-written gradients of
-refrnn.analysis.dynamics side by side. Points with q below ``q_tol`` are
+Every start is minimised by its own L-BFGS (refrnn.analysis.lbfgs, all M
+side by side), with the hand-written gradient of refrnn.analysis.dynamics. Points with q below ``q_tol`` are
 kept and de-duplicated greedily (lowest q first; a point closer than
 ``dedup_tol`` to one already kept is dropped). Eigenvalues of the Jacobian:
 dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units, above it the
@@ -18,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.sparse.linalg import eigs
+
+from .lbfgs import minimize_columns
 
 DENSE_MAX = 1024  # above this N the Jacobian is used only as a LinearOperator
 N_EIG = 20        # eigenvalues of largest magnitude computed by eigs
@@ -56,22 +56,13 @@ class FixedPoints:
         return int(self.points.shape[0])
 
 
-def minimize_q(dyn, starts, max_iter=500, gtol=1e-10):
+def minimize_q(dyn, starts, max_iter=500, gtol=1e-12):
     """Minimise q from every start; returns the end states (M, N) and their q (M,)."""
     H0 = np.array(starts, dtype=np.float64)
-    M, N = H0.shape
-    if N != dyn.n:
+    if H0.ndim != 2 or H0.shape[1] != dyn.n:
         raise ValueError(f"starts must be (M, {dyn.n}), got {H0.shape}")
-
-    def fun(v):
-        q, g = dyn.q_and_grad(v.reshape(M, N).T)
-        return float(q.sum()), g.T.reshape(-1)
-
-    res = minimize(fun, H0.reshape(-1), jac=True, method="L-BFGS-B",
-                   options={"maxiter": int(max_iter), "gtol": gtol, "ftol": 0.0,
-                            "maxcor": 20})
-    H = res.x.reshape(M, N)
-    return H, dyn.q(H.T)
+    H, _, _ = minimize_columns(dyn.q_and_grad, H0.T, max_iter=max_iter, gtol=gtol)
+    return H.T, dyn.q(H)
 
 
 def deduplicate(points, q, tol):

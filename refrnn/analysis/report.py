@@ -117,6 +117,11 @@ def analyze(net, options: Options | None = None) -> Analysis:
     model, names = net.model, net.task_names
     N = model.config.n_hidden
     rng = np.random.default_rng(opt.seed)
+    pairs = opt.pairs if opt.pairs is not None else default_pairs(tasks)
+    for A, B in pairs:  # checked before any work
+        if A not in tasks or B not in tasks:
+            raise AnalysisError(f"FTV pair {A}:{B} names a task not analysed ({A!r} and "
+                                f"{B!r} must both be among the --tasks)")
     res = Analysis(net.run_dir, net.checkpoint, net.step, net.config.to_dict(), tasks)
     moments = Moments(N)
     tv = np.zeros((N, len(tasks)))
@@ -146,9 +151,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
                             f"{len(tasks)} task(s); need 3 units and 2 tasks")
     col = {t: i for i, t in enumerate(tasks)}
     kept_tv = res.tv.tv[res.tv.kept]
-    for A, B in (opt.pairs if opt.pairs is not None else default_pairs(tasks)):
-        if A not in col or B not in col:
-            raise AnalysisError(f"FTV pair {A}:{B} names a task not analysed")
+    for A, B in pairs:
         res.ftv[(A, B)] = fractional_variance(kept_tv[:, col[A]], kept_tv[:, col[B]])
     lam, V, m = moments.spectrum()
     res.pr_all, res.var_all = participation_ratio(lam), explained(lam, N_PCS)

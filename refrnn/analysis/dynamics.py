@@ -35,7 +35,9 @@ class Dynamics:
 
     Args:
         W: (N, N) scipy sparse W_rec (rows receive), float64.
-        c: (N,) constant drive W_in x + b.
+        c: (N,) constant drive W_in x + b, or (N, M): a drive per column of the
+            batches given to the methods (many inputs searched at once; then
+            ``cols`` picks the columns a batch holds).
         activation: a name in refrnn.core.activations.ACTIVATIONS.
         alpha: dt / tau in (0, 1].
     """
@@ -46,30 +48,37 @@ class Dynamics:
                              f"got {activation!r}")
         if not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-        self.W = sp.csr_matrix(W, dtype=np.float64)
+        same = sp.issparse(W) and W.format == "csr" and W.dtype == np.float64
+        self.W = W if same else sp.csr_matrix(W, dtype=np.float64)  # kept: inputs share it
         self.WT = self.W.T.tocsr()
         self.c = np.asarray(c, dtype=np.float64)
         n = self.W.shape[0]
-        if self.W.shape != (n, n) or self.c.shape != (n,):
-            raise ValueError(f"W must be (N, N) and c (N,), got {self.W.shape} and {self.c.shape}")
+        if self.W.shape != (n, n) or self.c.shape[:1] != (n,) or self.c.ndim > 2:
+            raise ValueError(f"W must be (N, N) and c (N,) or (N, M), got {self.W.shape} "
+                             f"and {self.c.shape}")
         self.activation, self.alpha, self.n = activation, float(alpha), n
 
-    def _u(self, H):
-        return self.W @ H + (self.c[:, None] if H.ndim == 2 else self.c)
+    def _u(self, H, cols=None):
+        c = self.c
+        if c.ndim == 2:
+            c = c if cols is None else c[:, cols]
+        elif H.ndim == 2:
+            c = c[:, None]
+        return self.W @ H + c
 
-    def step(self, H):
+    def step(self, H, cols=None):
         """F(H): (N,) or (N, M) -> same shape."""
-        f = activations.apply(self.activation, np, self._u(H))
+        f = activations.apply(self.activation, np, self._u(H, cols))
         return (1.0 - self.alpha) * H + self.alpha * f
 
-    def q(self, H):
+    def q(self, H, cols=None):
         """q of each state: (N,) -> scalar, (N, M) -> (M,)."""
-        r = self.step(H) - H
+        r = self.step(H, cols) - H
         return 0.5 * np.sum(r * r, axis=0)
 
-    def q_and_grad(self, H):
+    def q_and_grad(self, H, cols=None):
         """(q, grad q): (N, M) -> (M,), (N, M); also for one (N,) state."""
-        u = self._u(H)
+        u = self._u(H, cols)
         fu = activations.apply(self.activation, np, u)
         r = self.alpha * (fu - H)                       # F(h) - h
         d = activations.derivative(self.activation, np, u).astype(np.float64)
@@ -77,7 +86,9 @@ class Dynamics:
         return 0.5 * np.sum(r * r, axis=0), grad
 
     def slopes(self, h):
-        """f'(u) at one state h (N,)."""
+        """f'(u) at one state h (N,) (a one-drive Dynamics only)."""
+        if self.c.ndim != 1:
+            raise ValueError("the Jacobian needs a Dynamics with one drive c (N,)")
         return activations.derivative(self.activation, np, self._u(h)).astype(np.float64)
 
     def jacobian_operator(self, h) -> LinearOperator:
@@ -117,11 +128,13 @@ def constant_input(obs, task_index: int, n_tasks: int) -> np.ndarray:
     return x
 
 
-def model_dynamics(model, x) -> Dynamics:
-    """Dynamics of ``model`` (an RNN) under the constant input ``x`` (n_in,)."""
+def model_dynamics(model, x, W=None) -> Dynamics:
+    """Dynamics of ``model`` (an RNN) under the constant input ``x`` (n_in,);
+    ``W``: its recurrent_matrix when already made (shared by every input)."""
     to_np = model.backend.to_numpy
     W_in = np.asarray(to_np(model.params["W_in"]), dtype=np.float64)
     b = np.asarray(to_np(model.params["b"]), dtype=np.float64)
     cfg = model.config
-    return Dynamics(recurrent_matrix(model), W_in @ np.asarray(x, dtype=np.float64) + b,
+    W = recurrent_matrix(model) if W is None else W
+    return Dynamics(W, W_in @ np.asarray(x, dtype=np.float64) + b,
                     cfg.activation, cfg.alpha)

@@ -4,10 +4,11 @@
     jacobian_eigenvalues(dyn, h, ...)    -> eigenvalues of J(h), dense or by eigs
     set_dimension(points, share)         -> PCs holding ``share`` of the points' variance
 
-Every start is minimised by its own L-BFGS (refrnn.analysis.lbfgs, all M
-side by side), with the hand-written gradient of refrnn.analysis.dynamics. Points with q below ``q_tol`` are
+Every start is minimised by its own L-BFGS (refrnn.analysis.lbfgs, all
+starts of all inputs side by side), with the hand-written gradient of
+refrnn.analysis.dynamics; every second start first takes RELAX steps of F. Points with q below ``q_tol`` are
 kept and de-duplicated greedily (lowest q first; a point closer than
-``dedup_tol`` to one already kept is dropped). Eigenvalues of the Jacobian:
+``dedup_tol`` to one already kept is dropped: 1% of the starts' RMS norm). Eigenvalues of the Jacobian:
 dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units, above it the
 ``n_eig`` of largest magnitude from ``scipy.sparse.linalg.eigs`` on a
 LinearOperator (the sparse W_rec is never made dense there).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import eigs
 
+from .dynamics import Dynamics
 from .lbfgs import minimize_columns
 
 DENSE_MAX = 1024  # above this N the Jacobian is used only as a LinearOperator
@@ -26,6 +28,7 @@ N_EIG = 20        # eigenvalues of largest magnitude computed by eigs
 MARGINAL_TOL = 0.05  # |lambda - 1| below this: a marginal (slow) direction
 SET_SHARE = 0.9   # variance share that defines a set's dimension
 MIN_SET = 5       # unique points a "continuous set" needs at least
+RELAX = 30        # steps of F taken by every second start before the search
 
 
 @dataclass
@@ -57,7 +60,9 @@ class FixedPoints:
 
 
 def minimize_q(dyn, starts, max_iter=500, gtol=1e-12):
-    """Minimise q from every start; returns the end states (M, N) and their q (M,)."""
+    """Minimise q from every start (M, N); returns the end states (M, N) and q (M,).
+
+    ``dyn`` may hold one drive per start (Dynamics with c (N, M))."""
     H0 = np.array(starts, dtype=np.float64)
     if H0.ndim != 2 or H0.shape[1] != dyn.n:
         raise ValueError(f"starts must be (M, {dyn.n}), got {H0.shape}")
@@ -87,20 +92,64 @@ def jacobian_eigenvalues(dyn, h, dense_max=DENSE_MAX, n_eig=N_EIG, seed=0):
     return vals[np.argsort(-np.abs(vals))], False
 
 
-def find_fixed_points(dyn, starts, q_tol=1e-4, dedup_tol=None, max_iter=500,
-                      dense_max=DENSE_MAX, n_eig=N_EIG, max_points=None):
-    """Fixed and slow points of ``dyn`` from ``starts`` (M, N).
+def relax_starts(dyn, H, steps, cols=None):
+    """H (N, M) advanced ``steps`` steps of the map F."""
+    for _ in range(int(steps)):
+        H = dyn.step(H, cols)
+    return H
+
+
+def find_fixed_points(dyn, starts, **kw) -> FixedPoints:
+    """Fixed and slow points of one input (``dyn``) from ``starts`` (M, N);
+    keywords as :func:`find_fixed_points_many`."""
+    return find_fixed_points_many([dyn], [starts], **kw)[0]
+
+
+def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=500,
+                           relax=RELAX, dense_max=DENSE_MAX, n_eig=N_EIG, max_points=None):
+    """Fixed and slow points of several inputs of one network, searched at once.
 
     Args:
+        dyns: list of Dynamics with one drive each, the same W, activation, alpha.
+        starts: list of (M_a, N) start states, one array per input.
         q_tol: keep end states with q below it.
-        dedup_tol: distance under which two points are one (default 1e-3 times
-            the RMS norm of the starts, at least 1e-6).
-        max_points: at most this many unique points get eigenvalues (lowest q).
+        dedup_tol: distance under which two points are one (default 1e-2 times
+            the RMS norm of the input's starts, at least 1e-6).
+        relax: every second start is first advanced this many steps of F
+            (trajectories slow down near attractors and slow points), the
+            others are minimised from where the activity was.
+        max_points: at most this many unique points per input get eigenvalues
+            (lowest q first).
+    Returns a list of FixedPoints, one per input.
     """
-    starts = np.asarray(starts, dtype=np.float64)
-    H, q = minimize_q(dyn, starts, max_iter=max_iter)
+    d0 = dyns[0]
+    if any(d.W is not d0.W for d in dyns[1:]) or \
+            any((d.activation, d.alpha) != (d0.activation, d0.alpha) for d in dyns):
+        raise ValueError("find_fixed_points_many needs one network: Dynamics "
+                         "sharing one W object, the same f and alpha")
+    starts = [np.asarray(s, dtype=np.float64) for s in starts]
+    sizes = [s.shape[0] for s in starts]
+    C = np.concatenate([np.repeat(d.c[:, None], m, axis=1) for d, m in zip(dyns, sizes)],
+                       axis=1)
+    joint = Dynamics(d0.W, C, d0.activation, d0.alpha)
+    H0 = np.concatenate(starts, axis=0).T.copy()
+    if relax:
+        odd = np.concatenate([off + np.arange(1, m, 2) for off, m in
+                              zip(np.cumsum([0] + sizes[:-1]), sizes)]).astype(np.int64)
+        H0[:, odd] = relax_starts(joint, H0[:, odd], relax, odd)
+    H, _, _ = minimize_columns(joint.q_and_grad, H0, max_iter=max_iter, gtol=1e-12)
+    q = joint.q(H)
+    out, off = [], 0
+    for d, s, m in zip(dyns, starts, sizes):
+        out.append(_summarise(d, s, H[:, off:off + m].T, q[off:off + m], q_tol, dedup_tol,
+                              dense_max, n_eig, max_points))
+        off += m
+    return out
+
+
+def _summarise(dyn, starts, H, q, q_tol, dedup_tol, dense_max, n_eig, max_points):
     if dedup_tol is None:
-        dedup_tol = max(1e-6, 1e-3 * float(np.sqrt(np.mean(np.sum(starts ** 2, axis=1)))))
+        dedup_tol = max(1e-6, 1e-2 * float(np.sqrt(np.mean(np.sum(starts ** 2, axis=1)))))
     good = np.flatnonzero(q < q_tol)
     keep = good[deduplicate(H[good], q[good], dedup_tol)] if good.size else good
     if max_points is not None:

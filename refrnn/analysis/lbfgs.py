@@ -2,8 +2,8 @@
 
     minimize_columns(fg, X0, max_iter, gtol, memory) -> (X, f, n_iter)
 
-``fg(X)`` returns (f (M,), G (N, M)) for a batch of M points (N, M); each
-column is its own problem (the fixed-point search of refrnn.analysis: q of
+``fg(X, cols)`` returns (f (M',), G (N, M')) for the columns ``cols`` of the
+batch (X holds those M' columns; cols None: all M); each column is its own problem (the fixed-point search of refrnn.analysis: q of
 every start). Per column: the L-BFGS direction by the two-loop recursion
 (Nocedal & Wright 2006, algorithm 7.4) with the initial scaling
 s^T y / y^T y, and a backtracking line search on the Armijo condition
@@ -44,7 +44,7 @@ def _direction(G, hist):
 def minimize_columns(fg, X0, max_iter=500, gtol=1e-12, memory=10):
     """Minimise each column of X0 (N, M) independently; returns (X, f (M,), iterations)."""
     X = np.array(X0, dtype=np.float64)
-    f, G = fg(X)
+    f, G = fg(X, None)
     active = np.max(np.abs(G), axis=0) >= gtol
     hist = []  # (S, Y, rho) over all M columns; rho = 0 where a column skipped a pair
     it = 0
@@ -64,7 +64,7 @@ def minimize_columns(fg, X0, max_iter=500, gtol=1e-12, memory=10):
             if pend.size == 0:
                 break
             Xt = X[:, pend] + t[pend] * D[:, pend]
-            ft, Gt = fg(Xt)
+            ft, Gt = fg(Xt, pend)
             ok = ft <= f[pend] + C_ARMIJO * t[pend] * slope[pend]
             acc = pend[ok]
             Xn[:, acc], fn[acc], Gn[:, acc] = Xt[:, ok], ft[ok], Gt[:, ok]

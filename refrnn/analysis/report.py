@@ -7,10 +7,10 @@
 
 Per task, one at a time (docs/analysis.md): the noise-free states of the
 held-out trials, their task variance, covariance and mean trajectory, and the
-fixed and slow points of the map under the task's fixation-period input
-(fixation unit and rule unit on, stimuli off: the observation of the
-trials' first step) from ``n_starts`` states drawn from that task's activity.
-Then over the tasks: normalised task variance, clusters, fractional task
+starts of the fixed-point search: ``n_starts`` states drawn from that task's
+activity. Then the fixed and slow points of every task's map at once, each
+under its fixation-period input (fixation unit and rule unit on, stimuli
+off: the observation of the trials' first step). Then over the tasks: normalised task variance, clusters, fractional task
 variance, the pooled PCA, and every point and trajectory in its PC space.
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ from ..tasks.registry import TASK_SETS, task_names
 from .activity import AnalysisError, load_network, task_activity
 from .clusters import choose_clusters, tasks_served
 from .dimensionality import Moments, covariance_spectrum, explained, participation_ratio
-from .dynamics import constant_input, model_dynamics
+from .dynamics import constant_input, model_dynamics, recurrent_matrix
 from .figures import draw_all
-from .fixed_points import find_fixed_points, is_continuous_set, set_dimension
+from .fixed_points import find_fixed_points_many, is_continuous_set, set_dimension
 from .fractional import default_pairs, fractional_variance
 from .task_variance import THRESHOLD, normalise, task_variance
 
@@ -43,7 +43,7 @@ class Options:
     max_trials: int | None = None   # trials per task (default: all held-out ones)
     n_starts: int = 32              # fixed-point starts per task
     q_tol: float = 1e-4             # slow point: q below this
-    fp_iter: int = 500              # L-BFGS iterations of the fixed-point search
+    fp_iter: int = 200              # L-BFGS iterations of the fixed-point search
     threshold: float = THRESHOLD    # summed task variance under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
     seed: int = 0
@@ -125,7 +125,8 @@ def analyze(net, options: Options | None = None) -> Analysis:
     res = Analysis(net.run_dir, net.checkpoint, net.step, net.config.to_dict(), tasks)
     moments = Moments(N)
     tv = np.zeros((N, len(tasks)))
-    means = {}
+    means, starts, dyns = {}, [], []
+    W = recurrent_matrix(model)
     for a, task in enumerate(tasks):
         act = task_activity(model, net.test_trials[task], names.index(task), len(names),
                             opt.batch_size, opt.max_trials)
@@ -137,11 +138,12 @@ def analyze(net, options: Options | None = None) -> Analysis:
         res.var_task[task] = explained(lam, N_PCS)
         res.n_states[task] = states.shape[0]
         means[task] = act.h[:int(act.lengths.min())].astype(np.float64).mean(axis=1)
-        starts = states[rng.choice(states.shape[0], size=min(opt.n_starts, states.shape[0]),
-                                   replace=False)]
-        dyn = model_dynamics(model, constant_input(act.first_obs, names.index(task),
-                                                   len(names)))
-        res.fixed[task] = find_fixed_points(dyn, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
+        starts.append(states[rng.choice(states.shape[0], replace=False,
+                                        size=min(opt.n_starts, states.shape[0]))])
+        dyns.append(model_dynamics(model, constant_input(act.first_obs, names.index(task),
+                                                         len(names)), W))
+    found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
+    res.fixed = dict(zip(tasks, found))
     res.tv = normalise(tv, tasks, opt.threshold)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:

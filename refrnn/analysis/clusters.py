@@ -20,6 +20,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 MAX_ITER = 300
+MAX_K = 30  # largest number of clusters tried by default
 
 
 def _plus_plus(X, k, rng):
@@ -60,20 +61,21 @@ def kmeans(X, k, rng, n_init=10):
 def silhouette(X, labels) -> float:
     """Mean silhouette coefficient (Euclidean) of ``labels`` (U,) on X (U, A)."""
     X = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(labels)
-    ids = np.unique(labels)
+    ids, lab = np.unique(np.asarray(labels), return_inverse=True)
     if ids.size < 2:
         raise ValueError("the silhouette needs at least two clusters")
     D = cdist(X, X)
-    s = np.zeros(X.shape[0])
-    for i in range(X.shape[0]):
-        own = labels == labels[i]
-        n_own = own.sum() - 1
-        if n_own == 0:
-            continue  # s = 0 for a point alone in its cluster
-        a = D[i, own].sum() / n_own
-        b = min(D[i, labels == j].mean() for j in ids if j != labels[i])
-        s[i] = 0.0 if max(a, b) == 0 else (b - a) / max(a, b)
+    onehot = np.eye(ids.size)[lab]                    # (U, k)
+    count = onehot.sum(axis=0)                        # (k,)
+    sums = D @ onehot                                 # (U, k): distance sums to each cluster
+    rows = np.arange(X.shape[0])
+    n_own = count[lab] - 1
+    a = np.where(n_own > 0, sums[rows, lab] / np.maximum(n_own, 1), 0.0)
+    mean_other = sums / count
+    mean_other[rows, lab] = np.inf
+    b = mean_other.min(axis=1)
+    top = np.maximum(a, b)
+    s = np.where((n_own > 0) & (top > 0), (b - a) / np.where(top > 0, top, 1.0), 0.0)
     return float(s.mean())
 
 
@@ -89,13 +91,13 @@ class Clustering:
 
 
 def choose_clusters(X, ks=None, seed=0, n_init=10) -> Clustering:
-    """k-means for every k in ``ks`` (default 2 .. min(20, U - 1)); keep the
+    """k-means for every k in ``ks`` (default 2 .. min(MAX_K, U - 1)); keep the
     k with the highest silhouette score (the smallest k on a tie)."""
     X = np.asarray(X, dtype=np.float64)
     U = X.shape[0]
     if U < 3:
         raise ValueError(f"clustering needs at least 3 units, got {U}")
-    ks = list(ks) if ks is not None else list(range(2, min(20, U - 1) + 1))
+    ks = list(ks) if ks is not None else list(range(2, min(MAX_K, U - 1) + 1))
     rng = np.random.default_rng(seed)
     curve, fits = {}, {}
     for k in ks:

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from refrnn.analysis.dynamics import Dynamics
 from refrnn.analysis.fixed_points import (
-    find_fixed_points, is_continuous_set, jacobian_eigenvalues, set_dimension)
+    MARGINAL_TOL, find_fixed_points, is_continuous_set, jacobian_eigenvalues, set_dimension)
 from refrnn.core.activations import ACTIVATIONS
 
 
@@ -41,7 +41,7 @@ def test_gradient_of_q_matches_central_differences(activation, alpha):
 def linear_net(n, alpha, rng):
     """relu on a positive fixed point is linear: J = (1-alpha) I + alpha W."""
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    lam = np.linspace(-0.6, 0.9, n)
+    lam = np.linspace(-0.99, 0.9, n)  # -0.99: near the unit circle, not a slow mode
     W = (Q * lam) @ Q.T
     h_star = 1.0 + rng.random(n)
     b = h_star - W @ h_star          # h* = W h* + b, and u = h* > 0
@@ -59,6 +59,9 @@ def test_linear_network_fixed_point_and_eigenvalues(alpha):
     np.testing.assert_allclose(np.sort(fp.eigenvalues[0].real), np.sort(lam), atol=1e-10)
     assert fp.n_unstable[0] == 0 and fp.complete
     assert abs(fp.slowest[0] - np.max(np.abs(lam))) < 1e-10
+    # alpha = 1: lambda = -0.99 is near the unit circle but no marginal mode (0);
+    # alpha = 0.4: 0.6 + 0.4 * 0.9 = 0.96 is one
+    assert fp.n_marginal[0] == np.sum(np.abs(lam - 1) < MARGINAL_TOL) == (alpha < 1)
     assert not is_continuous_set(fp)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refrnn.analysis.activity import Network
+from refrnn.analysis.activity import Network, task_activity
 from refrnn.analysis.clusters import choose_clusters, kmeans, silhouette, tasks_served
 from refrnn.analysis.dimensionality import (
     Moments, covariance_spectrum, explained, participation_ratio)
@@ -67,6 +67,8 @@ def test_kmeans_and_silhouette_choose_the_three_blobs():
     assert len(pairs) == 3
     labels, C, inertia = kmeans(X, 3, np.random.default_rng(4))
     assert inertia == pytest.approx(np.sum((X - C[labels]) ** 2))
+    for j in range(3):  # Lloyd's fixed point: each centre is its members' mean
+        np.testing.assert_allclose(C[j], X[labels == j].mean(axis=0), rtol=1e-12)
     again = choose_clusters(X, seed=1)
     assert np.array_equal(again.labels, c.labels)  # seeded
 
@@ -110,6 +112,19 @@ def two_group_network(n_per=5):
     model.params["w_rec"][...] = 0.0
     trials = {t: get_task(t).generate(12, np.random.default_rng(i)) for i, t in enumerate(names)}
     return Network(Path("hand-built"), TrainConfig(), model, trials, names, 0, "best")
+
+
+def test_activity_is_the_noise_free_network():
+    net = two_group_network()
+    trials = net.test_trials["anti"]
+    act = task_activity(net.model, trials, 1, 2, batch_size=5)
+    W_in = net.model.params["W_in"]
+    for k in range(trials.n_trials):
+        obs = trials.trial(k)[0]
+        x = np.hstack([obs, np.tile([0.0, 1.0], (obs.shape[0], 1))])
+        np.testing.assert_allclose(act.h[:obs.shape[0], k], np.maximum(x @ W_in.T, 0),
+                                   rtol=1e-6, atol=1e-6)  # W_rec = 0, alpha = 1: h = relu(W_in x)
+        assert not act.h[obs.shape[0]:, k].any() and act.valid[:, k].sum() == obs.shape[0]
 
 
 def test_two_groups_driven_by_one_task_each():

@@ -29,6 +29,11 @@ from scipy.sparse.linalg import LinearOperator
 from ..core import activations
 from ..tasks.trials import N_OBS
 
+# Batched products use a dense copy of W only for a pattern filled above
+# DENSE_PRODUCT_FILL and N <= DENSE_PRODUCT_MAX (the full mask); else the CSR.
+DENSE_PRODUCT_FILL = 0.25
+DENSE_PRODUCT_MAX = 2048
+
 
 class Dynamics:
     """F, q and grad q for one constant input (see the module docstring).
@@ -51,6 +56,14 @@ class Dynamics:
         same = sp.issparse(W) and W.format == "csr" and W.dtype == np.float64
         self.W = W if same else sp.csr_matrix(W, dtype=np.float64)  # kept: inputs share it
         self.WT = self.W.T.tocsr()
+        n0 = self.W.shape[0]
+        if n0 <= DENSE_PRODUCT_MAX and self.W.nnz > DENSE_PRODUCT_FILL * n0 * n0:
+            # a nearly full pattern: its CSR holds ~N^2 entries anyway, and BLAS
+            # multiplies the batches several times faster than the sparse product
+            self.W_mul = self.W.toarray()
+            self.WT_mul = self.W_mul.T
+        else:
+            self.W_mul, self.WT_mul = self.W, self.WT
         self.c = np.asarray(c, dtype=np.float64)
         n = self.W.shape[0]
         if self.W.shape != (n, n) or self.c.shape[:1] != (n,) or self.c.ndim > 2:
@@ -64,7 +77,7 @@ class Dynamics:
             c = c if cols is None else c[:, cols]
         elif H.ndim == 2:
             c = c[:, None]
-        return self.W @ H + c
+        return self.W_mul @ H + c
 
     def step(self, H, cols=None):
         """F(H): (N,) or (N, M) -> same shape."""
@@ -82,7 +95,7 @@ class Dynamics:
         fu = activations.apply(self.activation, np, u)
         r = self.alpha * (fu - H)                       # F(h) - h
         d = activations.derivative(self.activation, np, u).astype(np.float64)
-        grad = self.alpha * (self.WT @ (d * r) - r)      # alpha (W^T (f'(u) r) - r)
+        grad = self.alpha * (self.WT_mul @ (d * r) - r)  # alpha (W^T (f'(u) r) - r)
         return 0.5 * np.sum(r * r, axis=0), grad
 
     def slopes(self, h):

@@ -129,3 +129,19 @@ def test_private_imports_checked_in_examples_too():
                                                "from refrnn.data.cache import _task_rng\n"})
     assert problems == ["examples/a.py:2: reads private b._pm",
                         "examples/a.py:3: imports private _task_rng from refrnn.data.cache"]
+
+
+def test_an_upward_import_or_a_cycle_added_to_the_tree_is_reported():
+    sources = tree_sources(ROOT)
+    before = set(check_sources(sources))
+
+    def added(path, line):
+        changed = dict(sources, **{path: sources[path] + "\n" + line + "\n"})
+        return set(check_sources(changed)) - before, changed[path].count("\n")
+
+    new, n = added("refrnn/core/masks.py", "from ..run.settings import TrainConfig")
+    assert f"refrnn/core/masks.py:{n}: upward import: core imports refrnn.run.settings " \
+           "(layer run; core may import backends)" in new, new
+    new, n = added("refrnn/tasks/trials.py", "from . import registry")
+    assert any(p.startswith("import cycle: refrnn.tasks.")
+               and f"refrnn/tasks/trials.py:{n}" in p for p in new), new

@@ -53,7 +53,7 @@ def main():
     cfg = refrnn.TrainConfig(task_set=a.task_set, steps=a.steps, eval_every=a.eval_every,
                              seed=a.seed, sigma_rec=0.0).resolved()
     _, test, names = load_trials(cfg)
-    model = build_model(cfg, len(names), "cpu")  # refrnn's initialisation for this seed
+    model = build_model(cfg, "cpu")  # refrnn's initialisation for this seed
     arrays = arrays_from_params(model.params, model.mask.indptr, model.mask.indices, cfg)
     net = MaskedRNN({k: torch.from_numpy(v) for k, v in arrays.items()})
     params = [net.W_in, net.b, net.W_rec, net.W_out, net.b_out]

@@ -45,7 +45,7 @@ def torch_scores(net, run):
     from refrnn.run.training import build_model, load_trials
     cfg = TrainConfig.load(run / "config.json")
     _, test, names = load_trials(cfg)
-    model = build_model(cfg, len(names), None)
+    model = build_model(cfg, None)
     restore_params(model, load_checkpoint(run / "last.h5"))
     out, worst = {}, 0.0
     for i, t in enumerate(names):

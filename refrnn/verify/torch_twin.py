@@ -233,10 +233,10 @@ def refrnn_step(model, prob: dict, loss: str):
     (y, h (T, B, N), loss, grads)."""
     from refrnn.verify.finite_diff import loss_and_grad
 
-    y, cache = model.forward(prob["x"], noise=prob["xi"])
+    y, record = model.forward(prob["x"], noise=prob["xi"])
     value, dy = loss_and_grad(y, prob, loss, xp=model.backend.xp)
-    grads = model.backward(cache, dy)
-    return y, cache.hidden(), value, grads
+    grads = model.backward(record, dy)
+    return y, record.hidden(), value, grads
 
 
 def torch_loss(y, loss: str, prob: dict):

@@ -3,7 +3,7 @@
     refrnn train --task-set yang19 --steps 300 --sigma-rec 0 --out runs/curve-refrnn
     python examples/torch_learning_curve.py --steps 300 --compare runs/curve-refrnn
 
-The PyTorch side (refrnn.verify.torch_bridge.MaskedRNN, autograd, torch.optim.Adam,
+The PyTorch side (refrnn.verify.torch_twin.MaskedRNN, autograd, torch.optim.Adam,
 clip_grad_norm_) starts from refrnn's initial weights for the same seed and
 reads refrnn.Dataset with the training's own batch-stream seed, so both see
 bit-identical batches; with recurrent noise off on the refrnn side (the torch
@@ -21,7 +21,7 @@ import refrnn
 from refrnn.files.atomic import atomic_write_text
 from refrnn.verify.export import arrays_from_params
 from refrnn.run.evaluation import evaluate
-from refrnn.verify.torch_bridge import MaskedRNN
+from refrnn.verify.torch_twin import MaskedRNN
 from refrnn.run.training import build_model, load_trials
 from refrnn.run.loop import SAMPLER_STREAM, seed_for
 

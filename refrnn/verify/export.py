@@ -14,7 +14,11 @@ units, n_in = 33 + n_tasks inputs and n_out = 17 outputs, in the run's dtype:
 
 refrnn keeps W_rec as the CSR data vector ``w_rec`` of the mask pattern;
 ``W_rec[mask != 0]`` in row-major order is exactly ``w_rec``, so the round
-trip is bit-exact. Only NumPy here; torch is imported by the torch twin.
+trip is bit-exact. A ``.pt`` file is a plain state dict of tensors of these
+keys, written with ``torch.save`` (:func:`save_state_dict`) and read with
+``torch.load(..., weights_only=True)`` (:func:`load_state_dict`); torch is
+imported only inside those two. :class:`refrnn.verify.torch_twin.MaskedRNN`
+is a PyTorch module built from such a dict.
 """
 from __future__ import annotations
 
@@ -115,6 +119,39 @@ def write_npz(arrays: dict, path) -> Path:
         with open(tmp, "wb") as f:
             np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
     return path
+
+
+def save_state_dict(sd: dict, path) -> Path:
+    """``torch.save`` a dict of tensors to ``path`` atomically."""
+    import torch
+
+    bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"state dict entries {bad} are not tensors")
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(sd, f)
+    return path
+
+
+def load_state_dict(path) -> dict:
+    """Read a state dict file with ``weights_only=True``; dict of NumPy arrays.
+
+    ValueError when the file is not a torch file or holds anything but a flat
+    dict of tensors (e.g. a whole pickled module).
+    """
+    import torch
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        raise ValueError(f"{str(path)!r} is not a torch state dict readable with "
+                         f"weights_only=True ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{str(path)!r} must hold a flat dict of tensors (a state dict)")
+    return {str(k): v.detach().cpu().numpy().copy() for k, v in sd.items()}
 
 
 def read_npz(path) -> dict:

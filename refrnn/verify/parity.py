@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .finite_diff import loss_and_grad, make_problem
+from . import torch_twin
 from .torch_twin import cross_entropy, masked_mse
 from ..core.model import RNN, ModelConfig
 
@@ -81,8 +82,6 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
     """
     import torch
 
-    from .torch_twin import TorchRNN
-
     if threads is not None:
         torch.set_num_threads(int(threads))
     cfg = {"n_in": 5, "n_out": 4, "n_hidden": 36, "sparsity": 0.08, **config,
@@ -91,7 +90,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
     perturb_params(model, seed + 1)
     prob = make_problem(model.config, loss, T, B, seed + 2)
     y, h, value, grads = refrnn_step(model, prob, loss)
-    twin = TorchRNN.from_refrnn(model, dtype=torch.float64)
+    twin = torch_twin.TorchRNN.from_refrnn(model, dtype=torch.float64)
     yt, ht = twin(prob["x"], noise=prob["xi"])
     lt = torch_loss(yt, loss, prob)
     lt.backward()

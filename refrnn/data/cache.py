@@ -76,7 +76,7 @@ def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None
 
 def default_cache_path(task_set, trials_per_task, seed, *, test_trials_per_task=None,
                        compat=None, dt=100, task_seed=0, cache_dir=None) -> Path:
-    """Where the default cache for these settings lives (see cache_layout)."""
+    """Where the default cache for these settings lives (named by cache_file.cache_file_name)."""
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
     folder = Path(cache_dir) if cache_dir is not None else L.default_cache_dir()

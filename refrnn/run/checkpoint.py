@@ -16,7 +16,8 @@ is an error rather than a silently wrong model; structural HDF5 damage is a
 CheckpointError too. Older formats still load: format 1 (refrnn 0.1.0)
 stored the parameters as ``params/k0..k4`` with their names in a JSON
 attribute; formats 1 and 2 also hold ``json/rng``, a note on the seeds that
-the config and the sampler state already hold, which is ignored. Writes go through ``refrnn.files.atomic.atomic_bytes`` (built in
+the config and the sampler state already hold, which is ignored. Writes go
+through ``refrnn.files.atomic.atomic_bytes`` (built in
 memory, then temporary file, fsync, rename), so a failed write (full disk
 included) leaves the old checkpoint untouched.
 """

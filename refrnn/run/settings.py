@@ -135,7 +135,8 @@ class TrainConfig:
                 dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
 
     def model_config(self) -> ModelConfig:
-        """The network of this run: inputs N_OBS + one per task of ``task_set``, N_CLASSES outputs."""
+        """The network of this run (training and export build it from here): inputs
+        N_OBS + one per task of ``task_set``, N_CLASSES outputs."""
         return ModelConfig(n_in=N_OBS + len(task_names(self.task_set)), n_out=N_CLASSES,
                            n_hidden=int(self.hidden), activation=self.activation,
                            alpha=float(self.alpha), sigma_rec=float(self.sigma_rec),

@@ -187,7 +187,7 @@ class _sigint_flag:
 
 def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
                  batch_size=None, score="refrnn"):
-    """Score a run's checkpoint on its test trials; a dict as refrnn.run.evaluation.evaluate returns.
+    """Score a run's checkpoint on its test trials (the dict of refrnn.run.evaluation.evaluate).
 
     ``checkpoint`` is "last", "best" or a path to a checkpoint file
     (:func:`refrnn.run.run_dir.checkpoint_path`); ``score`` the rule ``perf``

@@ -114,7 +114,8 @@ def _make_classes():
                 raise ValueError("mask must be CSR with sorted indices and no duplicates")
 
             def p(name):
-                return torch.nn.Parameter(torch.as_tensor(np.asarray(params[name]), dtype=dt).clone())
+                t = torch.as_tensor(np.asarray(params[name]), dtype=dt)
+                return torch.nn.Parameter(t.clone())
 
             self.W_in, self.b = p("W_in"), p("b")
             self.W_out, self.b_out = p("W_out"), p("b_out")
@@ -226,7 +227,8 @@ def _make_classes():
             pattern = sp.csr_matrix(M != 0)
             pattern.sort_indices()
             W = sd["W_rec"].detach().cpu().numpy()
-            params = {k: sd[k].detach().cpu().numpy() for k in ("W_in", "b", "W_out", "b_out", "h0")}
+            params = {k: sd[k].detach().cpu().numpy()
+                      for k in ("W_in", "b", "W_out", "b_out", "h0")}
             params["w_rec"] = W[M != 0]  # row-major = CSR order
             super().__init__(params, pattern, activation=s["activation"], alpha=s["alpha"],
                              sigma_rec=0.0, dtype=sd["W_rec"].dtype)

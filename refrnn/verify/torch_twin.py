@@ -2,7 +2,8 @@
 
 torch is imported only inside functions: the classes :class:`TorchRNN` and
 :class:`MaskedRNN` are made on first access (``from refrnn.verify.torch_twin
-import TorchRNN`` needs torch; importing the module does not). The twin computes exactly
+import TorchRNN`` needs torch; importing the module does not). The twin
+computes exactly
 
     u_t = W_in x_t + b + (W_rec * M) h_{t-1} + sqrt(2/alpha) * sigma_rec * xi_t
     h_t = (1 - alpha) h_{t-1} + alpha * f(u_t)
@@ -71,6 +72,7 @@ def __getattr__(name):  # the torch classes, made when first asked for
 
 
 def _make_classes():
+    """Define TorchRNN and MaskedRNN (torch.nn.Module subclasses) into _CLASSES."""
     import torch
 
     class TorchRNN(torch.nn.Module):
@@ -206,7 +208,6 @@ def _make_classes():
                 out[name] = v.cpu().numpy().copy()
             return out
 
-
     class MaskedRNN(TorchRNN):
         """The twin built from an exported state dict, noise off (docs/verify.md).
 
@@ -237,6 +238,7 @@ def _make_classes():
 
         def forward(self, x):
             return super().forward(x)[0]
+
     _CLASSES.update(TorchRNN=TorchRNN, MaskedRNN=MaskedRNN)
 
 

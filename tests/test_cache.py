@@ -50,13 +50,17 @@ def fake_registry_module():
     return mod
 
 
-@pytest.fixture
-def fake(monkeypatch, tmp_path):
-    """Stand-in registry (the names refrnn.data.cache took from it), and a
-    private default cache folder."""
+def install_fake_registry(monkeypatch):
+    """Give refrnn.data.cache the stand-in registry's task_names and get_task."""
     reg = fake_registry_module()
     monkeypatch.setattr(C, "task_names", reg.task_names)
     monkeypatch.setattr(C, "get_task", reg.get_task)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """Stand-in registry, and a private default cache folder."""
+    install_fake_registry(monkeypatch)
     monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "cachedir"))
     return tmp_path
 

@@ -190,8 +190,8 @@ def test_cache_damage_anywhere_is_reported_as_damage(tmp_path, monkeypatch):
     library and one clean line from `refrnn cache --verify`."""
     from pathlib import Path
 
-    from test_cache import fake_registry_module
-    monkeypatch.setitem(sys.modules, "refrnn.tasks.registry", fake_registry_module())
+    from test_cache import install_fake_registry
+    install_fake_registry(monkeypatch)
     src = build_cache("fake", 10, 0, test_trials_per_task=2, path=tmp_path / "c.h5")
     kinds = []
     for p in _damaged_copies(Path(src), tmp_path, 40):

@@ -7,8 +7,12 @@ from pathlib import Path
 import click
 
 from refrnn.backends.backend import DEVICES
-from refrnn.run.settings import load_config_file, normalize_keys
 from refrnn.core.masks import MASK_KINDS
+from refrnn.experiments.dask_client import DistSweepError
+from refrnn.experiments.grid import expand_grid
+from refrnn.experiments.summary import aggregate, summary_table
+from refrnn.experiments.sweep import sweep
+from refrnn.run.settings import load_config_file, normalize_keys
 from refrnn.tasks.registry import TASK_SETS
 
 GRID_FILE_KEYS = {"base", "grid", "configs", "seeds"}
@@ -85,9 +89,6 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
               retries, connect_timeout, timeout, out, restart_failed, dry_run):
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time)."""
-    from refrnn.experiments.dask_client import DistSweepError
-    from refrnn.experiments.sweep import aggregate, expand_grid, summary_table, sweep
-
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
     unknown = sorted(set(spec) - GRID_FILE_KEYS)
     if unknown:

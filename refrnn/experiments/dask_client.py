@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from .. import __version__
 from ..files.atomic import atomic_write_text
 from .dask_worker import PROBE_DIR, probe_storage, run_task
 
@@ -158,7 +159,6 @@ class DaskSession:
 
     def __init__(self, out_dir: Path, scheduler: str, jobs: int = 1,
                  connect_timeout: float = 20.0):
-        from .. import __version__
         self.distributed = import_distributed()
         self.version = __version__
         self.out_dir = Path(out_dir).resolve()

@@ -5,8 +5,12 @@ from pathlib import Path
 
 import click
 
-from refrnn.backends.backend import DEVICES
+from refrnn.backends.backend import DEVICES, available_devices
+from refrnn.files.errors import FileError, check_writable
+from refrnn.run.evaluation import results_table, write_results_csv
 from refrnn.run.scoring import SCORES
+from refrnn.run.settings import ConfigError
+from refrnn.run.training import evaluate_run
 
 
 @click.command("eval")
@@ -31,12 +35,6 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
 
     A missing or damaged file, checkpoint or cache ends in a one-line error
     and exit status 1."""
-    from refrnn.run.settings import ConfigError
-    from refrnn.files.errors import FileError, check_writable
-    from refrnn.run.evaluation import results_table, write_results_csv
-    from refrnn.run.training import evaluate_run
-
-    from refrnn.backends.backend import available_devices
     if device == "cuda" and "cuda" not in available_devices():
         raise click.BadParameter("device 'cuda' needs CuPy and a CUDA GPU", param_hint="'--device'")
     run = Path(run_dir)

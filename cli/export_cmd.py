@@ -5,6 +5,9 @@ from pathlib import Path
 
 import click
 
+from refrnn.run.checkpoint import CheckpointError
+from refrnn.verify.export import export_arrays, import_arrays, read_npz, write_npz
+
 FORMATS = ("torch", "npz")
 
 
@@ -27,9 +30,6 @@ def _torch_bridge():
               help="last, best, or a path to a checkpoint file.")
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
-    from refrnn.run.checkpoint import CheckpointError
-    from refrnn.verify.export import export_arrays, write_npz
-
     if not (Path(run_dir) / "config.json").is_file():
         raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
                                  param_hint="'RUN_DIR'")
@@ -59,8 +59,6 @@ def export_cmd(run_dir, fmt, out, checkpoint):
 @click.option("--force", is_flag=True, help="Overwrite the run files in OUT.")
 def import_cmd(file, out, config, force):
     """Turn an exported state dict (.pt) or .npz into a run directory refrnn eval scores."""
-    from refrnn.verify.export import import_arrays, read_npz
-
     try:
         arrays = read_npz(file) if file.endswith(".npz") else _torch_bridge().load_state_dict(file)
         run = import_arrays(arrays, out, config=config, force=force)

@@ -94,6 +94,8 @@ class TrainConfig:
     input_noise: bool = setting(True, "Input noise on training batches.")
     seed: int = setting(0, "Seed of weights, batches and noise.", min=0)
     cache_seed: int = setting(0, "Seed of the cached trials.", min=0)
+    task_seed: int = setting(0, "Task-set seed of the cached trials (fixes the "
+                             "delayed-match delays).", min=0)
     trials_per_task: int = setting(1000, "Cached training trials per task.", min=1)
     eval_trials: int = setting(100, "Held-out test trials per task.", min=1)
     eval_every: int = setting(100, "Evaluate every this many steps.", min=1)
@@ -131,7 +133,8 @@ class TrainConfig:
     def cache_request(self):
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
-                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
+                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms,
+                     task_seed=self.task_seed))
 
     def resolved(self) -> "TrainConfig":
         """A validated copy with dt, out and checkpoint_every filled in."""

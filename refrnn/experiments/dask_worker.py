@@ -15,15 +15,25 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
 
-from .. import __version__
 from ..run.training import TrainingDiverged
 from .one_run import failed_flag, resumable_step, train_run
 
 PROBE_DIR = "_probe"
+
+
+def refrnn_version() -> str:
+    """The version of the refrnn this process runs (``refrnn.__version__``).
+
+    Read from the loaded package, not imported: importing this module has run
+    refrnn/__init__.py already, and experiments/ sits below the package's
+    public surface in the layer rule (docs/architecture.md).
+    """
+    return str(sys.modules["refrnn"].__version__)
 
 
 class RunStopped(RuntimeError):
@@ -141,8 +151,9 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
     out_dir = run_dir.parent
     rec = {"name": name, "worker": worker_name(), "error": None,
            "resumed_from": None, "seconds": 0.0}
-    if version != __version__:
-        rec["error"] = (f"worker {rec['worker']} has refrnn {__version__}, the "
+    mine = refrnn_version()
+    if version != mine:
+        rec["error"] = (f"worker {rec['worker']} has refrnn {mine}, the "
                         f"client {version}; install the same version everywhere")
         return rec
     if not (out_dir / token_file).is_file():

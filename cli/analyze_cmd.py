@@ -5,6 +5,9 @@ import time
 
 import click
 
+from refrnn.analysis.activity import AnalysisError
+from refrnn.analysis.report import analyze_run, summary_row
+
 
 @click.command("analyze")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -30,9 +33,6 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
                 seed, figures):
     """Look inside a trained network (docs/analysis.md): write CSVs and figures
     and print the headline numbers. Bad input ends in one `Error:` line."""
-    from refrnn.analysis.activity import AnalysisError
-    from refrnn.analysis.report import analyze_run, summary_row
-
     pair_list = None
     if pairs:
         pair_list = []

@@ -83,7 +83,7 @@ def load_network(run_dir, checkpoint="best") -> Network:
         raise AnalysisError(f"cannot read {str(run / 'config.json')!r}: {e}") from None
     ckpt = load_checkpoint(path)  # CheckpointError (one line) when damaged
     _, test_trials, names = load_trials(cfg)
-    model = build_model(cfg, len(names), get_backend("cpu"))  # NumPy/SciPy analysis
+    model = build_model(cfg, get_backend("cpu"))  # NumPy/SciPy analysis
     restore_params(model, ckpt, str(path))  # CheckpointError when it does not fit
     return Network(run, cfg, model, test_trials, names, ckpt.step, checkpoint)
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-
-from .noise import halves
+from concurrent.futures import ThreadPoolExecutor
 
 PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
 
@@ -40,8 +39,6 @@ def helper():
     """The one helper thread, created on first use (again after a fork)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
-        from concurrent.futures import ThreadPoolExecutor
-
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="refrnn"))
     return _POOL[1]
 
@@ -57,7 +54,17 @@ def parallel(work: float, uses_blas: bool = True) -> bool:
     return not threading.current_thread().name.startswith("refrnn")
 
 
-def split_rows(fn, n: int, work: float) -> None:
+def halves(n: int):
+    """The two row ranges every CPU row split uses: (0, n // 2), (n // 2, n)."""
+    return ((0, n // 2), (n // 2, n))
+
+
+def one_part(fn, n: int, work: float) -> None:
+    """The plain row split: fn(0, 0, n), the whole range in one call."""
+    fn(0, 0, n)
+
+
+def row_parts(fn, n: int, work: float) -> None:
     """Run fn(part, r0, r1) for both halves(n), the second on the helper
     thread when parallel(work)."""
     (a0, a1), (b0, b1) = halves(n)

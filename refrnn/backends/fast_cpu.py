@@ -156,12 +156,17 @@ class CpuRecurrent:
         def rows(part, r0, r1):
             np.matmul(W[r0:r1], x, out=out[r0:r1])
 
-        threads.row_parts(rows, self.n, self.n * self.n * x.shape[1])
+        threads.row_parts(rows, self.n, self.n * self.n * x.shape[1],
+                          least=threads.STEP_PARALLEL_MIN)
 
     def _blocked(self, op, x, out):
+        work = op.blocks.size * x.shape[1]
+        if not threads.parallel(work, least=threads.STEP_PARALLEL_MIN):
+            op.product(x, out)  # one gather, one GEMM
+            return
         op.fill(x)
-        threads.row_parts(lambda part, a0, a1: op.multiply(out, a0, a1), op.r,
-                          op.blocks.size * x.shape[1])
+        threads.row_parts(lambda part, a0, a1: op.multiply(out, a0, a1), op.r, work,
+                          least=threads.STEP_PARALLEL_MIN)
 
     def _product(self, which, x, out) -> None:
         if self.dense:
@@ -175,11 +180,17 @@ class CpuRecurrent:
 
     def Wx(self, x, out) -> None:
         """out = W_rec x; x (N, B) with contiguous rows, out C-contiguous (N, B)."""
-        self._product(0, x, out)
+        if self.blocks is not None:  # the engine's per-step call: the short path
+            self._blocked(self.blocks, x, out)
+        else:
+            self._product(0, x, out)
 
     def WTx(self, x, out) -> None:
         """out = W_rec^T x; as Wx."""
-        self._product(1, x, out)
+        if self.blocks is not None:
+            self._blocked(self.blocks_t, x, out)
+        else:
+            self._product(1, x, out)
 
     def _add(self, which, x, out) -> None:
         if self.dense or self.blocks is not None:

@@ -111,14 +111,16 @@ class SheetBlocks:
         self.blocks.reshape(-1)[self.flat] = w
 
     def _windows(self, B: int):
-        hp = self._hp.get(B)
-        if hp is None:
-            hp = self._hp[B] = np.empty((len(self.gather), B), dtype=self.dtype)
-        s = hp.itemsize
-        view = as_strided(hp, shape=(self.r, self.tc, self.w, B),
-                          strides=(self.Q * B * s, (self.r + self.P - 1) * self.Q * B * s,
-                                   B * s, s), writeable=False)
-        return hp, view
+        """(hp (rows, B), its windows view (r, TC, P*Q, B)), made once per B."""
+        got = self._hp.get(B)
+        if got is None:
+            hp = np.empty((len(self.gather), B), dtype=self.dtype)
+            s = hp.itemsize
+            view = as_strided(hp, shape=(self.r, self.tc, self.w, B),
+                              strides=(self.Q * B * s, (self.r + self.P - 1) * self.Q * B * s,
+                                       B * s, s), writeable=False)
+            got = self._hp[B] = (hp, view)
+        return got
 
     def fill(self, x) -> None:
         """Gather x (n, B), rows contiguous (any row stride), into the padded layout."""
@@ -133,5 +135,7 @@ class SheetBlocks:
 
     def product(self, x, out) -> None:
         """out = W x: x (n, B) rows contiguous, out C-contiguous (n, B). Two calls."""
-        self.fill(x)
-        self.multiply(out, 0, self.r)
+        B = out.shape[1]
+        hp, view = self._hp.get(B) or self._windows(B)
+        x.take(self.gather, axis=0, out=hp, mode="clip")
+        np.matmul(self.blocks, view, out=out.reshape(self.r, self.tc, self.bc, B))

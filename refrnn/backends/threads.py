@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
+STEP_PARALLEL_MIN = 1 << 22  # the same for a product run once per time step, T times
 
 _POOL = None  # (pid, executor): a forked child makes its own
 _CONTROLLER = None
@@ -43,13 +44,13 @@ def helper():
     return _POOL[1]
 
 
-def parallel(work: float, uses_blas: bool = True) -> bool:
+def parallel(work: float, uses_blas: bool = True, least: float = None) -> bool:
     """True when ``work`` multiply-adds are worth a hand-off to the helper:
     two threads allowed, enough work, not already on the helper, and (for
     work that calls BLAS) BLAS held at one thread, since two GEMMs each on two
     BLAS threads would oversubscribe the cores. Without threadpoolctl only
     the sparse products (no BLAS) are split."""
-    if work < PARALLEL_MIN or (uses_blas and _HELD <= 0) or threads() < 2:
+    if work < (PARALLEL_MIN if least is None else least) or (uses_blas and _HELD <= 0) or threads() < 2:
         return False
     return not threading.current_thread().name.startswith("refrnn")
 
@@ -64,11 +65,11 @@ def one_part(fn, n: int, work: float) -> None:
     fn(0, 0, n)
 
 
-def row_parts(fn, n: int, work: float) -> None:
+def row_parts(fn, n: int, work: float, least: float = None) -> None:
     """Run fn(part, r0, r1) for both halves(n), the second on the helper
-    thread when parallel(work)."""
+    thread when parallel(work, least=least)."""
     (a0, a1), (b0, b1) = halves(n)
-    if a1 == a0 or not parallel(work):
+    if a1 == a0 or not parallel(work, least=least):
         fn(0, a0, a1)
         fn(1, b0, b1)
         return

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .scoring import SCORES, check_score, last_step, yang2019_correct
+from .scoring import SCORES, check_score, last_step, predicted_class, yang2019_correct
 from ..files.tables import format_table, write_csv
 
 MEAN = "mean"
@@ -85,7 +85,6 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         raise ValueError("evaluate(noise=True) needs an rng")
     check_score(score)
     backend = getattr(model, "backend", None)
-    xp = backend.xp if backend is not None else np
     to_np = backend.to_numpy if backend is not None else np.asarray
     host_rng = rec_rng = None
     if noise:
@@ -109,11 +108,12 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
                 trials, names.index(task), len(names), idx, backend=backend,
                 noise_std=input_noise_std if noise else 0.0, rng=host_rng)
             y, _ = model.forward(batch.x, rng=rec_rng)
-            pred = to_np(xp.argmax(y, axis=-1))
+            y = to_np(y)
+            pred = predicted_class(y)  # -1 at a step with a non-finite logit
             labels, ln = to_np(batch.labels), to_np(ln)
             ok, h, s = score_outputs(pred, labels, to_np(ds), ln)
             correct["refrnn"] += int(ok.sum())
-            correct["yang2019"] += int(yang2019_correct(to_np(y), labels, ln).sum())
+            correct["yang2019"] += int(yang2019_correct(y, labels, ln).sum())
             correct["neurogym"] += int(np.sum(last_step(pred, ln) == last_step(labels, ln)))
             hits += h
             steps += s

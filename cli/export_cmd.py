@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 FORMATS = ("torch", "npz")
+SUFFIXES = {"torch": (".pt", ".pth"), "npz": (".npz",)}  # what --out may end in
 
 
 def _torch_bridge():
@@ -27,8 +28,10 @@ def _torch_bridge():
               help="last, best, or a path to a checkpoint file.")
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
+    from refrnn.files.errors import FileError
+    from refrnn.files.ownership import check_replaceable, zip_with_member
     from refrnn.run.checkpoint import CheckpointError
-    from refrnn.verify.export import export_arrays, write_npz
+    from refrnn.verify.export import SETTINGS_KEY, export_arrays, write_npz
 
     if not (Path(run_dir) / "config.json").is_file():
         raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
@@ -36,6 +39,15 @@ def export_cmd(run_dir, fmt, out, checkpoint):
     if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
         raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
                                  param_hint="'--checkpoint'")
+    if Path(out).suffix.lower() not in SUFFIXES[fmt]:
+        raise click.BadParameter(f"{out!r} does not end in {' or '.join(SUFFIXES[fmt])}, as "
+                                 f"a --format {fmt} file does; name it so, or pass the "
+                                 "--format its name says", param_hint="'--out'")
+    try:  # an existing file is replaced only when it is a refrnn export
+        check_replaceable(out, "a refrnn export",
+                          lambda p: zip_with_member(p, SETTINGS_KEY.encode()))
+    except FileError as e:
+        raise click.ClickException(str(e)) from None
     tb = _torch_bridge() if fmt == "torch" else None
     try:
         arrays = export_arrays(run_dir, checkpoint)

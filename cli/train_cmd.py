@@ -62,12 +62,14 @@ def _bad(err: ConfigError):
 def train_cmd(config_file, resume, force, quiet, **options):
     """Train an RNN on a task battery and write a run directory."""
     from refrnn.run.checkpoint import checkpoint_step
-    from refrnn.run.training import check_task_dt, resolve_config, resume_line, train
+    from refrnn.run.training import (check_config_source, check_task_dt, resolve_config,
+                                     resume_line, train)
 
     given = {k: v for k, v in options.items() if v is not None}
     try:
         base = load_config_file(config_file) if config_file else {}
         cfg = resolve_config(base, given, resume)
+        check_config_source(config_file, cfg, resume)
         check_task_dt(cfg)
     except ConfigError as e:
         raise _bad(e) from None

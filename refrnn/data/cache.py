@@ -26,12 +26,21 @@ from .cache_file import _write_batch, write_trials  # noqa: F401  (part of this 
 from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
 from ..files.locks import hold_lock
 from ..files.notices import notice
+from ..files.ownership import check_replaceable, h5_with_marker
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_dt
 from ..tasks.trials import N_OBS, TrialBatch
 
 SPLITS = ("train", "test")
 _ARRAYS = ("obs", "labels", "noise", "offsets", "bounds")
+
+
+CACHE_MARK = b"refrnn_cache_format"  # the root attribute every cache file has
+
+
+def is_cache_file(path) -> bool:
+    """Whether ``path`` holds a refrnn trial cache (by its bytes; may be damaged)."""
+    return h5_with_marker(path, CACHE_MARK)
 
 
 class CacheError(ValueError):
@@ -98,10 +107,13 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
     ``path``, or :func:`default_cache_path`.  The build holds the lock file
     ``.<name>.lock`` beside ``path``: another process building the same file
     meanwhile is a LockError (or, with ``wait``, waited for).  Write failures
-    are a FileError naming the path and the cause.
+    are a FileError naming the path and the cause; so is an explicit ``path``
+    holding a file that is not a refrnn cache (it is never replaced).
     """
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
+    if path is not None:
+        check_replaceable(path, "a refrnn trial cache", is_cache_file)
     path = Path(path) if path is not None else L.default_cache_dir() / L.cache_file_name(s)
     with hold_lock(L.lock_path(path), f"trial cache {path}", wait=wait, on_stale=notice):
         return _write_cache(s, path)

@@ -23,11 +23,12 @@ from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
-    RUN_FILES, check_run_dir, check_task_dt, prepare_run_dir, resume_line,
+    RUN_FILES, check_config_source, check_run_dir, check_task_dt, prepare_run_dir,
+    resume_line,
 )
 from ..tasks.trials import input_noise_std
 from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
-                            seed_for)
+                   float_warnings_off, seed_for)
 
 __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run",
            "RUN_FILES"]
@@ -53,6 +54,8 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
         base = dict(config)
     requested = {**normalize_keys(base), **normalize_keys(overrides or {})}
     cfg = TrainConfig.from_dict(requested).resolved()
+    if isinstance(config, (str, Path)):
+        check_config_source(config, cfg, resume)
     stored_file = cfg.out_dir / "config.json"
     if not (resume and stored_file.is_file()):
         return cfg
@@ -165,12 +168,13 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
                             noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
     loop = Loop(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
-    if ckpt is not None:
-        loop.restore(ckpt)
-    else:
-        loop.start()
-    with _sigint_flag() as stop:
-        loop.run(stop)
+    with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
+        if ckpt is not None:
+            loop.restore(ckpt)
+        else:
+            loop.start()
+        with _sigint_flag() as stop:
+            loop.run(stop)
     return loop.result()
 
 

@@ -76,7 +76,7 @@ def _least_sparsity(n: int) -> str:
     exact = 0.5 / n
     digits = 3 - 1 - math.floor(math.log10(exact))
     step = 10.0 ** -digits
-    v = math.ceil(exact / step) * step
+    v = math.ceil(exact / step - 1e-9) * step  # 0.5 / 1000 / 1e-6 is 500.0000000001
     while _rounded_degree(float(f"{v:.{max(digits, 0)}f}"), n) < 1:
         v += step
     return f"{v:.{max(digits, 0)}f}".rstrip("0").rstrip(".") if digits > 0 else f"{v:.0f}"

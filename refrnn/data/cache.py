@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from . import cache_file as L
+from .footprint import check_cache_fits
 from ..files.digest import array_sha256
 from .cache_file import _write_batch, write_trials  # noqa: F401  (part of this API)
 from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
@@ -114,6 +115,7 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
                        compat=compat, dt=dt, task_seed=task_seed)
     if path is not None:
         check_replaceable(path, "a refrnn trial cache", is_cache_file)
+    check_cache_fits(s)  # TooLarge (a ValueError) before anything is generated
     path = Path(path) if path is not None else L.default_cache_dir() / L.cache_file_name(s)
     with hold_lock(L.lock_path(path), f"trial cache {path}", wait=wait, on_stale=notice):
         return _write_cache(s, path)
@@ -283,6 +285,7 @@ def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=
               task_seed=task_seed)
     path = default_cache_path(task_set, trials_per_task, seed, cache_dir=cache_dir, **kw)
     expect = cache_settings(task_set, trials_per_task, seed, **kw)
+    check_cache_fits(expect)
     existed = path.exists()
     if existed:
         try:

@@ -27,6 +27,7 @@ from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this 
     resume_line,
 )
 from ..tasks.trials import input_noise_std
+from .memory import check_eval_fits, check_run_fits
 from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
                    float_warnings_off, seed_for)
 
@@ -114,7 +115,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
             figure metrics.csv logs: mean since the previous row), mean_perf
             of the latest evaluation, seconds, eta (seconds left, estimated).
         overrides: TrainConfig settings, e.g. ``steps=500, sparsity=0.1``.
-    Raises ConfigError (a ValueError) for bad settings or run directories,
+    Raises ConfigError (a ValueError) for bad settings or run directories and
+    for a run too large for this machine's memory (refrnn.run.memory),
     CheckpointError for a corrupted or mismatched checkpoint, TrainingDiverged
     for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C,
     FileError (an OSError) when a file cannot be written (the last good
@@ -128,6 +130,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         backend = get_backend(cfg.device)
     except RuntimeError as e:  # cuda asked for where there is none
         raise ConfigError(str(e), "device") from None
+    check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
     created = not out.is_dir()
     if created:  # e.g. nothing to resume: say so before creating anything
@@ -220,6 +223,7 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     if device is not None:
         cfg = cfg.replace(device=device)
     path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
+    check_eval_fits(cfg, batch_size)
     ckpt = load_checkpoint(path)
     _, test_trials, names = load_trials(cfg)
     model = build_model(cfg, len(names), get_backend(cfg.device))

@@ -27,6 +27,7 @@ from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this 
     resume_line,
 )
 from ..tasks.trials import input_noise_std
+from .checkpoint_check import IDENTITY_FREE, check_checkpoint
 from .memory import check_eval_fits, check_run_fits
 from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
                    float_warnings_off, seed_for)
@@ -35,8 +36,7 @@ __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_ru
            "RUN_FILES"]
 
 # Settings a resumed run may change; anything else must match the checkpoint.
-RESUMABLE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
-             "out", "cache_path")
+RESUMABLE = IDENTITY_FREE
 
 
 def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
@@ -159,6 +159,7 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     if resuming:
         ckpt = load_checkpoint(cfg.out_dir / "last.h5")
         check_compatible(ckpt.config, cfg.to_dict(), str(cfg.out_dir / "last.h5"))
+        check_checkpoint(ckpt, cfg, str(cfg.out_dir / "last.h5"), check_step=False)
         if ckpt.step > cfg.steps:
             raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "
                               f"past steps={cfg.steps}; nothing to resume (ask for more "
@@ -225,6 +226,7 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
     check_eval_fits(cfg, batch_size)
     ckpt = load_checkpoint(path)
+    check_checkpoint(ckpt, cfg, str(path))  # this run's, finite: else one line saying why
     _, test_trials, names = load_trials(cfg)
     model = build_model(cfg, len(names), get_backend(cfg.device))
     restore_params(model, ckpt, str(path))

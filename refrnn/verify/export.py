@@ -83,6 +83,7 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     Raises ConfigError / CheckpointError (ValueErrors) for a bad run.
     """
     from ..run.checkpoint import load_checkpoint
+    from ..run.checkpoint_check import check_checkpoint
     from ..run.settings import ConfigError, TrainConfig
 
     run_dir = Path(run_dir)
@@ -91,6 +92,7 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     cfg = TrainConfig.load(run_dir / "config.json")
     path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
     ck = load_checkpoint(path)
+    check_checkpoint(ck, cfg, str(path))  # this run's checkpoint, finite
     if tuple(ck.mask_shape) != (int(cfg.hidden),) * 2:
         raise ConfigError(f"checkpoint {str(path)!r} has a {ck.mask_shape} mask, "
                           f"config.json hidden={cfg.hidden}")

@@ -28,6 +28,7 @@ from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
 from ..files.locks import hold_lock
 from ..files.notices import notice
 from ..files.ownership import check_replaceable, h5_with_marker
+from ..files.sealed_h5 import open_h5, write_sealed_h5
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_dt
 from ..tasks.trials import N_OBS, TrialBatch
@@ -134,7 +135,7 @@ def _write_cache(s: dict, path: Path) -> Path:
                 tb = task.generate(counts[split], _task_rng(s["seed"], split, task.name))
                 _write_batch(f.create_group(f"{split}/{task.name}"), tb)
 
-    return L.atomic_write_h5(path, fill)
+    return write_sealed_h5(path, fill)  # checked on every open (files/sealed_h5)
 
 
 def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
@@ -161,7 +162,7 @@ class TrialCache:
             raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
         if name not in self._loaded:
             try:
-                with h5py.File(self.path, "r", locking=False) as f:
+                with open_h5(self.path) as f:
                     self._loaded[name] = {t: _read_batch(f[f"{name}/{t}"], t)
                                           for t in self.task_names}
             except H5_DAMAGE as e:  # fletcher32 / zlib / B-tree damage land here
@@ -226,7 +227,7 @@ def open_cache(path, expect=None) -> TrialCache:
     if not path.is_file():
         _fail(path, "no such file", "build it with `refrnn cache` or build_cache()")
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with open_h5(path) as f:
             s = _check_settings(path, f)
             _check_sizes(path, f, s)
     except CacheError:
@@ -263,7 +264,7 @@ def verify_cache(path) -> dict:
                 bad.append(name)
 
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with open_h5(path) as f:
             f.visititems(visit)
     except H5_DAMAGE as e:  # structural damage: h5py raises RuntimeError mid-walk
         _fail(path, f"damaged ({damage_text(e)})")

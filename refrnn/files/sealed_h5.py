@@ -92,8 +92,11 @@ def _read_seal(head: bytes):
     """(sha256 hex, size) from a user block, or None when it is not a seal."""
     if not head.startswith(SEAL_MAGIC):
         return None
+    text, _, padding = head[len(SEAL_MAGIC):].partition(b"\0")
+    if padding.strip(b"\0"):  # the rest of the block is zeros when written
+        return None
     try:
-        lines = head[len(SEAL_MAGIC):].split(b"\0", 1)[0].decode("ascii").splitlines()
+        lines = text.decode("ascii").splitlines()
         fields = dict(line.split(" ", 1) for line in lines)
         digest, size = fields["sha256"], int(fields["size"])
     except (UnicodeDecodeError, ValueError, KeyError):

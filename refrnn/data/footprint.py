@@ -16,7 +16,6 @@ import functools
 import numpy as np
 
 from ..backends.memory import check_fits
-from ..tasks.registry import get_task, task_names
 from ..tasks.trials import N_OBS
 
 STEP_BYTES = N_OBS * 4 + 8 + 1           # obs float32, label int64, noise uint8
@@ -29,6 +28,8 @@ FILE_TASK_BYTES = 1 << 17                # and its fixed part per task (chunks, 
 @functools.lru_cache(maxsize=64)
 def trial_steps(task_set: str, dt: int = 100, compat=None, task_seed: int = 0) -> tuple:
     """(mean, max) trial length in steps over the task set's tasks at ``dt``."""
+    # looked up when called, as cache.cache_settings does (tests swap the registry)
+    from ..tasks.registry import get_task, task_names
     means, most = [], 1
     rng = np.random.default_rng(0)
     for name in task_names(task_set):

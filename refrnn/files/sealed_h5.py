@@ -7,6 +7,7 @@ are checked *before* libhdf5 parses them:
     write_sealed_h5(path, fill)   fill(h5file) in memory, seal, write atomically
     open_h5(path)                 context manager: check, then h5py.File(path, "r")
     check_h5(path)                "sealed" or "unsealed"; DamagedFile otherwise
+    reseal_file(path)             seal a sealed file again after a deliberate edit
 
 Sealed files (everything refrnn writes now) start with a 512-byte HDF5 user
 block (``userblock_size=512``: HDF5 skips it, so any HDF5 tool still reads
@@ -33,7 +34,8 @@ from pathlib import Path
 
 from .atomic import atomic_bytes
 
-__all__ = ["DamagedFile", "write_sealed_h5", "open_h5", "check_h5", "seal", "USERBLOCK",
+__all__ = ["DamagedFile", "write_sealed_h5", "open_h5", "check_h5", "seal", "reseal_file",
+           "USERBLOCK",
            "SEAL_MAGIC", "UNSEALED_TIMEOUT_S"]
 
 USERBLOCK = 512
@@ -86,6 +88,16 @@ def write_sealed_h5(path, fill) -> Path:
             fill(f)
         seal(buf.getbuffer())
     return Path(path)
+
+
+def reseal_file(path) -> None:
+    """Seal ``path`` again after it was edited on purpose (h5py "r+" keeps the
+    user block): its bytes become the ones every open accepts. The tests use it
+    to reach the per-dataset checksums behind the seal."""
+    data = bytearray(Path(path).read_bytes())
+    data[:USERBLOCK] = bytes(USERBLOCK)
+    seal(data)
+    Path(path).write_bytes(bytes(data))
 
 
 def _read_seal(head: bytes):

@@ -105,7 +105,8 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
     base.update({k: v for k, v in (("steps", steps), ("eval_every", eval_every),
                                    ("batch_size", batch_size), ("device", device))
                  if v is not None})
-    base.update(normalize_keys(_parse_set(sets)))
+    set_values = normalize_keys(_parse_set(sets))
+    base.update(set_values)
     for key, values in (("task_set", task_sets), ("mask", masks),
                         ("sparsity", sparsities), ("hidden", hiddens)):
         if values:
@@ -117,13 +118,18 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
     run_seeds = list(range(seeds)) if seeds else spec.get("seeds", [0])
     try:
         if dry_run:
+            from refrnn.experiments.grid import RunSpec
+            from refrnn.experiments.run_guard import label_suffix
+            suffix = label_suffix(set_values)
             for s in expand_grid(grid, configs, run_seeds):
-                click.echo(f"{s.name}: {json.dumps({**base, **s.overrides})}")
+                name = RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides).name if suffix else s.name
+                click.echo(f"{name}: {json.dumps({**base, **s.overrides})}")
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
                      jobs=jobs, timeout=timeout, restart_failed=restart_failed,
                      scheduler=scheduler, retries=retries,
-                     connect_timeout=connect_timeout, echo=click.echo)
+                     connect_timeout=connect_timeout, echo=click.echo,
+                     label_settings=set_values)
     except DistSweepError as exc:
         raise click.BadParameter(str(exc), param_hint="--scheduler")
     except ValueError as exc:

@@ -14,7 +14,6 @@ import h5py
 import numpy as np
 import pytest
 
-
 from refrnn.data import cache as C
 from refrnn.data.cache import CacheError
 from refrnn.files.sealed_h5 import reseal_file

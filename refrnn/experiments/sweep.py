@@ -42,6 +42,7 @@ from .summary import (  # noqa: F401  (re-exported)
     DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
 )
 from ..files.tables import write_csv
+from .run_guard import check_same_run, earlier_rows, label_suffix, restart_allowed
 
 
 def _worker_env(jobs: int) -> dict:
@@ -67,9 +68,12 @@ def train_run(spec: dict, callback=None) -> None:
     from ..run.training import train
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
-    # a directory without last.h5 (a run that failed before its first save) restarts
-    restart = (bool(spec.get("restart")) or not (run_dir / "last.h5").is_file()) \
-        and run_dir.exists()
+    config = dict(spec["config"], seed=spec["seed"], out=str(run_dir))
+    check_same_run(run_dir, config)  # another configuration's run: refused, never touched
+    # a directory without last.h5 (a run that failed before its first save) restarts;
+    # a finished run never does
+    restart = restart_allowed(run_dir, bool(spec.get("restart"))
+                              or not (run_dir / "last.h5").is_file())
     train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
           callback=callback,
           **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
@@ -152,7 +156,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
           timeout: float | None = None, restart_failed: bool = False,
           prebuild: bool = True, scheduler: str | None = None,
           retries: int = 2, connect_timeout: float = 20.0,
-          echo: Callable[[str], None] | None = None) -> list[RunSummary]:
+          echo: Callable[[str], None] | None = None,
+          label_settings: dict | None = None) -> list[RunSummary]:
     """Train every (configuration, seed) of a grid, ``jobs`` at a time.
 
     Args:
@@ -177,6 +182,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         connect_timeout: dask only: seconds to wait for the scheduler and
             for its first worker.
         echo: called with one progress line per finished run.
+        label_settings: settings of ``base`` that also name the runs (the CLI's
+            ``--set`` values), so runs of other settings never share a folder.
     Returns:
         list of RunSummary, one per run, in run order; failed runs have
         ``status="failed"`` and ``error`` set. Also writes ``summary.csv`` and
@@ -193,6 +200,9 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         if key in base:
             raise ValueError(f"base settings must not set {key!r}")
     specs = expand_grid(grid, configs, seeds)
+    suffix = label_suffix(normalize_keys(label_settings or {}))
+    if suffix:
+        specs = [RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides) for s in specs]
     validate_specs(specs, base)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
@@ -258,6 +268,7 @@ def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, sessio
                     retries=retries)
     rows = [summarize_run(out_dir / s.name, s.label, s.seed,
                           error=errors.get(s.name)) for s in specs]
-    write_csv(out_dir / "summary.csv", [r.as_dict() for r in rows])
-    write_csv(out_dir / "summary_by_config.csv", aggregate(rows))
+    every = earlier_rows(out_dir, rows) + rows  # earlier invocations' runs stay listed
+    write_csv(out_dir / "summary.csv", [r.as_dict() for r in every])
+    write_csv(out_dir / "summary_by_config.csv", aggregate(every))
     return rows

@@ -47,3 +47,16 @@ class ErrorsAsLines(click.Group):
             ctx.exit(1)
         except _known_errors() as e:
             raise click.ClickException(_one_line(e)) from None
+
+
+def check_checkpoint_option(run_dir, checkpoint):
+    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.run_dir.checkpoint_path);
+    click.BadParameter (exit 2) naming the option at fault otherwise."""
+    from refrnn.run.run_dir import checkpoint_path
+    from refrnn.run.settings import ConfigError
+
+    try:
+        return checkpoint_path(run_dir, checkpoint)
+    except ConfigError as e:
+        hint = "'RUN_DIR'" if e.key == "run_dir" else "'--checkpoint'"
+        raise click.BadParameter(str(e), param_hint=hint) from None

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from .errors import check_checkpoint_option
+
 from refrnn.backends.backend import DEVICES
 from refrnn.run.scoring import SCORES
 
@@ -42,12 +44,7 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
     if device == "cuda" and "cuda" not in available_devices():
         raise click.BadParameter("device 'cuda' needs CuPy and a CUDA GPU", param_hint="'--device'")
     run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
-                                 param_hint="'RUN_DIR'")
-    if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
-        raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
-                                 param_hint="'--checkpoint'")
+    check_checkpoint_option(run, checkpoint)
     hint = "" if csv_path else "; pass --csv PATH to write the table elsewhere"
     if csv_path is None:
         default = checkpoint == "last" and not noise and score == "refrnn"

@@ -8,8 +8,7 @@ import click
 from refrnn.files.atomic import atomic_output
 from refrnn.core.masks import (MASK_KINDS, SPATIAL_KINDS, in_degree, make_mask, mask_stats,
                           sheet_shape)
-from refrnn.core.model import DEFAULT_INIT_RADIUS
-from refrnn.core.spectral import initial_radius
+from refrnn.core.model import DEFAULT_INIT_RADIUS, initial_radius
 
 
 def _save_plot(mask, kind: str, path: str) -> None:

@@ -61,9 +61,9 @@ def _bad(err: ConfigError):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (the table still prints).")
 def train_cmd(config_file, resume, force, quiet, **options):
     """Train an RNN on a task battery and write a run directory."""
-    from refrnn.run.checkpoint import checkpoint_step
-    from refrnn.run.training import (check_config_source, check_task_dt, resolve_config,
-                                     resume_line, train)
+    from refrnn.run.checkpoint import peek_step
+    from refrnn.run.run_dir import check_config_source, check_task_dt, resume_line
+    from refrnn.run.training import resolve_config, train
 
     given = {k: v for k, v in options.items() if v is not None}
     try:
@@ -73,7 +73,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
         check_task_dt(cfg)
     except ConfigError as e:
         raise _bad(e) from None
-    start = checkpoint_step(cfg.out_dir / "last.h5") if resume else None
+    start = peek_step(cfg.out_dir / "last.h5") if resume else None
     if not quiet:
         click.echo(f"training {cfg.task_set}: N={cfg.hidden} {cfg.mask} mask at sparsity "
                    f"{cfg.sparsity:g}, {cfg.steps} steps of {cfg.batch_size}x{cfg.seq_len} "

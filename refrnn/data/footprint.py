@@ -16,6 +16,7 @@ import functools
 import numpy as np
 
 from ..backends.memory import check_fits
+from ..tasks import registry
 from ..tasks.trials import N_OBS
 
 STEP_BYTES = N_OBS * 4 + 8 + 1           # obs float32, label int64, noise uint8
@@ -26,10 +27,13 @@ FILE_TASK_BYTES = 1 << 17                # and its fixed part per task (chunks, 
 
 
 @functools.lru_cache(maxsize=64)
-def trial_steps(task_set: str, dt: int = 100, compat=None, task_seed: int = 0) -> tuple:
-    """(mean, max) trial length in steps over the task set's tasks at ``dt``."""
-    # looked up when called, as cache.cache_settings does (tests swap the registry)
-    from ..tasks.registry import get_task, task_names
+def trial_steps(task_set: str, dt: int = 100, compat=None, task_seed: int = 0,
+                lookup=None) -> tuple:
+    """(mean, max) trial length in steps over the task set's tasks at ``dt``.
+
+    ``lookup``: (task_names, get_task) to use (refrnn.data.cache passes its own,
+    which the tests replace by stand-in tasks); default the task registry."""
+    task_names, get_task = lookup or (registry.task_names, registry.get_task)
     means, most = [], 1
     rng = np.random.default_rng(0)
     for name in task_names(task_set):
@@ -39,10 +43,10 @@ def trial_steps(task_set: str, dt: int = 100, compat=None, task_seed: int = 0) -
     return float(np.mean(means)), most
 
 
-def cache_parts(s: dict, loaded: bool = True) -> dict:
+def cache_parts(s: dict, loaded: bool = True, lookup=None) -> dict:
     """{part: bytes} of a cache with settings ``s`` (keys of cache_settings):
     both splits loaded (``loaded``), else what a build holds at its peak."""
-    mean, _ = trial_steps(s["task_set"], s["dt"], s["compat"], s["task_seed"])
+    mean, _ = trial_steps(s["task_set"], s["dt"], s["compat"], s["task_seed"], lookup)
     n_tasks = len(s["task_names"])
     trials = n_tasks * (s["trials_per_task"] + s["test_trials_per_task"])
     if loaded:
@@ -54,9 +58,9 @@ def cache_parts(s: dict, loaded: bool = True) -> dict:
                                         + 2 * n_tasks * FILE_TASK_BYTES)}
 
 
-def check_cache_fits(s: dict, total=None) -> int:
+def check_cache_fits(s: dict, total=None, lookup=None) -> int:
     """TooLarge (a ValueError, one line) when building the cache ``s`` would
     need more memory than this machine has; else the estimate in bytes."""
-    return check_fits(cache_parts(s, loaded=False),
+    return check_fits(cache_parts(s, loaded=False, lookup=lookup),
                       f"a {s['task_set']} cache of {s['trials_per_task']} trials per task",
                       "ask for fewer trials per task", total=total)

@@ -23,9 +23,10 @@ from typing import Optional
 
 from ..backends.backend import DEVICES
 from ..core.masks import MASK_KINDS, in_degree
-from ..core.model import ACTIVATIONS, DTYPES
+from ..core.model import ACTIVATIONS, DTYPES, ModelConfig
 from ..tasks.encoding import COMPAT_MODES
-from ..tasks.registry import TASK_SETS
+from ..tasks.registry import TASK_SETS, task_names
+from ..tasks.trials import N_CLASSES, N_OBS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -132,6 +133,16 @@ class TrainConfig:
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
                 dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
+
+    def model_config(self) -> ModelConfig:
+        """The network of this run (training and export build it from here): inputs
+        N_OBS + one per task of ``task_set``, N_CLASSES outputs."""
+        return ModelConfig(n_in=N_OBS + len(task_names(self.task_set)), n_out=N_CLASSES,
+                           n_hidden=int(self.hidden), activation=self.activation,
+                           alpha=float(self.alpha), sigma_rec=float(self.sigma_rec),
+                           mask=self.mask, sparsity=float(self.sparsity),
+                           mask_seed=int(self.mask_seed), dtype=self.dtype,
+                           train_h0=bool(self.train_h0), init_radius=float(self.init_radius))
 
     def resolved(self) -> "TrainConfig":
         """A validated copy with dt, out and checkpoint_every filled in."""

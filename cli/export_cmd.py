@@ -5,6 +5,12 @@ from pathlib import Path
 
 import click
 
+from refrnn.files.errors import FileError
+from refrnn.files.ownership import check_replaceable, zip_with_member
+from refrnn.run.checkpoint import CheckpointError
+from refrnn.verify.export import (SETTINGS_KEY, export_arrays, import_arrays,
+                                  load_state_dict, read_npz, save_state_dict, write_npz)
+
 from .errors import check_checkpoint_option
 
 FORMATS = ("torch", "npz")
@@ -30,11 +36,6 @@ def _torch():
               help="last, best, or a path to a checkpoint file.")
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
-    from refrnn.files.errors import FileError
-    from refrnn.files.ownership import check_replaceable, zip_with_member
-    from refrnn.run.checkpoint import CheckpointError
-    from refrnn.verify.export import SETTINGS_KEY, export_arrays, save_state_dict, write_npz
-
     check_checkpoint_option(run_dir, checkpoint)
     if Path(out).suffix.lower() not in SUFFIXES[fmt]:
         raise click.BadParameter(f"{out!r} does not end in {' or '.join(SUFFIXES[fmt])}, as "
@@ -67,8 +68,6 @@ def export_cmd(run_dir, fmt, out, checkpoint):
 @click.option("--force", is_flag=True, help="Overwrite the run files in OUT.")
 def import_cmd(file, out, config, force):
     """Turn an exported state dict (.pt) or .npz into a run directory refrnn eval scores."""
-    from refrnn.verify.export import import_arrays, load_state_dict, read_npz
-
     try:
         if not file.endswith(".npz"):
             _torch()

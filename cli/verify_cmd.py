@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from refrnn.verify import parity
 from refrnn.verify.finite_diff import LOSSES, check_all
 from refrnn.core.masks import MASK_KINDS
 from refrnn.core.model import ACTIVATIONS
@@ -21,8 +22,6 @@ def _torch_parity(cases):
     """
     try:
         import torch  # noqa: F401
-
-        from refrnn.verify import parity
     except ImportError as e:
         return None, f"torch check skipped ({e})"
     lines, failed = [], 0

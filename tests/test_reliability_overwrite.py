@@ -38,7 +38,7 @@ def test_the_checkpoint_mark_is_every_format_name():
 def test_cache_out_never_replaces_a_file_that_is_not_a_cache(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("my notes\n")
-    r = invoke("cache", "--trials-per-task", "2", "--test-trials-per-task", "1",
+    r = invoke("cache", "--trials-per-task", "2", "--eval-trials", "1",
                "--out", "notes.txt")
     assert r.exit_code == 1
     _one_error_line(r, "cannot replace notes.txt", "not a refrnn trial cache")
@@ -49,7 +49,7 @@ def test_cache_out_never_replaces_a_file_that_is_not_a_cache(tmp_path, monkeypat
 def test_cache_out_replaces_a_cache(cache_file, tmp_path):
     dst = tmp_path / "c.h5"
     dst.write_bytes(open(cache_file, "rb").read())
-    r = invoke("cache", "--trials-per-task", "2", "--test-trials-per-task", "1",
+    r = invoke("cache", "--trials-per-task", "2", "--eval-trials", "1",
                "--out", dst)
     assert r.exit_code == 0, r.output
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .stream import StreamSampler, check_int
-from ..tasks.registry import TASK_SETS
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS
 from ..tasks.trials import N_CLASSES, N_OBS, input_noise_std
 
 
@@ -34,7 +34,7 @@ class Dataset:
     """Batches of back-to-back trials, as neurogym's ``Dataset`` serves them.
 
     Args:
-        task_set: "yang19", "modcog" or "modcog82".
+        task_set: "yang19" (the default), "modcog" or "modcog82".
         batch_size: B, independent streams.
         seq_len: T of each batch (neurogym's default 1000 when None).
         tasks: optional list of task names of ``task_set``: serve only those,
@@ -57,7 +57,7 @@ class Dataset:
     written against neurogym.
     """
 
-    def __init__(self, task_set="modcog", batch_size=1, seq_len=None, *, tasks=None,
+    def __init__(self, task_set=DEFAULT_TASK_SET, batch_size=1, seq_len=None, *, tasks=None,
                  batch_first=False, cache_len=None, max_batch=None, compat=None, dt=100,
                  seed=0, noise=True, trials_per_task=1000, eval_trials=100, cache_seed=0,
                  cache_path=None, split="train"):

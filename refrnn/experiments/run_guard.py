@@ -1,11 +1,11 @@
 """What a sweep may do to a run directory that already exists, and the
 summary rows of earlier invocations.
 
-    restart_allowed(run_dir, restart)    force only a run that never finished
+    restart_allowed(run_dir, restart, marker)   force only a run that never finished
     check_same_run(run_dir, config)      ValueError when the folder holds a run of
                                          other settings (a label collision)
     label_suffix(settings)               the label part of --set settings
-    earlier_rows(out_dir, current)       summary rows of earlier invocations to keep
+    earlier_rows(out_dir, current, summarize)   summary rows of earlier invocations
 
 A finished run (its ``sweep_done.json``) is never wiped: ``--restart-failed``
 restarts only runs that failed and never finished. A run directory whose
@@ -21,13 +21,12 @@ from pathlib import Path
 from ..run.checkpoint_check import IDENTITY_FREE, run_identity
 from ..run.settings import ConfigError, TrainConfig
 from .grid import default_label
-from .summary import DONE_MARKER, RunSummary, summarize_run
 
 
-def restart_allowed(run_dir: Path, restart: bool) -> bool:
+def restart_allowed(run_dir: Path, restart: bool, marker: str) -> bool:
     """Whether ``run_dir`` may be wiped and started again: asked for, there,
-    and not holding a finished run."""
-    return bool(restart) and run_dir.exists() and not (run_dir / DONE_MARKER).is_file()
+    and not holding a finished run (its done ``marker`` file)."""
+    return bool(restart) and run_dir.exists() and not (run_dir / marker).is_file()
 
 
 def check_same_run(run_dir: Path, config: dict) -> None:
@@ -57,12 +56,13 @@ def label_suffix(settings: dict) -> str:
     return default_label(kept) if kept else ""
 
 
-def earlier_rows(out_dir: Path, current: list) -> list:
+def earlier_rows(out_dir: Path, current: list, summarize) -> list:
     """The runs summary.csv listed before this invocation, summarised again from
-    their folders, that this invocation did not run (so summary.csv keeps them)."""
+    their folders by ``summarize(run_dir, label, seed, error=...)``, that this
+    invocation did not run (so summary.csv keeps them)."""
     path = Path(out_dir) / "summary.csv"
     seen = {str(Path(r.run_dir)) for r in current}
-    rows: list[RunSummary] = []
+    rows: list = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
             old = list(csv.DictReader(f))
@@ -76,6 +76,6 @@ def earlier_rows(out_dir: Path, current: list) -> list:
             seed = int(r.get("seed", ""))
         except ValueError:
             continue
-        rows.append(summarize_run(Path(d), r.get("label", ""), seed, error=r.get("error") or None))
+        rows.append(summarize(Path(d), r.get("label", ""), seed, error=r.get("error") or None))
         seen.add(str(Path(d)))
     return rows

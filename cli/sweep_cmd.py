@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from refrnn.experiments.dask_client import DistSweepError
-from refrnn.experiments.grid import expand_grid
+from refrnn.experiments.grid import RunSpec, expand_grid
+from refrnn.experiments.run_guard import label_suffix
 from refrnn.experiments.summary import aggregate, summary_table
 from refrnn.experiments.sweep import sweep
 from refrnn.run.settings import load_config_file, normalize_keys
@@ -111,11 +112,10 @@ def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
     run_seeds = list(range(seeds)) if seeds else spec.get("seeds", [0])
     try:
         if dry_run:
-            from refrnn.experiments.grid import RunSpec
-            from refrnn.experiments.run_guard import label_suffix
             suffix = label_suffix(set_values)
             for s in expand_grid(grid, configs, run_seeds):
-                name = RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides).name if suffix else s.name
+                name = (RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides).name if suffix
+                        else s.name)
                 click.echo(f"{name}: {json.dumps({**base, **s.overrides})}")
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,

@@ -32,6 +32,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import h5py
+
 from .atomic import atomic_bytes
 
 __all__ = ["DamagedFile", "write_sealed_h5", "open_h5", "check_h5", "seal", "reseal_file",
@@ -81,8 +83,6 @@ def seal(buf) -> None:
 def write_sealed_h5(path, fill) -> Path:
     """Write an HDF5 file atomically and sealed: ``fill(h5file)`` fills it in
     memory (refrnn.files.atomic: a full disk cannot break h5py's state)."""
-    import h5py
-
     with atomic_bytes(path) as buf:
         with h5py.File(buf, "w", userblock_size=USERBLOCK) as f:
             fill(f)
@@ -180,8 +180,6 @@ def _check_unsealed(path, timeout) -> str:
 def open_h5(path, timeout=None):
     """Yield ``h5py.File(path, "r")`` once :func:`check_h5` passed, for the same
     file (it is checked again if it was replaced meanwhile)."""
-    import h5py
-
     for _ in range(3):
         before = _stat_key(path)
         check_h5(path, timeout)

@@ -7,7 +7,9 @@ import click
 
 from refrnn.backends.backend import DEVICES, available_devices
 from refrnn.files.errors import FileError, check_writable
+from refrnn.files.ownership import check_replaceable
 from refrnn.run.evaluation import results_table, write_results_csv
+from refrnn.run.run_dir import is_eval_table
 from refrnn.run.scoring import SCORES
 from refrnn.run.settings import ConfigError
 from refrnn.run.training import evaluate_run
@@ -49,7 +51,8 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
         tag = Path(checkpoint).stem if checkpoint not in ("last", "best") else checkpoint
         tag += ("_noise" if noise else "") + ("" if score == "refrnn" else f"_{score}")
         csv_path = run / ("eval.csv" if default else f"eval_{tag}.csv")
-    try:  # fail now, not after the evaluation
+    try:  # fail now, not after the evaluation; never replace a file refrnn did not write
+        check_replaceable(csv_path, "a refrnn evaluation table", is_eval_table)
         check_writable(csv_path)
     except FileError as e:
         raise click.ClickException(f"{e}{hint}") from None

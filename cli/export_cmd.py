@@ -1,15 +1,20 @@
 """`refrnn export RUN_DIR` and `refrnn import FILE`: a run as named arrays, and back."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from refrnn.files.errors import FileError
+from refrnn.files.ownership import check_replaceable, zip_with_member
 from refrnn.run.checkpoint import CheckpointError
-from refrnn.verify.export import (export_arrays, import_arrays, load_state_dict, read_npz,
-                                  save_state_dict, write_npz)
+from refrnn.verify.export import (SETTINGS_KEY, export_arrays, import_arrays,
+                                  load_state_dict, read_npz, save_state_dict, write_npz)
 
 from .errors import check_checkpoint_option
 
 FORMATS = ("torch", "npz")
+SUFFIXES = {"torch": (".pt", ".pth"), "npz": (".npz",)}  # what --out may end in
 
 
 def _torch():
@@ -32,6 +37,15 @@ def _torch():
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
     check_checkpoint_option(run_dir, checkpoint)
+    if Path(out).suffix.lower() not in SUFFIXES[fmt]:
+        raise click.BadParameter(f"{out!r} does not end in {' or '.join(SUFFIXES[fmt])}, as "
+                                 f"a --format {fmt} file does; name it so, or pass the "
+                                 "--format its name says", param_hint="'--out'")
+    try:  # an existing file is replaced only when it is a refrnn export
+        check_replaceable(out, "a refrnn export",
+                          lambda p: zip_with_member(p, SETTINGS_KEY.encode()))
+    except FileError as e:
+        raise click.ClickException(str(e)) from None
     torch = _torch() if fmt == "torch" else None
     try:
         arrays = export_arrays(run_dir, checkpoint)

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from refrnn.experiments.dask_client import DistSweepError
-from refrnn.experiments.grid import expand_grid
+from refrnn.experiments.grid import RunSpec, expand_grid
+from refrnn.experiments.run_guard import label_suffix
 from refrnn.experiments.summary import aggregate, summary_table
 from refrnn.experiments.sweep import sweep
 from refrnn.run.settings import load_config_file, normalize_keys
@@ -99,7 +100,8 @@ def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--grid")
     base.update({k: options[k] for k in BASE_OPTIONS if options[k] is not None})
-    base.update(normalize_keys(_parse_set(sets)))
+    set_values = normalize_keys(_parse_set(sets))
+    base.update(set_values)
     for key in GRID_OPTIONS:
         if options[key]:
             grid[key] = list(options[key])
@@ -110,13 +112,17 @@ def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
     run_seeds = list(range(seeds)) if seeds else spec.get("seeds", [0])
     try:
         if dry_run:
+            suffix = label_suffix(set_values)
             for s in expand_grid(grid, configs, run_seeds):
-                click.echo(f"{s.name}: {json.dumps({**base, **s.overrides})}")
+                name = (RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides).name if suffix
+                        else s.name)
+                click.echo(f"{name}: {json.dumps({**base, **s.overrides})}")
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
                      jobs=jobs, timeout=timeout, restart_failed=restart_failed,
                      scheduler=scheduler, retries=retries,
-                     connect_timeout=connect_timeout, echo=click.echo)
+                     connect_timeout=connect_timeout, echo=click.echo,
+                     label_settings=set_values)
     except DistSweepError as exc:
         raise click.BadParameter(str(exc), param_hint="--scheduler")
     except ValueError as exc:

@@ -15,7 +15,7 @@ import click
 
 from refrnn.run.checkpoint import peek_step
 from refrnn.run.progress import eta_suffix, fmt_loss
-from refrnn.run.run_dir import check_task_dt, resume_line
+from refrnn.run.run_dir import check_config_source, check_task_dt, resume_line
 from refrnn.run.settings import ConfigError, TrainConfig, load_config_file
 from refrnn.run.training import resolve_config, train
 
@@ -36,6 +36,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
     try:
         base = load_config_file(config_file) if config_file else {}
         cfg = resolve_config(base, given(options), resume)
+        check_config_source(config_file, cfg, resume)
         check_task_dt(cfg)
     except ConfigError as e:
         raise bad_setting(e) from None

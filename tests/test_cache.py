@@ -16,6 +16,7 @@ import pytest
 
 from refrnn.data import cache as C
 from refrnn.data.cache import CacheError
+from refrnn.files.sealed_h5 import reseal_file
 from refrnn.tasks.trials import TrialBatch
 
 FAKE_TASKS = ["alpha", "beta", "gamma"]
@@ -176,6 +177,9 @@ def test_flipped_bytes_are_caught(fake):
     path = build(fake)
     C.verify_cache(path)
     _flip_chunk_byte(path, "train/beta/obs")
+    with pytest.raises(CacheError, match="SHA-256 mismatch"):  # the file's seal
+        C.open_cache(path)
+    reseal_file(path)  # behind the seal: fletcher32 and the per-dataset sha256
     cache = C.open_cache(path)  # metadata intact: open passes, reads must fail
     with pytest.raises(CacheError, match="train"):
         cache.split("train")
@@ -187,11 +191,13 @@ def test_rewritten_data_fails_sha256(fake):
     path = build(fake)
     with h5py.File(path, "r+") as f:  # a valid HDF5 write the checksum attr does not know
         f["test/gamma/labels"][0] = (f["test/gamma/labels"][0] + 1) % 17
+    reseal_file(path)
     C.open_cache(path)
     with pytest.raises(CacheError, match="test/gamma/labels"):
         C.verify_cache(path)
     with h5py.File(path, "r+") as f:  # inconsistent trial boundaries: caught on load
         f["train/alpha/offsets"][1] += 1
+    reseal_file(path)
     with pytest.raises(CacheError, match="offsets"):
         C.open_cache(path).split("train")
 
@@ -216,6 +222,7 @@ def test_expect_mismatch_and_sizes(fake):
         C.open_cache(path, expect={"colour": 1})
     with h5py.File(path, "r+") as f:
         del f["test/alpha/bounds"]
+    reseal_file(path)
     with pytest.raises(CacheError, match="test/alpha"):
         C.open_cache(path)
 

@@ -19,6 +19,10 @@ def test_build_and_verify(tmp_path):
     with h5py.File(out, "r+") as f:
         f["train/go/labels"][0] = (f["train/go/labels"][0] + 1) % 17
     r = run("--verify", str(out))
+    assert r.exit_code == 1 and "SHA-256 mismatch" in r.output  # the file's seal
+    from refrnn.files.sealed_h5 import reseal_file
+    reseal_file(out)  # behind it: every dataset's own checksum
+    r = run("--verify", str(out))
     assert r.exit_code == 1 and "train/go/labels" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
 

@@ -5,6 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
+from refrnn.files.sealed_h5 import reseal_file
 from refrnn.run.checkpoint import (FORMAT, Checkpoint, CheckpointError, load_checkpoint,
                                save_checkpoint)
 
@@ -61,6 +62,7 @@ def test_format_2_with_its_rng_note_still_loads(tmp_path):
     with h5py.File(path, "r+") as f:
         f.attrs["format"] = "refrnn-checkpoint-2"
         write_dataset(f["json"], "rng", np.frombuffer(blob, dtype=np.uint8))
+    reseal_file(path)  # a format-2 file as refrnn would have sealed it
     back = load_checkpoint(path)
     assert back.step == ck.step and not hasattr(back, "rng")
     for k, v in ck.params.items():
@@ -71,6 +73,9 @@ def test_tampered_named_parameter_fails_its_checksum(tmp_path):
     path = save_checkpoint(tmp_path / "c.h5", _ckpt(np.random.default_rng(1)))
     with h5py.File(path, "r+") as f:
         f["params/w_rec"][0] += 1.0
+    with pytest.raises(CheckpointError, match="SHA-256 mismatch"):  # the file's seal
+        load_checkpoint(path)
+    reseal_file(path)  # behind the seal: the dataset's own checksum
     with pytest.raises(CheckpointError, match="params/w_rec.*checksum"):
         load_checkpoint(path)
 
@@ -79,5 +84,6 @@ def test_unknown_format_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "c.h5", _ckpt(np.random.default_rng(2)))
     with h5py.File(path, "r+") as f:
         f.attrs["format"] = "refrnn-checkpoint-9"
+    reseal_file(path)
     with pytest.raises(CheckpointError, match="refrnn-checkpoint-9"):
         load_checkpoint(path)

@@ -226,9 +226,11 @@ def test_scheduler_local_starts_its_own_workers(tmp_path, env):
         "--jobs", "2"])
     assert res.exit_code == 0, res.output
     assert "dask: 2 worker(s)" in res.output and "sweep: 2 done, 0 running" in res.output
-    for seed in (0, 1):
-        assert len(_attempts(tmp_path / "sw", f"yang19_autapse__seed{seed}")) == 1
-        assert (tmp_path / "sw" / f"yang19_autapse__seed{seed}" / "sweep_done.json").is_file()
+    for seed in (0, 1):  # the --set values are part of the label
+        name = ("yang19_autapse_N16_batch_size4_eval_trials4_seq_len40_trials_per_task8"
+                f"__seed{seed}")
+        assert len(_attempts(tmp_path / "sw", name)) == 1
+        assert (tmp_path / "sw" / name / "sweep_done.json").is_file()
 
 
 def test_unreachable_scheduler_fails_fast_and_cleanly(tmp_path, env):

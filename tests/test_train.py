@@ -98,7 +98,7 @@ def test_corrupted_and_mismatched_checkpoints(tmp_path, cache_file):
     with h5py.File(last, "r+") as f:  # flip bytes of one weight without the checksum
         w = f["params/W_in"]
         w[...] = w[()] + 1.0
-    with pytest.raises(CheckpointError, match="checksum"):
+    with pytest.raises(CheckpointError, match="SHA-256 mismatch"):
         run(tmp_path, cache_file, steps=8, resume=True)
     last.write_bytes(last.read_bytes()[:1000])  # truncated
     with pytest.raises(CheckpointError, match="unreadable or corrupted"):

@@ -98,7 +98,7 @@ def test_resume_rules(tmp_path):
 def test_run_dir_rules(tmp_path):
     cfg = TrainConfig(out=str(tmp_path / "r")).resolved()
     assert prepare_run_dir(cfg, resume=False, force=False) is False
-    (tmp_path / "r" / "metrics.csv").write_text("step\n")
+    (tmp_path / "r" / "metrics.csv").write_text("step,loss,mean_perf\n")  # refrnn's header
     (tmp_path / "r" / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="already exists"):
         prepare_run_dir(cfg, resume=False, force=False)
@@ -107,6 +107,11 @@ def test_run_dir_rules(tmp_path):
     assert prepare_run_dir(cfg, resume=False, force=True) is False
     # force removes only the run's own files
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["notes.txt"]
+    # and a file under a run file's name that refrnn did not write is never removed
+    (tmp_path / "r" / "metrics.csv").write_text("step\n")
+    with pytest.raises(OSError, match="cannot replace .*metrics.csv: it exists and is not"):
+        prepare_run_dir(cfg, resume=False, force=True)
+    assert (tmp_path / "r" / "metrics.csv").read_text() == "step\n"
     (tmp_path / "f").write_text("")
     with pytest.raises(ConfigError, match="not a directory"):
         prepare_run_dir(TrainConfig(out=str(tmp_path / "f")).resolved(), False, False)

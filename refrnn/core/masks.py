@@ -58,13 +58,30 @@ def in_degree(n: int, sparsity: float) -> int:
         raise ValueError(f"sparsity must be a number in (0, 1], got {sparsity!r}") from None
     if math.isnan(s) or not (0.0 < s <= 1.0):
         raise ValueError(f"sparsity must be in (0, 1], got {sparsity!r}")
-    k = int(math.floor(s * n + 0.5))
+    k = _rounded_degree(s, n)
     if k < 1:
         raise ValueError(
             f"sparsity {sparsity!r} with n={n} gives in-degree k={k} < 1; "
-            f"use sparsity >= {0.5 / n:.3g}"
+            f"use sparsity >= {_least_sparsity(n)}"
         )
     return min(k, n)
+
+
+def _rounded_degree(s: float, n: int) -> int:
+    return int(math.floor(s * n + 0.5))
+
+
+def _least_sparsity(n: int) -> str:
+    """The smallest 3-significant-digit sparsity that gives n units in-degree 1,
+    as text (0.5 / n itself is often not one: 0.5 / 7 = 0.0714285... prints as
+    0.0714, which rounds to k = 0)."""
+    exact = 0.5 / n
+    digits = 3 - 1 - math.floor(math.log10(exact))
+    step = 10.0 ** -digits
+    v = math.ceil(exact / step - 1e-9) * step  # 0.5 / 1000 / 1e-6 is 500.0000000001
+    while _rounded_degree(float(f"{v:.{max(digits, 0)}f}"), n) < 1:
+        v += step
+    return f"{v:.{max(digits, 0)}f}".rstrip("0").rstrip(".") if digits > 0 else f"{v:.0f}"
 
 
 def sheet_shape(n: int) -> tuple[int, int]:

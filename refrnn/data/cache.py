@@ -23,18 +23,27 @@ import numpy as np
 
 from . import cache_file as L
 from .cache_file import SPLITS, CacheError, cache_error
-from ..files.atomic import atomic_write_h5
+from .footprint import check_cache_fits
 from ..files.checked_h5 import checksum_ok
 from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
 from ..files.locks import hold_lock
 from ..files.notices import notice
+from ..files.ownership import check_replaceable, h5_with_marker
+from ..files.sealed_h5 import open_h5, write_sealed_h5
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_compat, check_dt
 from ..tasks.registry import get_task, task_names
 
 __all__ = ["CacheError", "SPLITS", "TrialCache", "build_cache", "cache_settings",
            "default_cache_path", "get_or_build_cache", "load_trials", "open_cache",
-           "task_rng", "verify_cache"]
+           "task_rng", "verify_cache", "is_cache_file"]
+
+CACHE_MARK = b"refrnn_cache_format"  # the root attribute every cache file has
+
+
+def is_cache_file(path) -> bool:
+    """Whether ``path`` holds a refrnn trial cache (by its bytes; may be damaged)."""
+    return h5_with_marker(path, CACHE_MARK)
 
 
 def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None,
@@ -97,10 +106,14 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
     ``path``, or :func:`default_cache_path`.  The build holds the lock file
     ``.<name>.lock`` beside ``path``: another process building the same file
     meanwhile is a LockError (or, with ``wait``, waited for).  Write failures
-    are a FileError naming the path and the cause.
+    are a FileError naming the path and the cause; so is an explicit ``path``
+    holding a file that is not a refrnn cache (it is never replaced).
     """
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
+    if path is not None:
+        check_replaceable(path, "a refrnn trial cache", is_cache_file)
+    check_cache_fits(s, lookup=(task_names, get_task))  # TooLarge before anything is made
     path = Path(path) if path is not None else L.default_cache_dir() / L.cache_file_name(s)
     with hold_lock(L.lock_path(path), f"trial cache {path}", wait=wait, on_stale=notice):
         return _write_cache(s, path)
@@ -118,7 +131,7 @@ def _write_cache(s: dict, path: Path) -> Path:
                 tb = task.generate(counts[split], task_rng(s["seed"], split, task.name))
                 L.write_task(f.create_group(f"{split}/{task.name}"), tb)
 
-    return atomic_write_h5(path, fill)
+    return write_sealed_h5(path, fill)  # checked on every open (files/sealed_h5)
 
 
 def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
@@ -143,7 +156,7 @@ class TrialCache:
             raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
         if name not in self._loaded:
             try:
-                with h5py.File(self.path, "r", locking=False) as f:
+                with open_h5(self.path) as f:
                     self._loaded[name] = {t: L.read_task(f[f"{name}/{t}"], t)
                                           for t in self.task_names}
             except H5_DAMAGE as e:  # fletcher32 / zlib / B-tree damage land here
@@ -161,7 +174,7 @@ def open_cache(path, expect=None) -> TrialCache:
     if not path.is_file():
         _fail(path, "no such file", "build it with `refrnn cache` or build_cache()")
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with open_h5(path) as f:
             s = L.read_settings(path, f)
             L.check_sizes(path, f, s)
     except CacheError:
@@ -198,7 +211,7 @@ def verify_cache(path) -> dict:
                 bad.append(name)
 
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with open_h5(path) as f:
             f.visititems(visit)
     except H5_DAMAGE as e:  # structural damage: h5py raises RuntimeError mid-walk
         _fail(path, f"damaged ({damage_text(e)})")
@@ -220,6 +233,7 @@ def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=
               task_seed=task_seed)
     path = default_cache_path(task_set, trials_per_task, seed, cache_dir=cache_dir, **kw)
     expect = cache_settings(task_set, trials_per_task, seed, **kw)
+    check_cache_fits(expect, lookup=(task_names, get_task))
     existed = path.exists()
     if existed:
         try:

@@ -25,6 +25,7 @@ from ..run.checkpoint import CheckpointError, load_checkpoint
 from ..run.settings import TrainConfig
 from ..run.training import train
 from .grid import RunSpec
+from .run_guard import check_same_run, restart_allowed
 
 DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 LAST_CHECKPOINT = "last.h5"  # the checkpoint train() resumes from
@@ -47,9 +48,11 @@ def train_run(spec: dict, callback=None) -> None:
     """
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
-    # a directory without last.h5 (a run that failed before its first save) restarts
-    restart = (bool(spec.get("restart")) or not (run_dir / LAST_CHECKPOINT).is_file()) \
-        and run_dir.exists()
+    check_same_run(run_dir, dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
+    # a directory without last.h5 (a run that failed before its first save) restarts;
+    # a finished run never does (another configuration's run is refused above)
+    restart = restart_allowed(run_dir, bool(spec.get("restart"))
+                              or not (run_dir / LAST_CHECKPOINT).is_file(), DONE_MARKER)
     train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
           callback=callback,
           **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))

@@ -42,6 +42,7 @@ from .dask_client import DaskSession, import_distributed
 from .grid import RunSpec, expand_grid, validate_specs
 from .one_run import failed_flag, is_done, run_spec
 from .summary import RunSummary, aggregate, summarize_run
+from .run_guard import earlier_rows, label_suffix
 
 
 def _worker_env(jobs: int) -> dict:
@@ -107,7 +108,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
           timeout: float | None = None, restart_failed: bool = False,
           prebuild: bool = True, scheduler: str | None = None,
           retries: int = 2, connect_timeout: float = 20.0,
-          echo: Callable[[str], None] | None = None) -> list[RunSummary]:
+          echo: Callable[[str], None] | None = None,
+          label_settings: dict | None = None) -> list[RunSummary]:
     """Train every (configuration, seed) of a grid, ``jobs`` at a time.
 
     Args:
@@ -132,6 +134,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         connect_timeout: dask only: seconds to wait for the scheduler and
             for its first worker.
         echo: called with one progress line per finished run.
+        label_settings: settings of ``base`` that also name the runs (the CLI's
+            ``--set`` values), so runs of other settings never share a folder.
     Returns:
         list of RunSummary, one per run, in run order; failed runs have
         ``status="failed"`` and ``error`` set. Also writes ``summary.csv`` and
@@ -148,6 +152,9 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
         if key in base:
             raise ValueError(f"base settings must not set {key!r}")
     specs = expand_grid(grid, configs, seeds)
+    suffix = label_suffix(normalize_keys(label_settings or {}))
+    if suffix:
+        specs = [RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides) for s in specs]
     validate_specs(specs, base)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
@@ -211,6 +218,7 @@ def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, sessio
                     retries=retries)
     rows = [summarize_run(out_dir / s.name, s.label, s.seed,
                           error=errors.get(s.name)) for s in specs]
-    write_csv(out_dir / "summary.csv", [r.as_dict() for r in rows])
-    write_csv(out_dir / "summary_by_config.csv", aggregate(rows))
+    every = earlier_rows(out_dir, rows, summarize_run) + rows  # earlier invocations' runs stay listed
+    write_csv(out_dir / "summary.csv", [r.as_dict() for r in every])
+    write_csv(out_dir / "summary_by_config.csv", aggregate(every))
     return rows

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..files.atomic import atomic_bytes
 from ..files.checked_h5 import ChecksumMismatch, read_checked, write_dataset
+from ..files.sealed_h5 import USERBLOCK, open_h5, seal
 from ..files.errors import H5_DAMAGE, damage_text, raise_os_cause
 
 FORMAT = "refrnn-checkpoint-3"
@@ -63,7 +64,7 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically; return the path."""
     path = Path(path)
     with atomic_bytes(path) as tmp:  # built in memory: a full disk cannot break h5py
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:  # sealed: files/sealed_h5
             f.attrs["format"] = FORMAT
             f.attrs["step"] = int(ckpt.step)
             _write_params(f.create_group("params", track_order=True), ckpt.params)
@@ -76,6 +77,7 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
             for name in JSON_BLOBS:
                 blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
                 write_dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
+        seal(tmp.getbuffer())  # the SHA-256 every open checks before libhdf5 parses
     return path
 
 
@@ -85,7 +87,7 @@ def load_checkpoint(path) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:  # bytes checked first: damage never reaches libhdf5
             fmt = f.attrs.get("format")
             fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
             if fmt not in READABLE:
@@ -116,7 +118,7 @@ def peek_step(path):
     (no checksums, no other data: cheap, for a progress line), or
     None when it is missing or unreadable (:func:`load_checkpoint` says why)."""
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             return int(f.attrs["step"])
     except H5_DAMAGE:
         return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .scoring import SCORES, check_score, neurogym_correct, yang2019_correct
+from .scoring import SCORES, check_score, neurogym_correct, predicted_class, yang2019_correct
 from ..data.stream import trial_batch
 from ..files.tables import format_table, write_csv
 
@@ -85,7 +85,6 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         raise ValueError("evaluate(noise=True) needs an rng")
     check_score(score)
     backend = getattr(model, "backend", None)
-    xp = backend.xp if backend is not None else np
     to_np = backend.to_numpy if backend is not None else np.asarray
     host_rng = rec_rng = None
     if noise:
@@ -109,8 +108,9 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
                 trials, names.index(task), len(names), idx, backend=backend,
                 noise_std=input_noise_std if noise else 0.0, rng=host_rng)
             y, _ = model.forward(batch.x, rng=rec_rng)
-            pred = to_np(xp.argmax(y, axis=-1))
-            y_host, labels, ln = to_np(y), to_np(batch.labels), to_np(ln)
+            y_host = to_np(y)
+            pred = predicted_class(y_host)  # -1 at a step with a non-finite logit
+            labels, ln = to_np(batch.labels), to_np(ln)
             ok, h, s = score_outputs(pred, labels, to_np(ds), ln)
             correct["refrnn"] += int(ok.sum())
             correct["yang2019"] += int(yang2019_correct(y_host, labels, ln).sum())

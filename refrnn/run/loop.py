@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +102,23 @@ def seed_for(seed: int, stream: int, step: int = 0) -> int:
     """An independent 63-bit seed for (run seed, stream, step)."""
     ss = np.random.SeedSequence([int(seed), int(stream), int(step)])
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+@contextmanager
+def float_warnings_off():
+    """Within the block, NumPy's floating-point RuntimeWarnings ("overflow
+    encountered in matmul", ...) are not printed, in every thread.
+
+    The loop checks every loss and gradient norm and stops with one
+    TrainingDiverged line; the per-operation warnings of the same overflow
+    only came before it as noise. numpy.errstate alone would not reach the
+    backends' worker threads, hence a warnings filter (by message, so a
+    RefrnnNotice, also a RuntimeWarning, still shows)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                message=r"(overflow|invalid value|divide by zero|underflow) "
+                                        r"encountered")
+        yield
 
 
 def now() -> float:

@@ -2,6 +2,8 @@
 
     check_run_dir(cfg, resume, force)    ConfigError unless ``out`` fits; no side effects
     prepare_run_dir(cfg, resume, force)  the same, then create ``out`` (force: clear it)
+    check_config_source(path, cfg, resume)  a run's own config.json may not aim at that run
+    is_checkpoint_file, is_eval_table    recognisers of refrnn's run files (by content)
     check_task_dt(cfg)                   ConfigError when dt does not fit the task set
     resume_line(step, steps)             "resuming from step N of M"
     checkpoint_path(run_dir, checkpoint) the checkpoint file "last", "best" or a path names
@@ -11,6 +13,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .settings import ConfigError, TrainConfig
@@ -20,6 +23,46 @@ from ..tasks.registry import check_dt_fits
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
+from ..files.ownership import (check_replaceable, h5_with_marker, json_object_with,
+                               text_starting_with)
+
+RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
+CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
+CHECKPOINT_MARK = b"refrnn-checkpoint-"  # the start of every checkpoint format name
+_CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def is_checkpoint_file(path) -> bool:
+    """Whether ``path`` holds a refrnn checkpoint (format mark; damage elsewhere allowed)."""
+    return h5_with_marker(path, CHECKPOINT_MARK)
+
+
+def is_eval_table(path) -> bool:
+    """Whether ``path`` is a table refrnn's evaluation wrote (its header)."""
+    return text_starting_with(path, "task,perf,decision_acc,n")
+
+
+def _is_run_config(path) -> bool:
+    return json_object_with(path, ("task_set", "hidden", "sparsity", "seed", "out"),
+                            _CONFIG_KEYS)
+
+
+# What each run file is, for messages, and how refrnn recognises its own.
+RUN_FILE_KINDS = {
+    "config.json": ("a refrnn run's config.json", _is_run_config),
+    "metrics.csv": ("a refrnn metrics.csv", lambda p: text_starting_with(p, "step,loss,")),
+    "last.h5": ("a refrnn checkpoint", is_checkpoint_file),
+    "best.h5": ("a refrnn checkpoint", is_checkpoint_file),
+    "eval.csv": ("a refrnn evaluation table", is_eval_table),
+}
+
+
+def check_own_run_files(out: Path) -> None:
+    """FileError naming the first run file in ``out`` that refrnn did not write
+    (--force deletes the others, a new run writes them: neither may touch it)."""
+    for name in RUN_FILES:
+        what, is_own = RUN_FILE_KINDS[name]
+        check_replaceable(out / name, what, is_own)
 
 
 def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
@@ -43,9 +86,11 @@ def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
         raise ConfigError(f"nothing to resume: run directory {str(out)!r} has no last.h5 "
                           "checkpoint; start it again with --force instead of --resume "
                           "(this deletes its run files)")
-    if out.is_dir() and not force and any(p.name != RUN_LOCK for p in out.iterdir()):
-        raise ConfigError(f"run directory {str(out)!r} already exists; pass "
-                          "--resume to continue it or --force to overwrite it")
+    if out.is_dir() and any(p.name != RUN_LOCK for p in out.iterdir()):
+        check_own_run_files(out)  # a user's own config.json there: refused, force or not
+        if not force:
+            raise ConfigError(f"run directory {str(out)!r} already exists; pass "
+                              "--resume to continue it or --force to overwrite it")
     return False
 
 
@@ -61,6 +106,20 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
                 if (out / name).is_file():
                     (out / name).unlink()
     return resuming
+
+
+def check_config_source(config_file, cfg: TrainConfig, resume: bool) -> None:
+    """ConfigError when the settings file ``config_file`` is the config.json of
+    the run directory this new run would write (its own ``out``, or the
+    default landing there): --force would delete the run it was read from."""
+    if config_file is None or resume:
+        return
+    src = Path(config_file)
+    if src.name == "config.json" and src.resolve().parent == cfg.out_dir.resolve():
+        raise ConfigError(f"--config {str(src)!r} is the config.json of run directory "
+                          f"{str(cfg.out_dir)!r}, which this new run would write into; "
+                          "pass --out for the new run (or --resume to continue that one)",
+                          "out")
 
 
 def check_task_dt(cfg: TrainConfig) -> None:

@@ -22,7 +22,10 @@ class 0 = fixate, class k = ring unit k-1 at angle 2*pi*(k-1)/16):
 
 Yang's network had sigmoid outputs; refrnn's are softmax class scores, so the
 fixation unit's activity is read as p[0]. Padded batches score each trial at
-its own last step, lengths[b] - 1.
+its own last step, lengths[b] - 1; a length outside 1..T is a ValueError.
+A step whose logits are not all finite (NaN, inf) has no answer: it matches
+no class under any rule (:func:`predicted_class` gives -1 there), so a
+diverged network never scores.
 """
 from __future__ import annotations
 
@@ -30,14 +33,46 @@ import numpy as np
 
 SCORES = ("refrnn", "yang2019", "neurogym")
 N_RING = 16
-YANG_TOLERANCE = 0.2 * np.pi
+YANG_TOLERANCE = 0.2 * np.pi  # a response within this angle of the target is correct
+FIXATION_THRESHOLD = 0.5     # p[0] above this at the last step: the network fixates
+
+
+NO_ANSWER = -1  # the predicted class of a step with a non-finite logit
+
+
+def check_lengths(lengths, T: int, B: int) -> np.ndarray:
+    """``lengths`` as int64 (B,), or ValueError unless every one is in 1..T."""
+    ln = np.asarray(lengths)
+    if ln.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},) (one per trial), got {ln.shape}")
+    if ln.size and ln.dtype.kind not in "iu":
+        raise ValueError(f"lengths must be integers, got dtype {ln.dtype}")
+    ln = ln.astype(np.int64)
+    bad = np.flatnonzero((ln < 1) | (ln > T))
+    if bad.size:
+        b = int(bad[0])
+        raise ValueError(f"trial lengths must be between 1 and T={T} steps; trial {b} "
+                         f"has length {int(ln[b])}")
+    return ln
 
 
 def last_step(a, lengths):
-    """Each trial's entry at its last step: a (T, B, ...) -> (B, ...)."""
+    """Each trial's entry at its last step: a (T, B, ...) -> (B, ...).
+
+    ValueError unless every length is in 1..T (:func:`check_lengths`)."""
     a = np.asarray(a)
-    ln = np.asarray(lengths, dtype=np.int64)
+    if a.ndim < 2:
+        raise ValueError(f"expected a (T, B, ...) array, got shape {a.shape}")
+    ln = check_lengths(lengths, a.shape[0], a.shape[1])
     return a[ln - 1, np.arange(a.shape[1])]
+
+
+def predicted_class(y) -> np.ndarray:
+    """argmax of the logits y (..., C) -> int64 (...), NO_ANSWER (-1) where any
+    logit of that step is not finite (np.argmax would pick a NaN's class)."""
+    y = np.asarray(y)
+    pred = np.argmax(y, axis=-1).astype(np.int64)
+    return np.where(np.all(np.isfinite(y), axis=-1), pred, NO_ANSWER)
 
 
 def popvec(p):
@@ -64,13 +99,15 @@ def yang2019_correct(y, labels, lengths):
     lab = last_step(labels, lengths)
     if z.shape[-1] != N_RING + 1:
         raise ValueError(f"the yang2019 rule needs {N_RING + 1} outputs, got {z.shape[-1]}")
+    finite = np.all(np.isfinite(z), axis=-1)
+    z = np.where(finite[:, None], z, 0.0)  # scored as wrong below; keeps exp quiet
     p = np.exp(z - z.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
-    fixating = p[:, 0] > 0.5
+    fixating = p[:, 0] > FIXATION_THRESHOLD
     target = 2 * np.pi * (lab - 1) / N_RING
     d = np.abs(popvec(p[:, 1:]) - target)
     close = np.minimum(d, 2 * np.pi - d) < YANG_TOLERANCE
-    return np.where(lab == 0, fixating, close & ~fixating)
+    return finite & np.where(lab == 0, fixating, close & ~fixating)
 
 
 def neurogym_correct(y, labels, lengths):
@@ -79,7 +116,7 @@ def neurogym_correct(y, labels, lengths):
 
     Args: as :func:`yang2019_correct`. Returns (B,) bool.
     """
-    return last_step(np.argmax(y, axis=-1), lengths) == last_step(labels, lengths)
+    return last_step(predicted_class(y), lengths) == last_step(labels, lengths)
 
 
 def check_score(score: str) -> str:

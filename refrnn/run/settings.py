@@ -255,18 +255,40 @@ def _coerce(kind, value):
 
 
 def normalize_keys(d) -> dict:
-    """A copy of the mapping ``d`` with dashes in its keys written as underscores."""
+    """A copy of the mapping ``d`` with dashes in its keys written as underscores.
+
+    Two keys naming one setting (``task-set`` and ``task_set``) are a
+    ConfigError: which one wins would be an accident of their order."""
     if not isinstance(d, dict):
         raise ConfigError(f"a config must be a mapping of settings, got {type(d).__name__}")
-    return {str(k).replace("-", "_"): v for k, v in d.items()}
+    out, spelled = {}, {}
+    for k, v in d.items():
+        name = str(k).replace("-", "_")
+        if name in out:
+            raise ConfigError(f"setting {name!r} is given twice (as {spelled[name]!r} and "
+                              f"{str(k)!r}); keep one")
+        out[name], spelled[name] = v, str(k)
+    return out
+
+
+def _refuse_duplicate_keys(pairs):
+    """json.loads object_pairs_hook: a key given twice in one object is an error
+    (json keeps the last one silently)."""
+    seen = {}
+    for k, v in pairs:
+        if k in seen:
+            raise ConfigError(f"key {k!r} appears twice; keep one")
+        seen[k] = v
+    return seen
 
 
 def load_config_file(path) -> dict:
     """Read settings from ``path``: ``.json`` or ``.toml`` (a top-level table).
 
     TOML is read by the standard library's tomllib (Python 3.11+; before, by
-    ``tomli``, a dependency there). Returns a dict; raises ConfigError naming
-    the file for unreadable or malformed files.
+    ``tomli``, a dependency there). Returns a dict (keys with underscores);
+    raises ConfigError naming the file for unreadable or malformed files and for
+    a setting given twice (``hidden`` twice, or ``task-set`` and ``task_set``).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -274,7 +296,10 @@ def load_config_file(path) -> dict:
         raise ConfigError(f"config file {str(path)!r} must end in .json or .toml")
     try:
         text = path.read_bytes().decode("utf-8")
-        data = json.loads(text) if suffix == ".json" else tomllib.loads(text)
+        data = (json.loads(text, object_pairs_hook=_refuse_duplicate_keys) if suffix == ".json"
+                else tomllib.loads(text))  # TOML itself forbids a key twice
+    except ConfigError as e:
+        raise ConfigError(f"config file {str(path)!r}: {e}") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
     except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError
@@ -282,4 +307,7 @@ def load_config_file(path) -> dict:
                           f"{suffix[1:].upper()}: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings")
-    return data
+    try:
+        return normalize_keys(data)
+    except ConfigError as e:
+        raise ConfigError(f"config file {str(path)!r}: {e}") from None

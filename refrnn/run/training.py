@@ -25,9 +25,9 @@ import numpy as np
 from .checkpoint import load_checkpoint, restore_params
 from .evaluation import evaluate
 from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
-                   seed_for)
-from .run_dir import (check_run_dir, check_task_dt, checkpoint_path, prepare_run_dir,
-                      resume_line)
+                   float_warnings_off, seed_for)
+from .run_dir import (check_config_source, check_run_dir, check_task_dt, checkpoint_path,
+                      prepare_run_dir, resume_line)
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..core.model import RNN
@@ -37,12 +37,13 @@ from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from ..tasks.trials import input_noise_std
+from .checkpoint_check import IDENTITY_FREE, check_checkpoint
+from .memory import check_eval_fits, check_run_fits
 
 __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run"]
 
 # Settings a resumed run may change; anything else must match the checkpoint.
-RESUMABLE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
-             "out", "cache_path")
+RESUMABLE = IDENTITY_FREE
 
 
 def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
@@ -61,6 +62,8 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
         base = dict(config)
     requested = {**normalize_keys(base), **normalize_keys(overrides or {})}
     cfg = TrainConfig.from_dict(requested).resolved()
+    if isinstance(config, (str, Path)):
+        check_config_source(config, cfg, resume)
     stored_file = cfg.out_dir / "config.json"
     if not (resume and stored_file.is_file()):
         return cfg
@@ -104,7 +107,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
             figure metrics.csv logs: mean since the previous row), mean_perf
             of the latest evaluation, seconds, eta (seconds left, estimated).
         overrides: TrainConfig settings, e.g. ``steps=500, sparsity=0.1``.
-    Raises ConfigError (a ValueError) for bad settings or run directories,
+    Raises ConfigError (a ValueError) for bad settings or run directories and
+    for a run too large for this machine's memory (refrnn.run.memory),
     CheckpointError for a corrupted or mismatched checkpoint, TrainingDiverged
     for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C,
     FileError (an OSError) when a file cannot be written (the last good
@@ -116,6 +120,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         backend = get_backend(cfg.device)
     except RuntimeError as e:  # cuda asked for where there is none
         raise ConfigError(str(e), "device") from None
+    check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
     created = not out.is_dir()
     if created:  # e.g. nothing to resume: say so before creating anything
@@ -141,6 +146,7 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     if resuming:
         ckpt = load_checkpoint(cfg.out_dir / "last.h5")
         check_compatible(ckpt.config, cfg.to_dict(), str(cfg.out_dir / "last.h5"))
+        check_checkpoint(ckpt, cfg, str(cfg.out_dir / "last.h5"), check_step=False)
         if ckpt.step > cfg.steps:
             raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "
                               f"past steps={cfg.steps}; nothing to resume (ask for more "
@@ -153,12 +159,13 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
                             noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
     loop = Loop(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
-    if ckpt is not None:
-        loop.restore(ckpt)
-    else:
-        loop.start()
-    with _sigint_flag() as stop:
-        loop.run(stop)
+    with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
+        if ckpt is not None:
+            loop.restore(ckpt)
+        else:
+            loop.start()
+        with _sigint_flag() as stop:
+            loop.run(stop)
     return loop.result()
 
 
@@ -197,7 +204,9 @@ def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
     cfg = TrainConfig.load(Path(run_dir) / "config.json")
     if device is not None:
         cfg = cfg.replace(device=device)
+    check_eval_fits(cfg, batch_size)
     ckpt = load_checkpoint(path)
+    check_checkpoint(ckpt, cfg, str(path))  # this run's, finite: else one line saying why
     _, test_trials, names = load_trials(cfg)
     model = build_model(cfg, get_backend(cfg.device))
     restore_params(model, ckpt, str(path))

@@ -32,6 +32,7 @@ from ..backends.plain import pattern_coordinates
 from ..core.masks import make_mask
 from ..files.atomic import atomic_output, atomic_write_text
 from ..run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..run.checkpoint_check import check_checkpoint
 from ..run.run_dir import checkpoint_path, prepare_run_dir
 from ..run.settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..tasks.registry import task_names
@@ -87,6 +88,7 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     path = checkpoint_path(run_dir, checkpoint)
     cfg = TrainConfig.load(Path(run_dir) / "config.json")
     ck = load_checkpoint(path)
+    check_checkpoint(ck, cfg, str(path))  # this run's checkpoint, finite
     if tuple(ck.mask_shape) != (int(cfg.hidden),) * 2:
         raise ConfigError(f"checkpoint {str(path)!r} has a {ck.mask_shape} mask, "
                           f"config.json hidden={cfg.hidden}")

@@ -1,4 +1,4 @@
-"""Every command that opens a checkpoint (eval, export, train --resume) refuses
+"""Every command that opens a checkpoint (eval, export, analyze, train --resume) refuses
 another run's checkpoint and one with non-finite parameters or Adam state,
 naming what is wrong (refrnn/run/checkpoint_check.py)."""
 import shutil
@@ -33,6 +33,8 @@ def _commands(run, tmp_path):
     """(name, args) of each command that opens run/last.h5."""
     return [("eval", ["eval", run, "--csv", tmp_path / "e.csv"]),
             ("export", ["export", run, "--format", "npz", "--out", tmp_path / "x.npz"]),
+            ("analyze", ["analyze", run, "--checkpoint", "last", "--out", tmp_path / "an",
+                         "--tasks", "go", "--starts", "2", "--no-figures"]),
             ("resume", ["train", "--out", run, "--resume", "--steps", "12", "-q"])]
 
 
@@ -44,6 +46,7 @@ def _all_refuse(run, tmp_path, *words):
         for w in words:
             assert w in lines[0], (name, r.output)
     assert not (tmp_path / "e.csv").exists() and not (tmp_path / "x.npz").exists()
+    assert not (tmp_path / "an").exists()
 
 
 def test_identity_ignores_what_a_resume_may_change():
@@ -62,7 +65,7 @@ def test_another_runs_checkpoint_is_refused(runs, tmp_path):
         assert "seed=1" in r.output and "seed=0" in r.output, (name, r.output)
     # a longer run of the same settings: past this run's steps, so not its checkpoint
     shutil.copy(runs["longer"] / "last.h5", run / "last.h5")
-    for name in ("eval", "export"):
+    for name in ("eval", "export", "analyze"):
         r = invoke(*dict(_commands(run, tmp_path))[name])
         assert r.exit_code == 1 and "belongs to another run: it is at step 9" in r.output
 

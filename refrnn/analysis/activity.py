@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.stream import trial_batch
 from ..run.checkpoint import load_checkpoint, restore_params
+from ..run.checkpoint_check import check_checkpoint
 from ..run.settings import ConfigError, TrainConfig
 from ..run.training import build_model, load_trials
 from ..backends.backend import get_backend
@@ -82,6 +83,7 @@ def load_network(run_dir, checkpoint="best") -> Network:
     except (ConfigError, ValueError) as e:
         raise AnalysisError(f"cannot read {str(run / 'config.json')!r}: {e}") from None
     ckpt = load_checkpoint(path)  # CheckpointError (one line) when damaged
+    check_checkpoint(ckpt, cfg, str(path))  # this run's checkpoint, finite
     _, test_trials, names = load_trials(cfg)
     model = build_model(cfg, get_backend("cpu"))  # NumPy/SciPy analysis
     restore_params(model, ckpt, str(path))  # CheckpointError when it does not fit

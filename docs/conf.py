@@ -13,6 +13,7 @@ module list, so a module added, renamed or removed cannot be forgotten.
 """
 import os
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -36,12 +37,11 @@ extensions = [
 ]
 
 source_suffix = {".md": "myst-nb", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "README*"]
+exclude_patterns = ["_build", "_static", "README*"]
 root_doc = "index"
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3          # [text](tasks.md#scoring) links to headings
-suppress_warnings = []
 
 # Notebook execution: every tutorial runs during the build; an error in a
 # cell fails it. "cache" re-runs a tutorial only when its code changed.
@@ -52,19 +52,26 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
 
+napoleon_use_ivar = True          # "Attributes:" as fields, not a second copy of each attribute
+# napoleon reads a "Returns:" line such as "dict with the keys of params: ..."
+# as a return type and tries to cross-reference its words; an ambiguous word
+# is then a warning that says nothing about the page (only without -n).
+suppress_warnings = ["ref.python"]
+
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_preserve_defaults = True  # show "xp=np", not the repr of the numpy module
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
 html_theme = "alabaster"
 html_title = f"refrnn {release}"
-html_static_path = []
+html_static_path = ["_static"]       # custom.css: alabaster links it itself
 html_theme_options = {
     "description": "locality-masked RNNs with hand-written BPTT",
     "fixed_sidebar": True,
-    "page_width": "1100px",
+    "page_width": "1240px",
     "sidebar_width": "230px",
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
@@ -93,29 +100,113 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def write_api_pages() -> None:
-    """docs/api/index.md and one page per subpackage of refrnn (generated, not in git)."""
+    """docs/api/index.rst and one page per subpackage of refrnn (generated, not in git).
+
+    reStructuredText, not MyST: autodoc emits reStructuredText, which the
+    page's own parser must read.
+    """
     api = DOCS / "api"
     api.mkdir(exist_ok=True)
     known = {name for name, _ in LAYERS}
     found = {m.name for m in pkgutil.iter_modules(refrnn.__path__) if m.ispkg}
     if found - known:
         raise RuntimeError(f"docs/conf.py: add the subpackages {sorted(found - known)} to LAYERS")
-    index = ["# API reference", "",
+    index = ["API reference", "=============", "",
              "Generated from the docstrings. The package is layered: each subpackage "
-             "imports only those above it in this list (see "
-             "[Architecture](../architecture.md)).", "",
-             "```{toctree}", ":maxdepth: 2", ""]
+             "imports only those above it in this list (see :doc:`../architecture`).", "",
+             ".. toctree::", "   :maxdepth: 1", ""]
     for name, title in LAYERS:
         if name not in found:
             continue
-        index.append(name)
-        lines = [f"# {title}", "", f"```{{automodule}} refrnn.{name}", ":no-members:", "```", ""]
+        index.append(f"   {name}")
+        lines = [title, "=" * len(title), "", f".. automodule:: refrnn.{name}",
+                 "   :no-members:", ""]
         for mod in _modules(name):
-            lines += [f"## `refrnn.{name}.{mod}`", "",
-                      f"```{{automodule}} refrnn.{name}.{mod}", "```", ""]
-        _write_if_changed(api / f"{name}.md", "\n".join(lines))
-    index += ["```", ""]
-    _write_if_changed(api / "index.md", "\n".join(index))
+            head = f"``refrnn.{name}.{mod}``"
+            lines += [head, "-" * len(head), "", f".. automodule:: refrnn.{name}.{mod}", ""]
+        _write_if_changed(api / f"{name}.rst", "\n".join(lines))
+    _write_if_changed(api / "index.rst", "\n".join(index + [""]))
 
 
 write_api_pages()
+
+# ---- plain-text docstrings as reStructuredText --------------------------------
+# refrnn's docstrings are written to be read as plain text (help(), an editor):
+# aligned tables, |x| for a norm, names ending in "_". Before napoleon reads
+# the "Args:" / "Returns:" sections, the free text around them is made valid
+# reStructuredText without changing what a reader sees: indented blocks
+# become literal blocks, a list gets its blank line, and |, * and a trailing
+# _ are escaped.
+SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns?|Yields?|Raises|Attributes|"
+                     r"Examples?|Notes?|Warning|Keyword Args|Other Parameters):\s*$")
+ESCAPES = [(re.compile(r"(?<!`)\|"), r"\\|"), (re.compile(r"(?<![`*])\*(?![*`])"), r"\\*"),
+           (re.compile(r"(?<=\w)_(?=[\s.,;:)\\]|$)"), r"\\_")]
+
+
+def _escape(line: str) -> str:
+    parts = re.split(r"(``[^`]*``)", line)          # leave inline literals alone
+    for i in range(0, len(parts), 2):
+        for pattern, repl in ESCAPES:
+            parts[i] = pattern.sub(repl, parts[i])
+    return "".join(parts)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def plain_to_rst(lines: list) -> list:
+    """The docstring ``lines`` with its free text made valid reStructuredText."""
+    out, i, n, in_list = [], 0, len(lines), False
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            in_list = False
+        if SECTION.match(line):                     # napoleon's: copied as it is
+            base = _indent(line)
+            out.append(line)
+            i += 1
+            while i < n and (not lines[i].strip() or _indent(lines[i]) > base):
+                out.append(_escape(lines[i]))
+                i += 1
+            continue
+        prev = out[-1] if out else ""
+        if line.strip() and _indent(line) > 0 and prev.strip() and _indent(prev) == 0 \
+                and not prev.lstrip().startswith("- "):
+            block = []                              # an indented block: literal
+            while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
+                block.append(lines[i])
+                i += 1
+            out[-1] = prev[:-1] + "::" if prev.endswith(":") else prev
+            if not out[-1].endswith("::"):
+                out += ["", "::"]
+            out += [""] + block + [""]
+            continue
+        if line.strip() and _indent(line) > 0 and not prev.strip() and \
+                (len(out) < 2 or not out[-2].rstrip().endswith("::")) and \
+                not line.lstrip().startswith("- "):
+            block = []                              # a block after a blank line
+            while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
+                block.append(lines[i])
+                i += 1
+            out += ["::", ""] + block + [""]
+            continue
+        if line.lstrip().startswith("- ") and prev.strip() and not prev.lstrip().startswith("- ") \
+                and _indent(prev) <= _indent(line):
+            out.append("")                          # a list needs a blank line first
+        elif line.strip() and _indent(line) == 0 and in_list and not line.startswith("- "):
+            out.append("")                          # ... and one after it
+            in_list = False
+        if line.lstrip().startswith("- "):
+            in_list = True
+        out.append(_escape(line))
+        i += 1
+    return out
+
+
+def _process_docstring(app, what, name, obj, options, lines):
+    lines[:] = plain_to_rst(lines)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _process_docstring, priority=400)

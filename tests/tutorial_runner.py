@@ -26,18 +26,28 @@ def code_cells(path) -> list[str]:
     return cells
 
 
-def run_tutorial(path) -> dict:
-    """Execute the notebook's cells in one namespace; returns it (and "_seconds")."""
+def run_tutorial(path, tmp_dir=None) -> dict:
+    """Execute the notebook's cells in one namespace; returns it (and "_seconds").
+
+    ``tmp_dir``: where the cells' ``tempfile.mkdtemp`` folders go (default:
+    the system's temporary folder).
+    """
+    import tempfile
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ns = {"__name__": "__tutorial__"}
+    saved, tempfile.tempdir = tempfile.tempdir, (str(tmp_dir) if tmp_dir else tempfile.tempdir)
     t0 = time.perf_counter()
-    for i, src in enumerate(code_cells(path)):
-        exec(compile(src, f"{Path(path).name}[cell {i}]", "exec"), ns)
-        plt.close("all")
+    try:
+        for i, src in enumerate(code_cells(path)):
+            exec(compile(src, f"{Path(path).name}[cell {i}]", "exec"), ns)
+            plt.close("all")
+    finally:
+        tempfile.tempdir = saved
     ns["_seconds"] = time.perf_counter() - t0
     return ns
 

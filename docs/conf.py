@@ -144,7 +144,8 @@ ESCAPES = [(re.compile(r"(?<!`)\|"), r"\\|"), (re.compile(r"(?<![`*])\*(?![*`])"
 
 
 def _escape(line: str) -> str:
-    parts = re.split(r"(``[^`]*``)", line)          # leave inline literals alone
+    # leave inline literals and *emphasis* (a word or words between stars) alone
+    parts = re.split(r"(``[^`]*``|(?<![\w*])\*[A-Za-z][^*]*?[A-Za-z]\*(?![\w*]))", line)
     for i in range(0, len(parts), 2):
         for pattern, repl in ESCAPES:
             parts[i] = pattern.sub(repl, parts[i])

@@ -54,8 +54,9 @@ def test_one_equation(ran):
 def test_locality_masks(ran):
     ns = ran("locality_masks")
     assert ns["_seconds"] < MAX_SECONDS
-    assert ns["k"] == 10
+    assert ns["k"] == 10 and ns["stats"]["locality"]["radius"] == 2.0
     raw, scaled = ns["raw"], ns["scaled"]
+    assert max(raw["random"]) < 1.1 and max(raw["full"]) < 1.1
     assert min(raw["locality"]) > max(raw["random"]) and min(raw["locality"]) > max(raw["full"])
     assert all(abs(r - 1.0) < 1e-3 for rs in scaled.values() for r in rs)
     g = ns["growth"]

@@ -13,13 +13,13 @@ module list, so a module added, renamed or removed cannot be forgotten.
 """
 import os
 import pkgutil
-import re
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))     # plain_docstrings
 
 import refrnn  # noqa: E402
 
@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.napoleon",        # "Args:" / "Returns:" docstring sections
     "sphinx.ext.viewcode",        # each API entry links to its highlighted source
     "sphinx-mathjax-offline",     # MathJax served from the site itself, no CDN
+    "plain_docstrings",           # docs/plain_docstrings.py: plain-text docstrings as RST
 ]
 
 source_suffix = {".md": "myst-nb", ".rst": "restructuredtext"}
@@ -129,85 +130,3 @@ def write_api_pages() -> None:
 
 
 write_api_pages()
-
-# ---- plain-text docstrings as reStructuredText --------------------------------
-# refrnn's docstrings are written to be read as plain text (help(), an editor):
-# aligned tables, |x| for a norm, names ending in "_". Before napoleon reads
-# the "Args:" / "Returns:" sections, the free text around them is made valid
-# reStructuredText without changing what a reader sees: indented blocks
-# become literal blocks, a list gets its blank line, and |, * and a trailing
-# _ are escaped.
-SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns?|Yields?|Raises|Attributes|"
-                     r"Examples?|Notes?|Warning|Keyword Args|Other Parameters):\s*$")
-ESCAPES = [(re.compile(r"(?<!`)\|"), r"\\|"), (re.compile(r"(?<![`*])\*(?![*`])"), r"\\*"),
-           (re.compile(r"(?<=\w)_(?=[\s.,;:)\\]|$)"), r"\\_")]
-
-
-def _escape(line: str) -> str:
-    # leave inline literals and *emphasis* (a word or words between stars) alone
-    parts = re.split(r"(``[^`]*``|(?<![\w*])\*[A-Za-z][^*]*?[A-Za-z]\*(?![\w*]))", line)
-    for i in range(0, len(parts), 2):
-        for pattern, repl in ESCAPES:
-            parts[i] = pattern.sub(repl, parts[i])
-    return "".join(parts)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def plain_to_rst(lines: list) -> list:
-    """The docstring ``lines`` with its free text made valid reStructuredText."""
-    out, i, n, in_list = [], 0, len(lines), False
-    while i < n:
-        line = lines[i]
-        if not line.strip():
-            in_list = False
-        if SECTION.match(line):                     # napoleon's: copied as it is
-            base = _indent(line)
-            out.append(line)
-            i += 1
-            while i < n and (not lines[i].strip() or _indent(lines[i]) > base):
-                out.append(_escape(lines[i]))
-                i += 1
-            continue
-        prev = out[-1] if out else ""
-        if line.strip() and _indent(line) > 0 and prev.strip() and _indent(prev) == 0 \
-                and not prev.lstrip().startswith("- "):
-            block = []                              # an indented block: literal
-            while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
-                block.append(lines[i])
-                i += 1
-            out[-1] = prev[:-1] + "::" if prev.endswith(":") else prev
-            if not out[-1].endswith("::"):
-                out += ["", "::"]
-            out += [""] + block + [""]
-            continue
-        if line.strip() and _indent(line) > 0 and not prev.strip() and \
-                (len(out) < 2 or not out[-2].rstrip().endswith("::")) and \
-                not line.lstrip().startswith("- "):
-            block = []                              # a block after a blank line
-            while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
-                block.append(lines[i])
-                i += 1
-            out += ["::", ""] + block + [""]
-            continue
-        if line.lstrip().startswith("- ") and prev.strip() and not prev.lstrip().startswith("- ") \
-                and _indent(prev) <= _indent(line):
-            out.append("")                          # a list needs a blank line first
-        elif line.strip() and _indent(line) == 0 and in_list and not line.startswith("- "):
-            out.append("")                          # ... and one after it
-            in_list = False
-        if line.lstrip().startswith("- "):
-            in_list = True
-        out.append(_escape(line))
-        i += 1
-    return out
-
-
-def _process_docstring(app, what, name, obj, options, lines):
-    lines[:] = plain_to_rst(lines)
-
-
-def setup(app):
-    app.connect("autodoc-process-docstring", _process_docstring, priority=400)

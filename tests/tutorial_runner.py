@@ -56,5 +56,8 @@ def run_tutorial(path, tmp_dir=None) -> dict:
 
 if __name__ == "__main__":
     for p in sys.argv[1:]:
+        if not CELL.search(Path(p).read_text(encoding="utf-8")):
+            print(f"{p}: no code cells, skipped")
+            continue
         ns = run_tutorial(p)
         print(f"{p}: {ns['_seconds']:.1f} s wall, {ns['_cpu_seconds']:.1f} s CPU", flush=True)

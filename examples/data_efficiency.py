@@ -61,7 +61,7 @@ def configs_for(task_sets, trials, scale: float) -> list[dict]:
 def _cell(a, key="final_perf"):
     if a is None or a[f"{key}_mean"] is None:
         return "not run"
-    return pc._pm(a[f"{key}_mean"], a[f"{key}_std"]) + f" (n={a['n_seeds']})"
+    return pc.pm(a[f"{key}_mean"], a[f"{key}_std"]) + f" (n={a['n_seeds']})"
 
 
 def add_peaks(rows, agg) -> None:

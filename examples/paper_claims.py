@@ -84,7 +84,7 @@ def machine_info() -> dict:
             "numpy": numpy.__version__, "platform": platform.platform()}
 
 
-def _pm(mean, std, digits=3):
+def pm(mean, std, digits=3):
     return "-" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
@@ -116,17 +116,17 @@ def _table(agg, auc, task_set):
         if not a["label"].startswith(task_set + "_"):
             continue
         reach = ["-" if not a["n_seeds"] else
-                 f"{_pm(a[f'steps_to_{k}_mean'], a[f'steps_to_{k}_std'], 0)} "
+                 f"{pm(a[f'steps_to_{k}_mean'], a[f'steps_to_{k}_std'], 0)} "
                  f"({a[f'reached_{k}']}/{a['n_seeds']})" if a[f"reached_{k}"]
                  else f"never (0/{a['n_seeds']})" for k in ("80", "90")]
         rng = ("-" if a["final_perf_min"] is None
                else f"{a['final_perf_min']:.3f}-{a['final_perf_max']:.3f}")
         fail = f" ({a['n_failed']} not done)" if a["n_failed"] else ""
         lines.append(f"| {a['label'][len(task_set) + 1:]} | {a['n_seeds']}{fail} | "
-                     f"{_pm(a['final_perf_mean'], a['final_perf_std'])} | {rng} | "
+                     f"{pm(a['final_perf_mean'], a['final_perf_std'])} | {rng} | "
                      f"{reach[0]} | {reach[1]} | "
                      f"{_num(auc.get(a['label']))} | "
-                     f"{_pm(a['wall_s_mean'], a['wall_s_std'], 0)} |")
+                     f"{pm(a['wall_s_mean'], a['wall_s_std'], 0)} |")
     return lines
 
 
@@ -145,8 +145,8 @@ def _compare(agg, auc, task_set, a, b, claim):
     return (f"- {task_set}, {claim}: final mean perf {a} − {b} = {diff:+.3f} "
             f"(sum of seed std {spread:.3f}: {verdict}); curve average "
             f"{_num(auc.get(ka))} vs {_num(auc.get(kb))}; "
-            f"steps to 80% {_pm(ra['steps_to_80_mean'], ra['steps_to_80_std'], 0)} "
-            f"vs {_pm(rb['steps_to_80_mean'], rb['steps_to_80_std'], 0)}.")
+            f"steps to 80% {pm(ra['steps_to_80_mean'], ra['steps_to_80_std'], 0)} "
+            f"vs {pm(rb['steps_to_80_mean'], rb['steps_to_80_std'], 0)}.")
 
 
 def render_report(rows, agg, info, out_dir: Path, docs: Path):

@@ -22,8 +22,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FileError", "file_errors", "describe_os_error", "check_writable", "make_folder",
-           "H5_DAMAGE", "damage_text", "raise_os_cause"]
+__all__ = ["FileError", "file_errors", "os_errno", "describe_os_error", "check_writable",
+           "make_folder", "H5_DAMAGE", "damage_text", "raise_os_cause"]
 
 # h5py reports a damaged file as any of these, depending on which structure
 # the damage hit (a B-tree walk raises RuntimeError, a bad chunk OSError).
@@ -52,12 +52,19 @@ class FileError(OSError):
         return self.args[0] if self.args else ""
 
 
-def describe_os_error(err: BaseException) -> str:
-    """The cause of an OSError in a few words (errno first; h5py puts it in its text)."""
+def os_errno(err: BaseException):
+    """The errno of an OSError: its ``errno``, else the ``errno = N`` h5py
+    writes into its message; None when there is neither."""
     code = getattr(err, "errno", None)
     if code is None:
         m = _H5_ERRNO.search(str(err))
         code = int(m.group(1)) if m else None
+    return code
+
+
+def describe_os_error(err: BaseException) -> str:
+    """The cause of an OSError in a few words (errno first; h5py puts it in its text)."""
+    code = os_errno(err)
     if code in _CAUSES:
         return _CAUSES[code]
     if code is not None:
@@ -71,11 +78,7 @@ def os_cause_or_none(err: BaseException):
     (permission, I/O error, ...), None when it is something else (damage)."""
     if not isinstance(err, OSError):
         return None
-    code = getattr(err, "errno", None)
-    if code is None:
-        m = _H5_ERRNO.search(str(err))
-        code = int(m.group(1)) if m else None
-    return describe_os_error(err) if code else None
+    return describe_os_error(err) if os_errno(err) else None
 
 
 def raise_os_cause(err: BaseException, path, action: str = "read") -> None:

@@ -11,8 +11,14 @@ class 0 = fixate, class k = ring unit k-1 at angle 2*pi*(k-1)/16):
   is correct when the network fixates; otherwise when it does not fixate and
   the reported angle is within 0.2*pi (36 degrees) of the target's, so the
   neighbouring ring class (22.5 degrees away) counts. Fixation earlier in the
-  trial is not scored.
-- ``neurogym``: argmax at the trial's last step = label there.
+  trial is not scored. It is what Yang et al.'s training loop scores with
+  (``do_eval`` in their train.py).
+- ``neurogym``: argmax at the trial's last step = label there: the check of
+  neurogym's supervised-training examples. Not the ``performance`` neurogym's
+  environments report while an agent steps through a trial, where the first
+  answer other than fixate in the decision period ends the trial (1 only if
+  it is the target) and a trial whose answer is to keep fixating can never
+  score 1.
 
 Yang's network had sigmoid outputs; refrnn's are softmax class scores, so the
 fixation unit's activity is read as p[0]. Padded batches score each trial at
@@ -68,7 +74,8 @@ def yang2019_correct(y, labels, lengths):
 
 
 def neurogym_correct(y, labels, lengths):
-    """neurogym's usual rule: argmax at the last step equals the label there.
+    """neurogym's supervised-example rule: argmax at the last step equals the label there
+    (not its environments' ``performance``; see the module docstring).
 
     Args: as :func:`yang2019_correct`. Returns (B,) bool.
     """

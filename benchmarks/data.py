@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from refrnn.data.cache import (SPLITS, _task_rng, build_cache, cache_settings, open_cache,
-                          write_trials)
-from refrnn.data.cache_file import atomic_write_h5
+from refrnn.data.cache import SPLITS, build_cache, cache_settings, open_cache, task_rng
+from refrnn.data.cache_file import write_trials
+from refrnn.files.atomic import atomic_write_h5
 from refrnn.data.stream import StreamSampler
 from refrnn.data.dataset import Dataset
 from refrnn.tasks import get_task, input_noise_std
@@ -44,7 +44,7 @@ def mib(path) -> float:
 
 def bench_codecs(settings, folder: Path):
     counts = {"train": settings["trials_per_task"], "test": settings["test_trials_per_task"]}
-    trials = {split: {t: get_task(t).generate(counts[split], _task_rng(settings["seed"], split, t))
+    trials = {split: {t: get_task(t).generate(counts[split], task_rng(settings["seed"], split, t))
                       for t in settings["task_names"]} for split in SPLITS}
     raw = sum(tb.obs.nbytes + tb.labels.size * 2 + tb.offsets.nbytes + tb.bounds.nbytes
               + sum(np.asarray(v).nbytes for v in tb.params.values())

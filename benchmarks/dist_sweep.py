@@ -37,7 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, cpu_model  # noqa: E402
 
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
-from refrnn.experiments.sweep import expand_grid, prebuild_caches, sweep  # noqa: E402
+from refrnn.experiments.grid import expand_grid  # noqa: E402
+from refrnn.experiments.sweep import prebuild_caches, sweep  # noqa: E402
 
 GRID = {"task_set": ["yang19"], "mask": ["locality", "random"], "sparsity": [0.04],
         "hidden": [256]}

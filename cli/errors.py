@@ -7,12 +7,24 @@ here. :class:`ErrorsAsLines` is the ``refrnn`` group's class.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import click
+
+from refrnn.data.cache import CacheError
+from refrnn.files.errors import FileError, describe_os_error
+from refrnn.files.notices import show_notices_as_lines
+from refrnn.run.checkpoint import CheckpointError
+from refrnn.run.loop import TrainingDiverged
+from refrnn.run.run_dir import checkpoint_path
+from refrnn.run.settings import ConfigError
+
+# refrnn's own errors a command may meet after option parsing
+KNOWN_ERRORS = (OSError, CacheError, CheckpointError, TrainingDiverged)
 
 
 def _one_line(e: BaseException) -> str:
-    from refrnn.files.errors import FileError, describe_os_error
-
     if isinstance(e, OSError) and not isinstance(e, FileError):  # raised outside file_errors
         where = getattr(e, "filename", None)
         cause = describe_os_error(e)
@@ -20,19 +32,10 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _known_errors() -> tuple:
-    from refrnn.data.cache import CacheError
-    from refrnn.run.checkpoint import CheckpointError
-    from refrnn.run.training import TrainingDiverged
-    return (OSError, CacheError, CheckpointError, TrainingDiverged)
-
-
 class ErrorsAsLines(click.Group):
     """A click group whose sub-commands' known failures print as one line."""
 
     def invoke(self, ctx):
-        from refrnn.files.notices import show_notices_as_lines
-
         show_notices_as_lines()
         try:
             return super().invoke(ctx)
@@ -40,10 +43,17 @@ class ErrorsAsLines(click.Group):
                 click.exceptions.Abort):
             raise
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
-            import os
-            import sys
-
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
-        except _known_errors() as e:
+        except KNOWN_ERRORS as e:
             raise click.ClickException(_one_line(e)) from None
+
+
+def check_checkpoint_option(run_dir, checkpoint):
+    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.run_dir.checkpoint_path);
+    click.BadParameter (exit 2) naming the option at fault otherwise."""
+    try:
+        return checkpoint_path(run_dir, checkpoint)
+    except ConfigError as e:
+        hint = "'RUN_DIR'" if e.key == "run_dir" else "'--checkpoint'"
+        raise click.BadParameter(str(e), param_hint=hint) from None

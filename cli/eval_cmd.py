@@ -5,22 +5,30 @@ from pathlib import Path
 
 import click
 
-from refrnn.backends.backend import DEVICES
+from refrnn.backends.backend import DEVICES, available_devices
+from refrnn.files.errors import FileError, check_writable
+from refrnn.run.evaluation import results_table, write_results_csv
 from refrnn.run.scoring import SCORES
+from refrnn.run.settings import ConfigError
+from refrnn.run.training import evaluate_run
+
+from .errors import check_checkpoint_option
 
 
 @click.command("eval")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--checkpoint", default="last", show_default=True,
               help="last, best, or a path to a checkpoint file.")
-@click.option("--noise/--no-noise", default=False, show_default=True,
-              help="Run with recurrent and input noise.")
+@click.option("--eval-noise/--no-eval-noise", "--noise/--no-noise", "noise", default=False,
+              show_default=True, help="Recurrent and input noise during evaluation "
+              "(train's --eval-noise).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the noise (with --noise).")
 @click.option("--device", type=click.Choice(DEVICES), default=None,
-              help="Device (default: the run's).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Trials per forward pass (default: the run's eval_batch_size).")
+              help="Where to evaluate (default: the run's --device).")
+@click.option("--eval-batch-size", "batch_size", type=click.IntRange(min=1), default=None,
+              help="Trials per forward pass when evaluating (default: the run's "
+                   "--eval-batch-size).")
 @click.option("--score", type=click.Choice(SCORES), default="refrnn", show_default=True,
               help="Trial scoring rule of the perf column (docs/tasks.md, Scoring).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
@@ -31,21 +39,10 @@ def eval_cmd(run_dir, checkpoint, noise, seed, device, batch_size, score, csv_pa
 
     A missing or damaged file, checkpoint or cache ends in a one-line error
     and exit status 1."""
-    from refrnn.run.settings import ConfigError
-    from refrnn.files.errors import FileError, check_writable
-    from refrnn.run.evaluation import results_table, write_results_csv
-    from refrnn.run.training import evaluate_run
-
-    from refrnn.backends.backend import available_devices
     if device == "cuda" and "cuda" not in available_devices():
         raise click.BadParameter("device 'cuda' needs CuPy and a CUDA GPU", param_hint="'--device'")
     run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
-                                 param_hint="'RUN_DIR'")
-    if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
-        raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
-                                 param_hint="'--checkpoint'")
+    check_checkpoint_option(run, checkpoint)
     hint = "" if csv_path else "; pass --csv PATH to write the table elsewhere"
     if csv_path is None:
         default = checkpoint == "last" and not noise and score == "refrnn"

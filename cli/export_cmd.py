@@ -1,20 +1,24 @@
 """`refrnn export RUN_DIR` and `refrnn import FILE`: a run as named arrays, and back."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from refrnn.run.checkpoint import CheckpointError
+from refrnn.verify.export import (export_arrays, import_arrays, load_state_dict, read_npz,
+                                  save_state_dict, write_npz)
+
+from .errors import check_checkpoint_option
 
 FORMATS = ("torch", "npz")
 
 
-def _torch_bridge():
+def _torch():
     try:
-        from refrnn.verify import torch_bridge
+        import torch
     except ImportError as e:
         raise click.ClickException(f"--format torch needs PyTorch ({e}); install the torch "
                                    "extra, or use --format npz") from None
-    return torch_bridge
+    return torch
 
 
 @click.command("export")
@@ -27,21 +31,12 @@ def _torch_bridge():
               help="last, best, or a path to a checkpoint file.")
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
-    from refrnn.run.checkpoint import CheckpointError
-    from refrnn.verify.export import export_arrays, write_npz
-
-    if not (Path(run_dir) / "config.json").is_file():
-        raise click.BadParameter(f"{run_dir!r} is not a run directory (no config.json)",
-                                 param_hint="'RUN_DIR'")
-    if checkpoint not in ("last", "best") and not Path(checkpoint).is_file():
-        raise click.BadParameter(f"{checkpoint!r} is neither last, best nor a file",
-                                 param_hint="'--checkpoint'")
-    tb = _torch_bridge() if fmt == "torch" else None
+    check_checkpoint_option(run_dir, checkpoint)
+    torch = _torch() if fmt == "torch" else None
     try:
         arrays = export_arrays(run_dir, checkpoint)
-        if tb is not None:
-            import torch
-            tb.save_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, out)
+        if torch is not None:
+            save_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, out)
         else:
             write_npz(arrays, out)
     except (CheckpointError, ValueError, OSError) as e:
@@ -59,10 +54,10 @@ def export_cmd(run_dir, fmt, out, checkpoint):
 @click.option("--force", is_flag=True, help="Overwrite the run files in OUT.")
 def import_cmd(file, out, config, force):
     """Turn an exported state dict (.pt) or .npz into a run directory refrnn eval scores."""
-    from refrnn.verify.export import import_arrays, read_npz
-
     try:
-        arrays = read_npz(file) if file.endswith(".npz") else _torch_bridge().load_state_dict(file)
+        if not file.endswith(".npz"):
+            _torch()
+        arrays = read_npz(file) if file.endswith(".npz") else load_state_dict(file)
         run = import_arrays(arrays, out, config=config, force=force)
     except (ValueError, OSError) as e:  # ConfigError and CheckpointError are ValueErrors
         raise click.ClickException(str(e)) from None

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 
 import click
+import numpy as np
 
+from refrnn.core.masks import SPATIAL_KINDS, make_mask, mask_stats, sheet_shape
+from refrnn.core.model import initial_radius
 from refrnn.files.atomic import atomic_output
-from refrnn.core.masks import (MASK_KINDS, SPATIAL_KINDS, in_degree, make_mask, mask_stats,
-                          sheet_shape)
-from refrnn.core.model import DEFAULT_INIT_RADIUS
-from refrnn.core.spectral import initial_radius
+
+from .options import setting_options, settings_from
 
 
 def _save_plot(mask, kind: str, path: str) -> None:
@@ -22,7 +23,6 @@ def _save_plot(mask, kind: str, path: str) -> None:
     except ImportError:
         raise click.UsageError(
             "--plot needs matplotlib; install it with: pip install 'refrnn[plot]'") from None
-    import numpy as np
 
     n = mask.shape[0]
     r, c = sheet_shape(n) if kind == "locality" else (1, n)
@@ -53,31 +53,19 @@ def _save_plot(mask, kind: str, path: str) -> None:
 
 
 @click.command("mask")
-@click.option("--mask", "kind", type=click.Choice(MASK_KINDS), default="locality",
-              show_default=True, help="connectivity pattern")
-@click.option("--hidden", type=int, default=256, show_default=True, help="number of neurons N")
-@click.option("--sparsity", type=float, default=0.04, show_default=True,
-              help="fraction of the N*N connections that exist, in (0, 1]")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed (random mask only)")
-@click.option("--init-radius", type=float, default=DEFAULT_INIT_RADIUS, show_default=True,
-              help="spectral radius the initial W_rec is scaled to (0 = unscaled 1/k draw)")
-@click.option("--weight-seed", type=int, default=0, show_default=True,
-              help="seed of the initial weights whose spectral radius is printed")
+@setting_options("mask", "hidden", "sparsity", "mask_seed", "init_radius")
+@click.option("--weight-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="seed of the initial weights whose spectral radius is printed "
+                   "(train's --seed, but of a one-input network: other values)")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="save a picture of the mask to this file (needs matplotlib)")
-def mask(kind, hidden, sparsity, seed, init_radius, weight_seed, plot_path):
+def mask(weight_seed, plot_path, **options):
     """Build a recurrent mask and print in-degree, density, neighbourhood radius
-    and the spectral radius of an initial W_rec on it."""
-    if not (init_radius >= 0 and init_radius < float("inf")):
-        raise click.BadParameter(f"must be >= 0 (0 = unscaled), got {init_radius}",
-                                 param_hint="--init-radius")
-    if hidden < 1:
-        raise click.BadParameter(f"must be a positive integer, got {hidden}", param_hint="--hidden")
-    if kind not in ("full", "autapse"):
-        try:
-            in_degree(hidden, sparsity)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--sparsity") from None
+    and the spectral radius of an initial W_rec on it. The settings and their
+    defaults are `refrnn train`'s."""
+    cfg = settings_from(options)
+    kind, hidden, sparsity, seed = cfg.mask, cfg.hidden, cfg.sparsity, cfg.mask_seed
+    init_radius = cfg.init_radius
     m = make_mask(kind, hidden, sparsity, seed)
     st = mask_stats(m, kind)
     if kind in SPATIAL_KINDS:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from refrnn.experiments.plots import plot_runs
+
 
 @click.command("plot")
 @click.argument("run_dirs", nargs=-1, required=True,
@@ -15,7 +17,6 @@ import click
 def plot_cmd(run_dirs, out_prefix):
     """Plot RUN_DIR... (run folders, or sweep folders holding runs)."""
     try:
-        from refrnn.experiments.plots import plot_runs
         written = plot_runs(run_dirs, out_prefix or Path(run_dirs[0]) / "plot")
     except ImportError as exc:
         raise click.ClickException(str(exc))

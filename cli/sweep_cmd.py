@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
-from refrnn.backends.backend import DEVICES
+from refrnn.experiments.dask_client import DistSweepError
+from refrnn.experiments.grid import expand_grid
+from refrnn.experiments.summary import aggregate, summary_table
+from refrnn.experiments.sweep import sweep
 from refrnn.run.settings import load_config_file, normalize_keys
-from refrnn.core.masks import MASK_KINDS
-from refrnn.tasks.registry import TASK_SETS
+
+from .options import setting_option, setting_options
 
 GRID_FILE_KEYS = {"base", "grid", "configs", "seeds"}
+GRID_OPTIONS = ("task_set", "mask", "sparsity", "hidden")  # repeatable: one grid axis each
+BASE_OPTIONS = ("steps", "eval_every", "batch_size", "device")  # the same for every run
 
 
 def _load_settings(path: str, what: str) -> dict:
@@ -39,20 +44,13 @@ def _parse_set(items) -> dict:
 
 
 @click.command("sweep")
-@click.option("--task-set", "task_sets", multiple=True, type=click.Choice(list(TASK_SETS)),
-              help="Task set (repeatable).")
-@click.option("--mask", "masks", multiple=True, type=click.Choice(MASK_KINDS),
-              help="Mask kind (repeatable).")
-@click.option("--sparsity", "sparsities", multiple=True, type=float,
-              help="Sparsity (repeatable).")
-@click.option("--hidden", "hiddens", multiple=True, type=int,
-              help="Hidden size N (repeatable).")
+@setting_option("task_set", multiple=True, extra_help="Repeatable: one grid axis.")
+@setting_option("mask", multiple=True, extra_help="Repeatable: one grid axis.")
+@setting_option("sparsity", multiple=True, extra_help="Repeatable: one grid axis.")
+@setting_option("hidden", multiple=True, extra_help="Repeatable: one grid axis.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Run seeds 0..SEEDS-1 of every configuration [1].")
-@click.option("--steps", type=click.IntRange(min=1), default=None)
-@click.option("--eval-every", type=click.IntRange(min=1), default=None)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--device", type=click.Choice(DEVICES), default=None)
+@setting_options(*BASE_OPTIONS)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other TrainConfig setting for every run (JSON value).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
@@ -80,14 +78,12 @@ def _parse_set(items) -> dict:
 @click.option("--restart-failed", is_flag=True,
               help="Start runs that failed last time afresh (default: resume).")
 @click.option("--dry-run", is_flag=True, help="List the runs and stop.")
-def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
-              batch_size, device, sets, config_file, grid_file, jobs, scheduler,
-              retries, connect_timeout, timeout, out, restart_failed, dry_run):
+def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
+              connect_timeout, timeout, out, restart_failed, dry_run, **options):
     """Train every configuration x seed as a separate, resumable run and
-    print the summary (final mean perf, steps to 80%/90%, wall time)."""
-    from refrnn.experiments.dask_client import DistSweepError
-    from refrnn.experiments.sweep import aggregate, expand_grid, summary_table, sweep
+    print the summary (final mean perf, steps to 80%/90%, wall time).
 
+    Settings not given are TrainConfig's defaults (`refrnn train --help`)."""
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
     unknown = sorted(set(spec) - GRID_FILE_KEYS)
     if unknown:
@@ -102,14 +98,11 @@ def sweep_cmd(task_sets, masks, sparsities, hiddens, seeds, steps, eval_every,
         grid = normalize_keys(spec.get("grid", {}))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--grid")
-    base.update({k: v for k, v in (("steps", steps), ("eval_every", eval_every),
-                                   ("batch_size", batch_size), ("device", device))
-                 if v is not None})
+    base.update({k: options[k] for k in BASE_OPTIONS if options[k] is not None})
     base.update(normalize_keys(_parse_set(sets)))
-    for key, values in (("task_set", task_sets), ("mask", masks),
-                        ("sparsity", sparsities), ("hidden", hiddens)):
-        if values:
-            grid[key] = list(values)
+    for key in GRID_OPTIONS:
+        if options[key]:
+            grid[key] = list(options[key])
     configs = spec.get("configs", [])
     if not grid and not configs:
         raise click.UsageError("nothing to run: give grid options (--mask ...) "

@@ -1,8 +1,9 @@
 """``refrnn tasks``: list a task set's tasks, sizes and period structure."""
 import click
 
-from refrnn.tasks.encoding import COMPAT_MODES
 from refrnn.tasks.registry import TASK_SETS, task_info, task_names
+
+from .options import setting_options, settings_from
 
 
 def _fmt_ms(values):
@@ -23,19 +24,16 @@ def _validated(fn, param, *args, **kw):
 
 
 @click.command("tasks")
-@click.option("--task-set", "task_set", default="modcog", show_default=True,
-              type=click.Choice(list(TASK_SETS)), help="which task battery")
+@setting_options("task_set", "dt", "compat", "task_seed")
 @click.option("--task", "task", default=None, help="show only this task")
-@click.option("--dt", default=100, show_default=True, type=int, help="step length, ms")
-@click.option("--compat", default=None, type=click.Choice([c for c in COMPAT_MODES if c]),
-              help="reference behaviour where refrnn differs")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="task-set seed (fixes the delayed-match delays)")
-def tasks_cmd(task_set, task, dt, compat, seed):
+def tasks_cmd(task, **options):
     """List tasks in one-hot order with their period durations (ms).
 
     Durations read '500' (fixed), 'a..b/s' (drawn from a to b in steps of s).
+    The settings, their defaults and the --dt rule are `refrnn train`'s.
     """
+    cfg = settings_from(options, check_dt=True)
+    task_set, dt, compat, seed = cfg.task_set, cfg.dt_ms, cfg.compat, cfg.task_seed
     names = task_names(task_set)
     if task is not None:
         if task not in names:

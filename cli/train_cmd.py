@@ -1,7 +1,7 @@
 """`refrnn train`: a thin layer over :func:`refrnn.run.training.train`.
 
 Its setting options are made from TrainConfig's fields (name, type, choices,
-help). Every option defaults to "not given", so the precedence is:
+help; cli/options.py). Every option defaults to "not given", so the precedence is:
 TrainConfig defaults < --config FILE < command-line options (and, with
 --resume, the run's own config.json instead of the defaults).
 """
@@ -13,47 +13,19 @@ import sys
 
 import click
 
-from refrnn.run.settings import ConfigError, TrainConfig, field_type, load_config_file
+from refrnn.run.checkpoint import peek_step
+from refrnn.run.progress import eta_suffix, fmt_loss
+from refrnn.run.run_dir import check_task_dt, resume_line
+from refrnn.run.settings import ConfigError, TrainConfig, load_config_file
+from refrnn.run.training import resolve_config, train
 
-_CLICK_TYPES = {int: int, float: float, str: str}
+from .options import bad_setting, given, setting_options
 
-
-def _option(f):
-    """The click option of TrainConfig field ``f``: its type, choices and help.
-
-    default=None means "not given", so the precedence is: TrainConfig defaults
-    < --config FILE < command-line options; the field's default shows in --help.
-    """
-    kind, _ = field_type(f.name)
-    dashed = "--" + f.name.replace("_", "-")
-    rules, help_ = f.metadata, f.metadata["help"]
-    if f.default is not None:
-        help_ += f"  [default: {str(f.default).lower() if kind is bool else f.default}]"
-    if kind is bool:
-        return click.option(f"{dashed}/--no-{dashed[2:]}", f.name, default=None, help=help_)
-    if "choices" in rules:
-        typ = click.Choice([c for c in rules["choices"] if c is not None])
-    elif "path" in rules:
-        typ = click.Path(dir_okay=rules["path"] == "dir", file_okay=rules["path"] == "file")
-    else:
-        typ = _CLICK_TYPES[kind]
-    return click.option(dashed, f.name, type=typ, default=None, help=help_)
-
-
-def _settings_options(command):
-    for f in reversed(dataclasses.fields(TrainConfig)):
-        command = _option(f)(command)
-    return command
-
-
-def _bad(err: ConfigError):
-    if err.key:
-        return click.BadParameter(str(err), param_hint=f"'--{err.key.replace('_', '-')}'")
-    return click.UsageError(str(err))
+SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 @click.command("train")
-@_settings_options
+@setting_options(*SETTINGS)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="JSON or TOML file of settings (options given here override it).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from last.h5.")
@@ -61,17 +33,13 @@ def _bad(err: ConfigError):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (the table still prints).")
 def train_cmd(config_file, resume, force, quiet, **options):
     """Train an RNN on a task battery and write a run directory."""
-    from refrnn.run.checkpoint import checkpoint_step
-    from refrnn.run.training import check_task_dt, resolve_config, resume_line, train
-
-    given = {k: v for k, v in options.items() if v is not None}
     try:
         base = load_config_file(config_file) if config_file else {}
-        cfg = resolve_config(base, given, resume)
+        cfg = resolve_config(base, given(options), resume)
         check_task_dt(cfg)
     except ConfigError as e:
-        raise _bad(e) from None
-    start = checkpoint_step(cfg.out_dir / "last.h5") if resume else None
+        raise bad_setting(e) from None
+    start = peek_step(cfg.out_dir / "last.h5") if resume else None
     if not quiet:
         click.echo(f"training {cfg.task_set}: N={cfg.hidden} {cfg.mask} mask at sparsity "
                    f"{cfg.sparsity:g}, {cfg.steps} steps of {cfg.batch_size}x{cfg.seq_len} "
@@ -83,7 +51,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
         with _Progress(cfg.steps, cfg.eval_every, quiet) as progress:
             result = train(cfg, resume=resume, force=force, quiet=True, callback=progress)
     except ConfigError as e:
-        raise _bad(e) from None
+        raise bad_setting(e) from None
     except KeyboardInterrupt as e:
         click.echo(f"\n{e or 'interrupted'}", err=True)
         sys.exit(130)
@@ -114,7 +82,6 @@ class _Progress:
         return False
 
     def _show(self, _item=None):
-        from refrnn.run.progress import fmt_loss
         i = self.info
         if not i:
             return ""
@@ -127,7 +94,6 @@ class _Progress:
             return
         self.info = info
         if not self.tty:
-            from refrnn.run.progress import eta_suffix
             if info["step"] % self.eval_every == 0 or info["step"] == self.steps:
                 click.echo(f"{self._show()}  ({info['seconds']:.0f} s"
                            f"{eta_suffix(info['eta'])})")

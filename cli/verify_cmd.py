@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from refrnn.verify import parity
 from refrnn.verify.finite_diff import LOSSES, check_all
 from refrnn.core.masks import MASK_KINDS
 from refrnn.core.model import ACTIVATIONS
@@ -13,7 +14,7 @@ PARITY_REL = 1e-8
 
 
 def _torch_parity(cases):
-    """Run refrnn.verify.torch_twin.parity_report on each case, if torch imports.
+    """Run refrnn.verify.parity.parity_report on each case, if torch imports.
 
     Returns (lines, failed) or (None, reason) when the check is skipped.
     Pass: states, outputs and loss within 1e-10 (absolute), every gradient
@@ -21,13 +22,11 @@ def _torch_parity(cases):
     """
     try:
         import torch  # noqa: F401
-
-        from refrnn.verify import torch_twin as torch_reference
     except ImportError as e:
         return None, f"torch check skipped ({e})"
     lines, failed = [], 0
     for case in cases:
-        r = torch_reference.parity_report(**case)
+        r = parity.parity_report(**case)
         states = max(r[k]["max_abs"] for k in ("h", "y", "loss"))
         grads = max(v["max_rel"] for k, v in r.items() if k.startswith("grad/"))
         ok = states <= PARITY_ABS and grads <= PARITY_REL

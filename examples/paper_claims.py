@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from refrnn.core.masks import in_degree  # noqa: E402
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
-from refrnn.experiments.sweep import expand_grid, sweep  # noqa: E402
+from refrnn.experiments.grid import expand_grid  # noqa: E402
+from refrnn.experiments.sweep import sweep  # noqa: E402
 from refrnn.experiments.summary import (  # noqa: E402
     aggregate, read_metrics, summarize_run)
 from refrnn.files.tables import write_csv  # noqa: E402

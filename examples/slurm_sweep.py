@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from refrnn.experiments.sweep import aggregate, summary_table, sweep  # noqa: E402
+from refrnn.experiments.summary import aggregate, summary_table  # noqa: E402
+from refrnn.experiments.sweep import sweep  # noqa: E402
 
 # The sweep: mask kinds x sparsities at N = 256 on the Yang 2019 tasks.
 GRID = {"task_set": ["yang19"], "mask": ["locality", "random"],

@@ -3,7 +3,7 @@
     refrnn train --task-set yang19 --steps 300 --sigma-rec 0 --out runs/curve-refrnn
     python examples/torch_learning_curve.py --steps 300 --compare runs/curve-refrnn
 
-The PyTorch side (refrnn.verify.torch_bridge.MaskedRNN, autograd, torch.optim.Adam,
+The PyTorch side (refrnn.verify.torch_twin.MaskedRNN, autograd, torch.optim.Adam,
 clip_grad_norm_) starts from refrnn's initial weights for the same seed and
 reads refrnn.Dataset with the training's own batch-stream seed, so both see
 bit-identical batches; with recurrent noise off on the refrnn side (the torch
@@ -21,7 +21,7 @@ import refrnn
 from refrnn.files.atomic import atomic_write_text
 from refrnn.verify.export import arrays_from_params
 from refrnn.run.evaluation import evaluate
-from refrnn.verify.torch_bridge import MaskedRNN
+from refrnn.verify.torch_twin import MaskedRNN
 from refrnn.run.training import build_model, load_trials
 from refrnn.run.loop import SAMPLER_STREAM, seed_for
 
@@ -53,7 +53,7 @@ def main():
     cfg = refrnn.TrainConfig(task_set=a.task_set, steps=a.steps, eval_every=a.eval_every,
                              seed=a.seed, sigma_rec=0.0).resolved()
     _, test, names = load_trials(cfg)
-    model = build_model(cfg, len(names), "cpu")  # refrnn's initialisation for this seed
+    model = build_model(cfg, "cpu")  # refrnn's initialisation for this seed
     arrays = arrays_from_params(model.params, model.mask.indptr, model.mask.indices, cfg)
     net = MaskedRNN({k: torch.from_numpy(v) for k, v in arrays.items()})
     params = [net.W_in, net.b, net.W_rec, net.W_out, net.b_out]

@@ -53,6 +53,8 @@ OPTIONAL_EXTRAS = {"cupy", "cupyx", "torch", "dask", "distributed", "matplotlib"
 # atomic_write_h5 needs h5py.
 LAZY_FOR_MINIMAL = {
     "refrnn.files.atomic": {"h5py"},
+    # Dataset reads the HDF5 trial cache; the rest of data/ imports without h5py
+    "refrnn.data.dataset": {"refrnn.data.cache"},
 }
 
 # Where the checked code lives: (folder, its import name).
@@ -239,10 +241,12 @@ def check_sources(sources: dict) -> list:
                         names = [a.name for a in node.names]
                     else:
                         src = _resolve(node, m.name, m.is_pkg)
-                        names = [src] if node.level == 0 else ["." * node.level + (node.module or "")]
+                        names = [src] if node.level == 0 else (
+                            sorted(_targets(m, node, known)) or [src])
+                    lazy = LAZY_FOR_MINIMAL.get(m.name, ())
                     for n in names:
                         top = n.split(".")[0]
-                        if top in OPTIONAL_EXTRAS or top in LAZY_FOR_MINIMAL.get(m.name, ()):
+                        if top in OPTIONAL_EXTRAS or top in lazy or n in lazy:
                             continue
                         problems.append(f"{line}: import of {n} inside a function "
                                         "(only optional extras may be imported there)")

@@ -101,13 +101,13 @@ def test_forward_and_bptt_match_cpu_float64(twin, variant):
     backend, dtype = twin
     ref, twin = _twin(backend, dtype, variant)
     x, noise, dy = _inputs()
-    y_ref, cache_ref = ref.forward(x, noise=noise)
-    g_ref = ref.backward(cache_ref, dy)
+    y_ref, record_ref = ref.forward(x, noise=noise)
+    g_ref = ref.backward(record_ref, dy)
 
-    y, cache = twin.forward(_dev(backend, x, dtype), noise=_dev(backend, noise, dtype))
+    y, record = twin.forward(_dev(backend, x, dtype), noise=_dev(backend, noise, dtype))
     assert isinstance(y, backend.xp.ndarray) and y.dtype == np.dtype(dtype)
     _close(backend, y, y_ref, _tol(dtype, "y"), "y")
-    grads = twin.backward(cache, _dev(backend, dy, dtype))
+    grads = twin.backward(record, _dev(backend, dy, dtype))
     assert set(grads) == set(g_ref) == set(twin.params)
     for k in g_ref:
         assert isinstance(grads[k], backend.xp.ndarray), k
@@ -177,9 +177,9 @@ def _train_curve(backend, dtype, steps=6):
     curve = []
     for _ in range(steps):
         noise = _dev(backend, rng.standard_normal((T, B, N)), dtype)
-        y, cache = model.forward(x, noise=noise)
+        y, record = model.forward(x, noise=noise)
         loss, dy = losses.cross_entropy(y, labels, weights, xp=backend.xp)
-        grads = model.backward(cache, dy)
+        grads = model.backward(record, dy)
         optim.clip_grad_norm(grads, 1.0)
         opt.step(model.params, grads)
         curve.append(float(loss))

@@ -50,10 +50,17 @@ def fake_registry_module():
     return mod
 
 
+def install_fake_registry(monkeypatch):
+    """Give refrnn.data.cache the stand-in registry's task_names and get_task."""
+    reg = fake_registry_module()
+    monkeypatch.setattr(C, "task_names", reg.task_names)
+    monkeypatch.setattr(C, "get_task", reg.get_task)
+
+
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     """Stand-in registry, and a private default cache folder."""
-    monkeypatch.setitem(sys.modules, "refrnn.tasks.registry", fake_registry_module())
+    install_fake_registry(monkeypatch)
     monkeypatch.setenv("REFRNN_CACHE_DIR", str(tmp_path / "cachedir"))
     return tmp_path
 
@@ -82,7 +89,7 @@ def test_round_trip_matches_generator(fake):
     assert cache.settings["task_code_version"] == C.TASK_CODE_VERSION
     train, test = cache.split("train"), cache.split("test")
     for t in FAKE_TASKS:
-        want = FakeTask(t).generate(20, C._task_rng(3, "train", t))
+        want = FakeTask(t).generate(20, C.task_rng(3, "train", t))
         assert_same(train[t], want)
         assert train[t].labels.dtype == np.int64 and train[t].obs.dtype == np.float32
         assert test[t].n_trials == 5
@@ -215,7 +222,9 @@ def test_expect_mismatch_and_sizes(fake):
 
 def test_task_code_version_mismatch(fake, monkeypatch):
     path = build(fake)
-    monkeypatch.setattr(C, "TASK_CODE_VERSION", C.TASK_CODE_VERSION + 1)
+    from refrnn.data import cache_file  # the layout's reader checks the version
+
+    monkeypatch.setattr(cache_file, "TASK_CODE_VERSION", cache_file.TASK_CODE_VERSION + 1)
     with pytest.raises(CacheError, match="task code version"):
         C.open_cache(path)
 
@@ -249,7 +258,7 @@ def test_two_writers_race(fake):
 
 
 def test_failed_write_leaves_nothing(fake):
-    from refrnn.data.cache_file import atomic_write_h5
+    from refrnn.files.atomic import atomic_write_h5
 
     def boom(f):
         f.create_dataset("x", data=np.arange(3))

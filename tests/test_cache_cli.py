@@ -11,7 +11,7 @@ def run(*args, env=None):
 
 def test_build_and_verify(tmp_path):
     out = tmp_path / "y.h5"
-    r = run("--task-set", "yang19", "--trials-per-task", "8", "--seed", "2", "--out", str(out))
+    r = run("--task-set", "yang19", "--trials-per-task", "8", "--cache-seed", "2", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and out.is_file()
     r = run("--verify", str(out))
@@ -32,8 +32,9 @@ def test_default_location_env(tmp_path):
 
 
 def test_bad_options_exit_2(tmp_path):
-    for args in (["--task-set", "nope"], ["--trials-per-task", "0"], ["--seed", "-1"],
-                 ["--compat", "x"], ["--test-trials-per-task", "0"]):
+    for args in (["--task-set", "nope"], ["--trials-per-task", "0"], ["--cache-seed", "-1"],
+                 ["--compat", "x"], ["--eval-trials", "0"], ["--task-seed", "-1"],
+                 ["--dt", "30"]):
         r = run(*args, "--out", str(tmp_path / "z.h5"))
         assert r.exit_code == 2, (args, r.output)
         assert "Traceback" not in r.output

@@ -20,7 +20,7 @@ def test_real_cache_round_trip(yang):
     assert C.verify_cache(yang.path)["datasets"] > 20 * 2 * 5
     train = yang.split("train")
     for name in ("go", "dms", "ctxdlydm2"):
-        want = get_task(name).generate(30, C._task_rng(11, "train", name))
+        want = get_task(name).generate(30, C.task_rng(11, "train", name))
         got = train[name]
         np.testing.assert_array_equal(got.obs, want.obs)
         np.testing.assert_array_equal(got.labels, want.labels)

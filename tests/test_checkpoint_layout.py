@@ -28,7 +28,8 @@ def test_parameters_are_stored_under_their_names(tmp_path):
     ck = _ckpt(np.random.default_rng(0))
     path = save_checkpoint(tmp_path / "c.h5", ck)
     with h5py.File(path, "r") as f:
-        assert f.attrs["format"] == FORMAT == "refrnn-checkpoint-2"
+        assert f.attrs["format"] == FORMAT == "refrnn-checkpoint-3"
+        assert sorted(f["json"]) == ["config", "extra", "sampler"]  # no json/rng note
         assert list(f["params"]) == list(ck.params)  # names, in the model's order
         for k, v in ck.params.items():
             assert np.array_equal(f[f"params/{k}"][()], v)
@@ -48,6 +49,22 @@ def test_old_layout_fixture_still_loads():
     for k in want.files:
         assert np.array_equal(ck.params[k], want[k])
     assert ck.step == 5 and ck.mask_shape == (16, 16)
+
+
+def test_format_2_with_its_rng_note_still_loads(tmp_path):
+    """Format 2 files hold a json/rng blob (a note on the seeds, unused): it is ignored."""
+    from refrnn.files.checked_h5 import write_dataset
+
+    ck = _ckpt(np.random.default_rng(3))
+    path = save_checkpoint(tmp_path / "c.h5", ck)
+    blob = b'{"noise": "update s draws from SeedSequence([seed, 1, s])", "seed": 0}'
+    with h5py.File(path, "r+") as f:
+        f.attrs["format"] = "refrnn-checkpoint-2"
+        write_dataset(f["json"], "rng", np.frombuffer(blob, dtype=np.uint8))
+    back = load_checkpoint(path)
+    assert back.step == ck.step and not hasattr(back, "rng")
+    for k, v in ck.params.items():
+        assert np.array_equal(back.params[k], v)
 
 
 def test_tampered_named_parameter_fails_its_checksum(tmp_path):

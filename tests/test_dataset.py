@@ -138,3 +138,13 @@ def test_repeats_the_training_stream(cache):
     for _ in range(3):
         b, (x, y) = sampler.next(), d()
         assert np.array_equal(b.x, x) and np.array_equal(b.labels, y)
+
+
+def test_default_task_set_is_the_one_every_command_uses():
+    import inspect
+
+    from refrnn.run.settings import TrainConfig
+    from refrnn.tasks.registry import DEFAULT_TASK_SET
+
+    default = inspect.signature(Dataset.__init__).parameters["task_set"].default
+    assert default == TrainConfig().task_set == DEFAULT_TASK_SET == "yang19"

@@ -22,7 +22,8 @@ from dask_cluster import LoopbackCluster, free_port
 from refrnn import __version__
 from refrnn.run.checkpoint import load_checkpoint
 from refrnn.experiments.dask_client import DistSweepError, check_workers
-from refrnn.experiments.dask_worker import checkpoint_step, probe_storage
+from refrnn.experiments.dask_worker import probe_storage
+from refrnn.experiments.one_run import resumable_step
 from refrnn.experiments.sweep import sweep
 
 TINY = {"task_set": "yang19", "hidden": 16, "eval_every": 100, "checkpoint_every": 10,
@@ -80,7 +81,7 @@ def test_killed_worker_costs_only_progress_and_ends_bit_identical(tmp_path, env)
         victim, deadline = None, time.time() + 60
         while victim is None and time.time() < deadline and thread.is_alive():
             for run_dir in sorted(out.glob("*__seed*")):
-                step = checkpoint_step(run_dir)
+                step = resumable_step(run_dir)
                 if step and 30 <= step <= 100 and not (run_dir / "sweep_done.json").exists():
                     victim = run_dir.name
                     break
@@ -88,7 +89,7 @@ def test_killed_worker_costs_only_progress_and_ends_bit_identical(tmp_path, env)
         assert victim, "no run was caught mid-way"
         worker = _attempts(out, victim)[-1][0]
         cluster.kill(worker)
-        killed_at = checkpoint_step(out / victim)
+        killed_at = resumable_step(out / victim)
         thread.join(timeout=120)
     assert not thread.is_alive()
     rows = result["rows"]
@@ -163,8 +164,8 @@ def test_ctrl_c_cancels_tasks_and_leaves_runs_resumable(tmp_path, shared_cluster
         deadline = time.time() + 60
         while time.time() < deadline and not sent:
             try:
-                if (checkpoint_step(run) or 0) >= 20:
-                    sent["step"] = checkpoint_step(run)
+                if (resumable_step(run) or 0) >= 20:
+                    sent["step"] = resumable_step(run)
                     os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: reaches the main thread
             except Exception as exc:  # noqa: BLE001 - reported by the test below
                 sent["error"] = repr(exc)
@@ -180,9 +181,9 @@ def test_ctrl_c_cancels_tasks_and_leaves_runs_resumable(tmp_path, shared_cluster
     while "cancelled at step" not in (out / "_logs" / f"{run.name}.log").read_text():
         assert time.time() < deadline, "the cancelled run kept training"
         time.sleep(0.1)
-    stopped = checkpoint_step(run)
+    stopped = resumable_step(run)
     time.sleep(1.0)
-    assert checkpoint_step(run) == stopped and stopped >= sent["step"] >= 20
+    assert resumable_step(run) == stopped and stopped >= sent["step"] >= 20
     assert not (run / "sweep_done.json").exists()
     # resumable: the same sweep (a shorter one, for time) goes on from there
     rows = sweep(grid, out, base={**TINY, "steps": stopped + 20},
@@ -202,7 +203,7 @@ def test_killed_client_leaves_no_run_training(tmp_path, shared_cluster):
                                "--out", str(out), "--scheduler", shared_cluster.address],
                               cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while (checkpoint_step(run) or 0) < 20:
+    while (resumable_step(run) or 0) < 20:
         assert time.time() < deadline and client.poll() is None
         time.sleep(0.05)
     client.kill()  # SIGKILL: no cancel message, the scheduler only sees it go
@@ -211,9 +212,9 @@ def test_killed_client_leaves_no_run_training(tmp_path, shared_cluster):
     while "cancelled at step" not in (out / "_logs" / f"{run.name}.log").read_text():
         assert time.time() < deadline, "the run kept training without its client"
         time.sleep(0.1)
-    stopped = checkpoint_step(run)
+    stopped = resumable_step(run)
     time.sleep(1.0)
-    assert checkpoint_step(run) == stopped < 5000
+    assert resumable_step(run) == stopped < 5000
 
 
 def test_scheduler_local_starts_its_own_workers(tmp_path, env):

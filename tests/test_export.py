@@ -9,13 +9,15 @@ from click.testing import CliRunner
 from refrnn.run.checkpoint import load_checkpoint
 from refrnn.run.settings import TrainConfig
 from refrnn.data.stream import trial_batch
-from refrnn.verify.export import SETTINGS_KEY, export_arrays, import_arrays, read_npz, write_npz
+from refrnn.verify.export import (SETTINGS_KEY, decode_settings, encode_settings, export_arrays,
+                                  import_arrays, read_npz, write_npz)
 from refrnn.run.evaluation import score_outputs
 from refrnn.run.training import evaluate_run, train
 from refrnn_cli.main import cli
 
 torch = pytest.importorskip("torch")
-from refrnn.verify.torch_bridge import MaskedRNN, load_state_dict, save_state_dict  # noqa: E402
+from refrnn.verify.export import load_state_dict, save_state_dict  # noqa: E402
+from refrnn.verify.torch_twin import MaskedRNN  # noqa: E402
 
 TINY = dict(task_set="yang19", hidden=36, sparsity=0.1, batch_size=8, seq_len=60, steps=40,
             eval_every=20, trials_per_task=12, eval_trials=4, lr=1e-2, quiet=True)
@@ -45,7 +47,7 @@ def torch_scores(net, run):
     from refrnn.run.training import build_model, load_trials
     cfg = TrainConfig.load(run / "config.json")
     _, test, names = load_trials(cfg)
-    model = build_model(cfg, len(names), None)
+    model = build_model(cfg, None)
     restore_params(model, load_checkpoint(run / "last.h5"))
     out, worst = {}, 0.0
     for i, t in enumerate(names):
@@ -170,3 +172,38 @@ def test_npz_path_needs_no_torch(runs, tmp_path):
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert set(read_npz(tmp_path / "a.npz")) >= {"W_in", "W_rec", SETTINGS_KEY}
+
+
+def test_export_settings_are_the_runs_model_config(runs):
+    """Training and export share TrainConfig.model_config(): init_radius included."""
+    for kind in ("relu", "tanh"):
+        cfg = TrainConfig.load(runs[kind] / "config.json")
+        s = decode_settings(export_arrays(runs[kind])[SETTINGS_KEY])
+        assert s["model"] == cfg.model_config().to_dict()
+        assert s["model"]["init_radius"] == cfg.init_radius
+
+
+def test_exported_settings_rebuild_the_same_initial_network():
+    # init_radius 0.5 is not the default: dropping it would rebuild other weights
+    from refrnn.core.model import RNN, ModelConfig
+    from refrnn.verify.export import arrays_from_params
+
+    cfg = TrainConfig(task_set="yang19", hidden=36, sparsity=0.1, init_radius=0.5).resolved()
+    model = RNN(cfg.model_config(), seed=cfg.seed)
+    arrays = arrays_from_params(model.params, model.mask.indptr, model.mask.indices, cfg)
+    ms = decode_settings(arrays[SETTINGS_KEY])["model"]
+    assert ms["init_radius"] == 0.5
+    again = RNN(ModelConfig.from_dict(ms), seed=cfg.seed)
+    for k, v in model.params.items():
+        assert np.array_equal(again.params[k], v), k
+    assert np.array_equal(arrays["W_rec"][arrays["mask"] != 0], model.params["w_rec"])
+
+
+def test_an_export_without_init_radius_still_imports(runs, tmp_path):
+    """Files exported before init_radius was recorded in the settings."""
+    arrays = export_arrays(runs["relu"])
+    s = decode_settings(arrays[SETTINGS_KEY])
+    del s["model"]["init_radius"]
+    arrays[SETTINGS_KEY] = encode_settings(s)
+    out = import_arrays(arrays, tmp_path / "old")
+    assert evaluate_run(out) == evaluate_run(runs["relu"])

@@ -105,7 +105,7 @@ def test_reports_import_inside_function_unless_optional_extra():
                       "core/losses": "def h():\n    from .model import RNN\n"
                                      "def k():\n    import h5py\n"})
     assert problems == [
-        "refrnn/core/losses.py:2: import of .model inside a function "
+        "refrnn/core/losses.py:2: import of refrnn.core.model inside a function "
         "(only optional extras may be imported there)",
         "refrnn/core/losses.py:4: import of h5py inside a function "
         "(only optional extras may be imported there)",

@@ -42,11 +42,11 @@ def test_forward_matches_plain_loop(backend, mask, act, alpha):
     m.params["h0"][:] = backend.asarray(np.linspace(-0.5, 0.5, 100))
     rng = np.random.default_rng(0)
     x, xi = rng.standard_normal((6, 3, 7)), rng.standard_normal((6, 3, 100))
-    y, cache = m.forward(x, noise=xi)
+    y, record = m.forward(x, noise=xi)
     y_ref, h_ref = _naive(m, x, xi)
     np.testing.assert_allclose(backend.to_numpy(y), y_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(backend.to_numpy(cache.hidden()), h_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(backend.to_numpy(cache.noise()), xi)
+    np.testing.assert_allclose(backend.to_numpy(record.hidden()), h_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(backend.to_numpy(record.noise()), xi)
 
 
 def test_config_validation_and_round_trip():

@@ -190,8 +190,8 @@ def test_cache_damage_anywhere_is_reported_as_damage(tmp_path, monkeypatch):
     library and one clean line from `refrnn cache --verify`."""
     from pathlib import Path
 
-    from test_cache import fake_registry_module
-    monkeypatch.setitem(sys.modules, "refrnn.tasks.registry", fake_registry_module())
+    from test_cache import install_fake_registry
+    install_fake_registry(monkeypatch)
     src = build_cache("fake", 10, 0, test_trials_per_task=2, path=tmp_path / "c.h5")
     kinds = []
     for p in _damaged_copies(Path(src), tmp_path, 40):
@@ -245,7 +245,7 @@ def test_dt_that_does_not_divide_the_periods_is_refused(tmp_path, cache_file):
     assert not (tmp_path / "r").exists(), line
     one_line_error(invoke("cache", "--task-set", "yang19", "--dt", "30", "--out",
                           tmp_path / "c.h5"), "--dt", code=2)
-    from refrnn.run.training import check_task_dt
+    from refrnn.run.run_dir import check_task_dt
     from refrnn.run.settings import TrainConfig
     check_task_dt(TrainConfig(dt=20, task_set="modcog").resolved())  # Yang 2019's dt
     check_task_dt(TrainConfig(dt=100, task_set="modcog", compat="modcog-2023").resolved())

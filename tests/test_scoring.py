@@ -157,3 +157,38 @@ def test_cli_eval_score_and_metrics_columns(tmp_path):
         assert f"score: {s}" in r.output and (out / f"eval_last_{s}.csv").is_file()
     r = CliRunner().invoke(cli, ["eval", str(out), "--score", "strict"])
     assert r.exit_code == 2 and "--score" in r.output
+
+
+class _Linear:
+    """A stand-in model whose logits are x_t @ R: each step's answer depends on its input only."""
+
+    backend = None
+
+    def __init__(self, R):
+        self.R = R
+
+    def forward(self, x, rng=None):
+        return np.asarray(x, dtype=np.float64) @ self.R, None
+
+
+def test_evaluate_neurogym_perf_is_argmax_at_each_trials_last_step():
+    """evaluate's neurogym column (refrnn.run.scoring.neurogym_correct) on ragged
+    trials, batched with padding, against the rule written out trial by trial."""
+    from refrnn.tasks.trials import N_OBS, TrialBatch
+
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(2, 9, 23)
+    off = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    S = int(off[-1])
+    obs = rng.standard_normal((S, N_OBS)).astype(np.float32)
+    labels = rng.integers(0, 17, S)
+    bounds = np.stack([np.zeros(23, np.int64), lengths // 2, lengths], 1)
+    tb = TrialBatch("t", obs, labels, np.zeros(S, np.uint8), off, bounds,
+                    ("fixation", "decision"))
+    R = rng.standard_normal((N_OBS + 1, 17))
+    want = np.mean([np.argmax(np.append(obs[off[i + 1] - 1], 1.0) @ R) == labels[off[i + 1] - 1]
+                    for i in range(23)])
+    assert 0 < want < 1  # the case separates right from wrong
+    for batch_size in (1, 5, 23):
+        res = evaluate(_Linear(R), {"t": tb}, ["t"], batch_size=batch_size, score="neurogym")
+        assert res["t"]["perf_neurogym"] == want and res["t"]["perf"] == want

@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from refrnn_cli.main import cli
-from refrnn.experiments.sweep import expand_grid
+from refrnn.experiments.grid import expand_grid
+from refrnn.experiments.sweep import sweep
 from refrnn.experiments.summary import aggregate, summarize_run, summary_table
 from sweep_helpers import write_run
 
@@ -91,7 +92,6 @@ def _expected(run_dir):
 
 
 def test_sweep_runs_skips_and_resumes(tmp_path, cache_env):
-    from refrnn.experiments.sweep import sweep
     out = tmp_path / "sw"
     grid = {"mask": ["locality", "full"], "sparsity": [0.25]}
     lines = []

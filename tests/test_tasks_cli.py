@@ -18,10 +18,10 @@ def test_lists_yang19_in_order():
     assert "delay 0 " in lines[1] and "fixation 200..400/100" in lines[7]
 
 
-def test_default_modcog_and_one_task():
-    r = run()
+def test_modcog_and_one_task():
+    r = run("--task-set", "modcog")
     assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 127
-    r = run("--task", "dmsintlseqr")
+    r = run("--task-set", "modcog", "--task", "dmsintlseqr")
     assert r.exit_code == 0, r.output
     assert "delay 0..1100/100" in r.output and "decision 1000" in r.output
     r = run("--task", "go", "--compat", "modcog-2023")
@@ -36,6 +36,13 @@ def test_bad_input_exits_2_with_hint():
     r = run("--task-set", "yang19", "--task", "dlygointr")
     assert r.exit_code == 2 and "not in task set" in r.output
     assert run("--dt", "0").exit_code == 2
+
+
+def test_dt_that_floors_the_periods_is_refused_as_by_train():
+    r = run("--dt", "33")
+    assert r.exit_code == 2 and "--dt" in r.output and "does not divide" in r.output
+    assert "Traceback" not in r.output
+    assert run("--dt", "20").exit_code == 0
 
 
 def test_a_closed_pipe_ends_quietly():

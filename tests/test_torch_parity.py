@@ -14,8 +14,9 @@ from refrnn.core import optim  # noqa: E402
 from refrnn.backends.sampled_product import PatternProduct  # noqa: E402
 from refrnn.verify.finite_diff import make_problem  # noqa: E402
 from refrnn.core.model import RNN, ModelConfig  # noqa: E402
-from refrnn.verify.torch_twin import (  # noqa: E402
-    TorchRNN, max_errors, parity_report, perturb_params, refrnn_step, torch_loss)
+from refrnn.verify.parity import (  # noqa: E402
+    max_errors, parity_report, perturb_params, refrnn_step, torch_loss)
+from refrnn.verify.torch_twin import TorchRNN  # noqa: E402
 
 TOL_STATE = 1e-10   # absolute, on h, y and the loss
 TOL_GRAD = 1e-8     # normwise relative, on every gradient

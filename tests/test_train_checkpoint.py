@@ -17,7 +17,7 @@ def _ckpt(rng):
                "scalar0d": np.float64(2.5), "arr0d": np.array(3.0)},
         config={"hidden": 3, "sparsity": 0.5},
         sampler={"rng": {"state": np.array([2**64 - 1, 5, 7], dtype=np.uint64)}, "served": 4},
-        rng={"seed": 1}, extra={"best_perf": -np.inf, "loss_n": 0})
+        extra={"best_perf": -np.inf, "loss_n": 0})
 
 
 def test_round_trip_is_exact(tmp_path, rng):

@@ -6,7 +6,8 @@ import math
 import pytest
 
 from refrnn.run.settings import ConfigError, TrainConfig, load_config_file
-from refrnn.run.training import check_compatible, prepare_run_dir, resolve_config
+from refrnn.run.run_dir import prepare_run_dir
+from refrnn.run.training import check_compatible, resolve_config
 
 
 def test_defaults_are_valid_and_resolve():

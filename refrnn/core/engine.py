@@ -81,11 +81,11 @@ def forward(model, X, T: int, B: int, noise):
     return Y[B:], U, H, x_cols, w_rec
 
 
-def backward(model, cache, dY) -> dict:
+def backward(model, record, dY) -> dict:
     """Gradients of L for every parameter, given dY = dL/dy (K, n_out).
 
     Args:
-        model: the RNN that made ``cache`` (a refrnn.core.model.ForwardCache).
+        model: the RNN that made ``record`` (a refrnn.core.model.ForwardRecord).
         dY: (K, n_out), row t*B + b.
     Returns:
         dict with the keys of model.params: W_in (N, n_in), b (N,), w_rec
@@ -93,15 +93,15 @@ def backward(model, cache, dY) -> dict:
         when trained.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
-    T, B, N, n_out = cache.T, cache.B, cfg.n_hidden, cfg.n_out
+    T, B, N, n_out = record.T, record.B, cfg.n_hidden, cfg.n_out
     K = T * B
-    H, U = cache.h, cache.u
+    H, U = record.h, record.u
     Hp = H[:, :K]                                # h_{t-1} for every column
     g = {"W_out": xp.empty((n_out, N), dtype=model.dtype)}
     dYpad = xp.zeros((K + B, n_out), dtype=model.dtype)  # B zero rows against h_{-1}
     dYpad[B:] = dY
     G = model.workspace("G", (N, K))
-    W.load(cache.w_rec)                          # the forward's weights, even if params moved
+    W.load(record.w_rec)                          # the forward's weights, even if params moved
     with prims.compute():
         def readout(part, r0, r1):  # dW_out = sum dy_t h_t^T; G_t = W_out^T dy_t
             xp.matmul(dYpad.T, H[r0:r1].T, out=g["W_out"][:, r0:r1])
@@ -110,8 +110,8 @@ def backward(model, cache, dY) -> dict:
         prims.split(readout, N, 2 * N * K * n_out)
         g["b_out"] = dY.sum(axis=0)
         dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
-        cols = cache.x_cols
-        Xs = cache.x if cols is None else cache.x[:, cols]
+        cols = record.x_cols
+        Xs = record.x if cols is None else record.x[:, cols]
         g["W_in"] = xp.zeros_like(P["W_in"])
         g["b"] = xp.empty(N, dtype=model.dtype)
 

@@ -33,6 +33,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..backends.plain import pattern_coordinates
+
 MASK_KINDS = ("locality", "ring", "random", "full", "autapse")
 SPATIAL_KINDS = ("locality", "ring")
 
@@ -176,6 +178,6 @@ def mask_stats(mask, kind: str | None = None) -> dict:
         if kind not in MASK_KINDS:
             raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
         if kind in SPATIAL_KINDS:
-            rows = np.repeat(np.arange(n), deg)
-            out["radius"] = float(torus_distance(kind, n, rows, mask.indices).max())
+            rows, cols = pattern_coordinates(mask)
+            out["radius"] = float(torus_distance(kind, n, rows, cols).max())
     return out

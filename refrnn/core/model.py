@@ -18,6 +18,7 @@ Initialisation (seeded by ``RNN(..., seed)``):
     self-connections (w_ii) are then clipped to [-SELF_MAX, SELF_MAX]
     then, when ``init_radius`` > 0 (the default), w_rec is scaled so W_rec's
     spectral radius is ``init_radius`` (refrnn.core.spectral); 0 keeps the draw.
+``initial_radius(...)`` reports that radius for given settings (``refrnn mask``).
 The 1/k draw alone does not start every mask at the same dynamics: a
 locality mask's short loops give a larger radius (N = 256, 4%: 1.29 to 1.58,
 against about 1.03 for random and full), hence the scaling. The clip matters
@@ -39,7 +40,7 @@ from .activations import ACTIVATIONS
 from ..backends.backend import get_backend
 from .masks import MASK_KINDS, make_mask
 from ..backends.plain import ArrayNoise, pattern_coordinates
-from .spectral import scale_to_radius
+from .spectral import csr_with_data, scale_to_radius, spectral_radius
 
 DTYPES = ("float32", "float64")
 INIT_GAIN = 1.0
@@ -97,7 +98,7 @@ class ModelConfig:
         return cls(**d)
 
 
-class ForwardCache:
+class ForwardRecord:
     """What the backward pass needs from one forward pass.
 
     Attributes (backend arrays, K = T * B, column t*B + b):
@@ -202,7 +203,7 @@ class RNN:
             noise: (T, B, N) explicit draws xi (scaled here by
                 sqrt(2/alpha) * sigma_rec). Neither rng nor noise: no noise.
         Returns:
-            y (T, B, n_out) outputs and a ForwardCache.
+            y (T, B, n_out) outputs and a ForwardRecord.
         """
         cfg, xp = self.config, self.xp
         x = xp.asarray(x, dtype=self.dtype)
@@ -223,13 +224,13 @@ class RNN:
         else:
             draws = ArrayNoise(None)
         Y, U, H, x_cols, w_rec = engine.forward(self, X, T, B, draws)
-        return Y.reshape(T, B, cfg.n_out), ForwardCache(X, U, H, draws, T, B, x_cols, w_rec)
+        return Y.reshape(T, B, cfg.n_out), ForwardRecord(X, U, H, draws, T, B, x_cols, w_rec)
 
-    def backward(self, cache: ForwardCache, dy):
+    def backward(self, record: ForwardRecord, dy):
         """Gradients of the loss for every parameter (refrnn.core.engine.backward).
 
         Args:
-            cache: the ForwardCache of the forward pass.
+            record: the ForwardRecord of the forward pass.
             dy: (T, B, n_out) gradient of the loss with respect to the outputs.
         Returns:
             dict with the keys of params: W_in (N, n_in), b (N,), w_rec (nnz,)
@@ -237,7 +238,21 @@ class RNN:
         """
         cfg = self.config
         dy = self.xp.asarray(dy, dtype=self.dtype)
-        if dy.shape != (cache.T, cache.B, cfg.n_out):
-            raise ValueError(f"dy must have shape {(cache.T, cache.B, cfg.n_out)}, "
+        if dy.shape != (record.T, record.B, cfg.n_out):
+            raise ValueError(f"dy must have shape {(record.T, record.B, cfg.n_out)}, "
                              f"got {tuple(dy.shape)}")
-        return engine.backward(self, cache, dy.reshape(cache.T * cache.B, cfg.n_out))
+        return engine.backward(self, record, dy.reshape(record.T * record.B, cfg.n_out))
+
+
+def initial_radius(mask: str, n: int, sparsity: float, mask_seed: int,
+                   init_radius: float, seed: int = 0) -> float:
+    """Spectral radius of the initial W_rec of an RNN with these settings.
+
+    Builds the model (``n_in`` = 1, float64) with weight seed ``seed``; the
+    draw follows the training rule, but a training run (more inputs, drawn
+    first) gets other values of the same law.
+    """
+    cfg = ModelConfig(n_in=1, n_hidden=n, mask=mask, sparsity=sparsity, mask_seed=mask_seed,
+                      dtype="float64", init_radius=init_radius)
+    model = RNN(cfg, seed=seed)
+    return spectral_radius(csr_with_data(model.mask, np.asarray(model.params["w_rec"])))

@@ -86,18 +86,3 @@ def scale_to_radius(pattern: sp.csr_matrix, data: np.ndarray, target: float) -> 
     data = np.asarray(data, dtype=np.float64)
     return data * (target / rho) if rho > 0 else data.copy()
 
-
-def initial_radius(mask: str, n: int, sparsity: float, mask_seed: int,
-                   init_radius: float, seed: int = 0) -> float:
-    """Spectral radius of the initial W_rec of an RNN with these settings.
-
-    Builds the model (``n_in`` = 1, float64) with weight seed ``seed``; the
-    draw follows the training rule, but a training run (more inputs, drawn
-    first) gets other values of the same law.
-    """
-    from .model import RNN, ModelConfig
-
-    cfg = ModelConfig(n_in=1, n_hidden=n, mask=mask, sparsity=sparsity, mask_seed=mask_seed,
-                      dtype="float64", init_radius=init_radius)
-    model = RNN(cfg, seed=seed)
-    return spectral_radius(csr_with_data(model.mask, np.asarray(model.params["w_rec"])))

@@ -5,15 +5,16 @@ open_cache(path)        check attributes and sizes, return a TrialCache
 verify_cache(path)      recompute every dataset checksum
 get_or_build_cache(...) the default cache (per-user folder): open it, or build
                         it when missing, and rebuild it when it is invalid
+load_trials(...)        (train, test, task names) of the cache a run asks for
 
 Train and test trials come from independent child seeds of ``seed``
 (``SeedSequence(seed, spawn_key=(split, crc32(task)))``), so the test split of
-a task depends only on the seed, the task and the test count.  The layout is
-described in :mod:`refrnn.data.cache_file`.
+a task depends only on the seed, the task and the test count.  This module is
+the policy (build, reuse, rebuild, lock); the file layout, written and read,
+is :mod:`refrnn.data.cache_file`.
 """
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 
@@ -21,21 +22,19 @@ import h5py
 import numpy as np
 
 from . import cache_file as L
-from ..files.digest import array_sha256
-from .cache_file import _write_batch, write_trials  # noqa: F401  (part of this API)
+from .cache_file import SPLITS, CacheError, cache_error
+from ..files.atomic import atomic_write_h5
+from ..files.checked_h5 import checksum_ok
 from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
 from ..files.locks import hold_lock
 from ..files.notices import notice
 from ..tasks import TASK_CODE_VERSION
-from ..tasks.encoding import check_dt
-from ..tasks.trials import N_OBS, TrialBatch
+from ..tasks.encoding import check_compat, check_dt
+from ..tasks.registry import get_task, task_names
 
-SPLITS = ("train", "test")
-_ARRAYS = ("obs", "labels", "noise", "offsets", "bounds")
-
-
-class CacheError(ValueError):
-    """A cache file is missing, unreadable, corrupted or has other settings."""
+__all__ = ["CacheError", "SPLITS", "TrialCache", "build_cache", "cache_settings",
+           "default_cache_path", "get_or_build_cache", "load_trials", "open_cache",
+           "task_rng", "verify_cache"]
 
 
 def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None,
@@ -61,31 +60,31 @@ def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None
             or test_trials_per_task < 1):
         raise ValueError(f"test_trials_per_task must be an integer >= 1, "
                          f"got {test_trials_per_task!r}")
-    from ..tasks.registry import task_names  # validates task_set
     return {
         "format_version": L.FORMAT_VERSION,
         "task_code_version": TASK_CODE_VERSION,
         "task_set": str(task_set),
-        "compat": compat,
+        "compat": check_compat(compat),
         "dt": check_dt(dt),
         "seed": int(seed),
         "task_seed": int(task_seed),
         "trials_per_task": int(trials_per_task),
         "test_trials_per_task": int(test_trials_per_task),
-        "task_names": list(task_names(task_set)),
+        "task_names": list(task_names(task_set)),  # validates task_set
     }
 
 
 def default_cache_path(task_set, trials_per_task, seed, *, test_trials_per_task=None,
                        compat=None, dt=100, task_seed=0, cache_dir=None) -> Path:
-    """Where the default cache for these settings lives (see cache_layout)."""
+    """Where the default cache for these settings lives (named by cache_file.cache_file_name)."""
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
     folder = Path(cache_dir) if cache_dir is not None else L.default_cache_dir()
     return folder / L.cache_file_name(s)
 
 
-def _task_rng(seed: int, split: str, task: str) -> np.random.Generator:
+def task_rng(seed: int, split: str, task: str) -> np.random.Generator:
+    """The generator of one split of one task (see the module docstring)."""
     key = (SPLITS.index(split), zlib.crc32(task.encode()))
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
@@ -108,25 +107,22 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
 
 
 def _write_cache(s: dict, path: Path) -> Path:
-    from ..tasks.registry import get_task
     counts = {"train": s["trials_per_task"], "test": s["test_trials_per_task"]}
     tasks = [get_task(name, dt=s["dt"], compat=s["compat"], seed=s["task_seed"])
              for name in s["task_names"]]
 
     def fill(f):  # task by task: one task's trials at a time besides the (compressed) file
-        write_trials(f, s, {})
+        L.write_settings(f, s)
         for split in SPLITS:
             for task in tasks:
-                tb = task.generate(counts[split], _task_rng(s["seed"], split, task.name))
-                _write_batch(f.create_group(f"{split}/{task.name}"), tb)
+                tb = task.generate(counts[split], task_rng(s["seed"], split, task.name))
+                L.write_task(f.create_group(f"{split}/{task.name}"), tb)
 
-    return L.atomic_write_h5(path, fill)
+    return atomic_write_h5(path, fill)
 
 
 def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
-    err = CacheError(f"trial cache {path}: {what}; {todo}")
-    err.what = what  # for the rebuild notice, which needs no advice
-    raise err
+    raise cache_error(path, what, todo)
 
 
 class TrialCache:
@@ -148,58 +144,11 @@ class TrialCache:
         if name not in self._loaded:
             try:
                 with h5py.File(self.path, "r", locking=False) as f:
-                    self._loaded[name] = {t: _read_batch(f[f"{name}/{t}"], t)
+                    self._loaded[name] = {t: L.read_task(f[f"{name}/{t}"], t)
                                           for t in self.task_names}
             except H5_DAMAGE as e:  # fletcher32 / zlib / B-tree damage land here
                 _fail(self.path, f"reading split {name!r} failed ({damage_text(e)})")
         return self._loaded[name]
-
-
-def _read_batch(g: h5py.Group, task: str) -> TrialBatch:
-    params = {}
-    for k in json.loads(g.attrs["param_names"]):
-        v = g["params"][k][()]
-        params[k] = np.char.decode(v, "utf-8") if v.dtype.kind == "S" else v
-    tb = TrialBatch(task, g["obs"][()], g["labels"][()].astype(np.int64),
-                    g["noise"][()], g["offsets"][()], g["bounds"][()],
-                    tuple(json.loads(g.attrs["period_names"])), params)
-    lengths = tb.lengths
-    if (lengths.min(initial=1) < 1 or np.any(tb.bounds[:, 0] != 0)
-            or np.any(tb.bounds[:, -1] != lengths)):
-        raise ValueError(f"{g.name}: offsets and bounds disagree")
-    return tb
-
-
-def _check_settings(path, f: h5py.File) -> dict:
-    if f.attrs.get("refrnn_cache_format") != L.FORMAT_VERSION:
-        _fail(path, f"not a refrnn cache of format {L.FORMAT_VERSION}")
-    try:
-        s = json.loads(f.attrs["settings"])
-        each = {k: json.loads(f.attrs[k]) for k in s}
-    except (KeyError, ValueError, TypeError) as e:
-        _fail(path, f"settings attributes unreadable ({e})")
-    if L.settings_hash(s) != f.attrs.get("settings_sha256") or each != s:
-        _fail(path, "settings attributes were altered (checksum mismatch)")
-    if s["task_code_version"] != TASK_CODE_VERSION:
-        _fail(path, f"written by task code version {s['task_code_version']}, "
-                    f"this refrnn has {TASK_CODE_VERSION}")
-    return s
-
-
-def _check_sizes(path, f: h5py.File, s: dict):
-    counts = {"train": s["trials_per_task"], "test": s["test_trials_per_task"]}
-    for split in SPLITS:
-        for t in s["task_names"]:
-            g = f.get(f"{split}/{t}")
-            if g is None or any(k not in g for k in _ARRAYS):
-                _fail(path, f"group {split}/{t} is missing or incomplete")
-            n, n_steps = int(g.attrs["n_trials"]), int(g.attrs["n_steps"])
-            p = len(json.loads(g.attrs["period_names"]))
-            want = {"obs": (n_steps, N_OBS), "labels": (n_steps,), "noise": (n_steps,),
-                    "offsets": (n + 1,), "bounds": (n, p + 1)}
-            bad = [k for k, shp in want.items() if g[k].shape != shp]
-            if n != counts[split] or bad:
-                _fail(path, f"group {split}/{t} has wrong sizes ({bad or 'n_trials'})")
 
 
 def open_cache(path, expect=None) -> TrialCache:
@@ -213,8 +162,8 @@ def open_cache(path, expect=None) -> TrialCache:
         _fail(path, "no such file", "build it with `refrnn cache` or build_cache()")
     try:
         with h5py.File(path, "r", locking=False) as f:
-            s = _check_settings(path, f)
-            _check_sizes(path, f, s)
+            s = L.read_settings(path, f)
+            L.check_sizes(path, f, s)
     except CacheError:
         raise
     except H5_DAMAGE as e:
@@ -241,7 +190,7 @@ def verify_cache(path) -> dict:
         nonlocal n, nbytes
         if isinstance(obj, h5py.Dataset):
             try:
-                ok = array_sha256(obj[()]) == obj.attrs.get("sha256")
+                ok = checksum_ok(obj)
             except H5_DAMAGE:
                 ok = False
             n, nbytes = n + 1, nbytes + obj.size * obj.dtype.itemsize
@@ -292,3 +241,21 @@ def _checked(path, expect) -> TrialCache:
     for split in SPLITS:  # reads every chunk: fletcher32 catches flips
         cache.split(split)
     return cache
+
+
+def load_trials(task_set, trials_per_task, seed, *, path=None, **settings):
+    """(train dict, test dict, task names) from the trial cache these settings name.
+
+    Args: as :func:`cache_settings` (``TrainConfig.cache_request()`` gives
+    them); ``path`` None: the default cache (:func:`get_or_build_cache`);
+    otherwise that file, built first when it does not exist (another process
+    building it meanwhile is waited for) and checked against the settings.
+    """
+    if path is None:
+        tc = get_or_build_cache(task_set, trials_per_task, seed, **settings)
+    else:
+        path = Path(path)
+        if not path.exists():
+            build_cache(task_set, trials_per_task, seed, path=path, wait=True, **settings)
+        tc = open_cache(path, expect=cache_settings(task_set, trials_per_task, seed, **settings))
+    return tc.split("train"), tc.split("test"), list(tc.task_names)

@@ -15,7 +15,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..tasks.trials import N_CLASSES, N_OBS
+from .stream import StreamSampler, check_int
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS
+from ..tasks.trials import N_CLASSES, N_OBS, input_noise_std
 
 
 def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
@@ -32,7 +34,7 @@ class Dataset:
     """Batches of back-to-back trials, as neurogym's ``Dataset`` serves them.
 
     Args:
-        task_set: "yang19", "modcog" or "modcog82".
+        task_set: "yang19" (the default), "modcog" or "modcog82".
         batch_size: B, independent streams.
         seq_len: T of each batch (neurogym's default 1000 when None).
         tasks: optional list of task names of ``task_set``: serve only those,
@@ -55,25 +57,21 @@ class Dataset:
     written against neurogym.
     """
 
-    def __init__(self, task_set="modcog", batch_size=1, seq_len=None, *, tasks=None,
+    def __init__(self, task_set=DEFAULT_TASK_SET, batch_size=1, seq_len=None, *, tasks=None,
                  batch_first=False, cache_len=None, max_batch=None, compat=None, dt=100,
                  seed=0, noise=True, trials_per_task=1000, eval_trials=100, cache_seed=0,
                  cache_path=None, split="train"):
-        from ..run.settings import ConfigError, TrainConfig
-        from .stream import StreamSampler, _check_int
-        from ..tasks.trials import input_noise_std
-        from ..run.training import load_trials
+        from . import cache  # h5py: the in-memory data path imports without it
 
         seq_len = 1000 if seq_len is None else seq_len
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        try:  # the training settings validate and locate the cache
-            cfg = TrainConfig(task_set=task_set, compat=compat, dt=dt,
-                              trials_per_task=trials_per_task, eval_trials=eval_trials,
-                              cache_seed=cache_seed, cache_path=cache_path).validate()
-        except ConfigError as e:
-            raise ValueError(str(e)) from None
-        train, test, names = load_trials(cfg)
+        if task_set not in TASK_SETS:
+            raise ValueError(f"task_set must be one of {', '.join(TASK_SETS)}, got {task_set!r}")
+        # the same cache settings, hence the same file, as a training run's
+        train, test, names = cache.load_trials(
+            task_set, trials_per_task, cache_seed, path=cache_path,
+            test_trials_per_task=eval_trials, compat=compat, dt=dt)
         if tasks is not None:
             tasks = [tasks] if isinstance(tasks, str) else list(tasks)
             unknown = [t for t in tasks if t not in names]
@@ -83,14 +81,14 @@ class Dataset:
             names = tasks
         self.task_names = list(names)
         self.batch_first = bool(batch_first)
-        self.max_batch = None if max_batch is None else _check_int("max_batch", max_batch, 0)
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.seq_len = _check_int("seq_len", seq_len, 1)
+        self.max_batch = None if max_batch is None else check_int("max_batch", max_batch, 0)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seq_len = check_int("seq_len", seq_len, 1)
         self.cache_len = _cache_len(self.n_inputs, self.batch_size, self.seq_len, cache_len)
         # the sampler draws cache_len steps per row; batches are windows of them
         self._sampler = StreamSampler(
             train if split == "train" else test, self.task_names, self.batch_size,
-            self.cache_len, seed=seed, noise_std=input_noise_std(cfg.dt_ms) if noise else 0.0)
+            self.cache_len, seed=seed, noise_std=input_noise_std(dt) if noise else 0.0)
         self._x = self._y = None
         self._pos = self.cache_len
         self._i_batch = 0

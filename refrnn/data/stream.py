@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends.backend import get_backend
-from .batch import gather_noisy_obs as _noisy_obs
-from .batch import one_hot_inputs as _one_hot_inputs
+from .batch import gather_noisy_obs, one_hot_inputs
 from ..tasks.trials import TrialBatch
 
 
@@ -42,7 +41,8 @@ def _new_rng(seed) -> np.random.Generator:
     return np.random.Generator(np.random.SFC64(seed))
 
 
-def _check_int(name, v, lo):
+def check_int(name, v, lo) -> int:
+    """``v`` as an int when it is an integer (not a bool) >= ``lo``; ValueError naming ``name``."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     return int(v)
@@ -81,10 +81,10 @@ class StreamSampler:
         missing = [t for t in self.task_names if t not in trials]
         if missing:
             raise ValueError(f"tasks not in trials: {missing[:5]}")
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.seq_len = _check_int("seq_len", seq_len, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seq_len = check_int("seq_len", seq_len, 1)
         self.noise_std = _check_std(noise_std)
-        self.seed = _check_int("seed", seed, 0)
+        self.seed = check_int("seed", seed, 0)
         self.backend = get_backend(backend or "cpu")
         tbs = [trials[t] for t in self.task_names]
         for t, tb in zip(self.task_names, tbs):
@@ -135,8 +135,8 @@ class StreamSampler:
         task_tb = np.repeat(tasks.ravel(), kept).reshape(B, T).T
 
         src_dev = bk.asarray(src)
-        obs = _noisy_obs(bk, self._obs, src_dev, self._noise[src], self.noise_std, self._rng)
-        x = _one_hot_inputs(bk, obs, task_tb, len(self.task_names))
+        obs = gather_noisy_obs(bk, self._obs, src_dev, self._noise[src], self.noise_std, self._rng)
+        x = one_hot_inputs(bk, obs, task_tb, len(self.task_names))
         self.served += 1
         return Batch(x, self._labels[src_dev],
                      bk.xp.ones((T, B), dtype=np.float32),
@@ -188,8 +188,8 @@ def trial_batch(trials: TrialBatch, task_index, n_tasks, idx, backend=None,
     decision_start and lengths are host int64 arrays.
     """
     bk = get_backend(backend or "cpu")
-    n_tasks = _check_int("n_tasks", n_tasks, 1)
-    task_index = _check_int("task_index", task_index, 0)
+    n_tasks = check_int("n_tasks", n_tasks, 1)
+    task_index = check_int("task_index", task_index, 0)
     if task_index >= n_tasks:
         raise ValueError(f"task_index {task_index} >= n_tasks {n_tasks}")
     idx = np.asarray(idx)
@@ -208,10 +208,10 @@ def trial_batch(trials: TrialBatch, task_index, n_tasks, idx, backend=None,
     src = np.where(valid, trials.offsets[idx][None, :] + t, 0)
     codes = np.where(valid, trials.noise[src], 0).astype(np.uint8)
     host = get_backend("cpu")  # gather on the host: only this batch travels
-    obs = _noisy_obs(host, trials.obs.astype(np.float32, copy=False), src, codes, std, rng)
+    obs = gather_noisy_obs(host, trials.obs.astype(np.float32, copy=False), src, codes, std, rng)
     obs *= valid[..., None]
     obs = bk.asarray(obs)
-    x = _one_hot_inputs(bk, obs, np.full(valid.shape, task_index), n_tasks, valid)
+    x = one_hot_inputs(bk, obs, np.full(valid.shape, task_index), n_tasks, valid)
     labels = np.where(valid, trials.labels[src], 0).astype(np.int64)
     batch = Batch(x, bk.asarray(labels), bk.asarray(valid, np.float32),
                   bk.asarray(np.where(valid, task_index, -1).astype(np.int64)))

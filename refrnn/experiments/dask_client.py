@@ -29,13 +29,14 @@ scheduler is asked for, and then :class:`DistSweepError` says what to install.
 """
 from __future__ import annotations
 
+import importlib
 import time
 import uuid
 from pathlib import Path
 from typing import Callable
 
 from ..files.atomic import atomic_write_text
-from .dask_worker import PROBE_DIR, probe_storage, run_task
+from .dask_worker import PROBE_DIR, probe_storage, refrnn_version, run_task
 
 INSTALL_HINT = "pip install 'refrnn[dist]'"
 
@@ -92,8 +93,9 @@ def check_workers(client, out_dir: Path, version: str) -> tuple[str, str, list]:
     """
     def probe_version():  # defined here so dask ships it by value: it must
         try:              # run on workers where refrnn does not import
-            import refrnn
-            return str(getattr(refrnn, "__version__", "unknown"))
+            # a probe of the worker's environment, not a dependency of this module
+            found = importlib.import_module("refrnn")
+            return str(getattr(found, "__version__", "unknown"))
         except Exception as exc:  # noqa: BLE001 - any import failure is the answer
             return f"none (import refrnn failed: {type(exc).__name__}: {exc})"
 
@@ -158,15 +160,14 @@ class DaskSession:
 
     def __init__(self, out_dir: Path, scheduler: str, jobs: int = 1,
                  connect_timeout: float = 20.0):
-        from .. import __version__
         self.distributed = import_distributed()
-        self.version = __version__
+        self.version = refrnn_version()
         self.out_dir = Path(out_dir).resolve()
         self.client, self.cluster = connect(scheduler, jobs, connect_timeout)
         self.token_file = None
         try:
             self.token_file, self.token, self.workers = check_workers(
-                self.client, self.out_dir, __version__)
+                self.client, self.out_dir, self.version)
         except BaseException:
             self.close()
             raise

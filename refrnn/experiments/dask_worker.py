@@ -8,17 +8,32 @@ a failed record, so dask does not retry it; anything else (a lost worker, an
 OSError of the storage, MemoryError) is left to dask's own retries.
 
 Nothing here imports dask at module level: the functions also run (and are
-tested) without a cluster.
+tested) without a cluster. The run itself (training, its done marker and
+failed flag) is :mod:`refrnn.experiments.one_run`, as for a local sweep.
 """
 from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
 
+from ..run.training import TrainingDiverged
+from .one_run import failed_flag, resumable_step, train_run
+
 PROBE_DIR = "_probe"
+
+
+def refrnn_version() -> str:
+    """The version of the refrnn this process runs (``refrnn.__version__``).
+
+    Read from the loaded package, not imported: importing this module has run
+    refrnn/__init__.py already, and experiments/ sits below the package's
+    public surface in the layer rule (docs/architecture.md).
+    """
+    return str(sys.modules["refrnn"].__version__)
 
 
 class RunStopped(RuntimeError):
@@ -108,18 +123,6 @@ class _Watch:
                 raise RunStopped(f"cancelled at step {info['step']}")
 
 
-def checkpoint_step(run_dir: Path):
-    """The step of ``run_dir/last.h5``, or None when there is none (usable)."""
-    from ..run.checkpoint import CheckpointError, load_checkpoint
-    path = Path(run_dir) / "last.h5"
-    if not path.is_file():
-        return None
-    try:
-        return load_checkpoint(path).step
-    except (CheckpointError, OSError):
-        return None
-
-
 def _log(out_dir: Path, name: str, line: str) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with open(out_dir / "_logs" / f"{name}.log", "a", encoding="utf-8") as fh:
@@ -132,7 +135,7 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
 
     Args:
         name: the run's name (its directory under the sweep folder).
-        spec: :func:`refrnn.experiments.sweep.run_spec`'s dict (run_dir, label, seed,
+        spec: :func:`refrnn.experiments.one_run.run_spec`'s dict (run_dir, label, seed,
             config, restart).
         version: the client's refrnn version; another one here fails the run.
         token_file, token: the client's probe file (relative to the sweep
@@ -143,17 +146,14 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
         ``resumed_from`` (checkpoint step it started from, or None) and
         ``seconds`` (this attempt's wall time).
     """
-    from .. import __version__
-    from .sweep import failed_flag, train_run
-    from ..run.training import TrainingDiverged
-
     t0 = time.time()
     run_dir = Path(spec["run_dir"])
     out_dir = run_dir.parent
     rec = {"name": name, "worker": worker_name(), "error": None,
            "resumed_from": None, "seconds": 0.0}
-    if version != __version__:
-        rec["error"] = (f"worker {rec['worker']} has refrnn {__version__}, the "
+    mine = refrnn_version()
+    if version != mine:
+        rec["error"] = (f"worker {rec['worker']} has refrnn {mine}, the "
                         f"client {version}; install the same version everywhere")
         return rec
     if not (out_dir / token_file).is_file():
@@ -170,7 +170,7 @@ def run_task(name: str, spec: dict, version: str, token_file: str, token: str,
         else:
             spec = {**spec, "restart": False}
     if not spec.get("restart"):
-        rec["resumed_from"] = checkpoint_step(run_dir)
+        rec["resumed_from"] = resumable_step(run_dir)
     start = ("from scratch" if rec["resumed_from"] is None
              else f"resuming from step {rec['resumed_from']}")
     _log(out_dir, name, f"attempt on {rec['worker']} (pid {os.getpid()}), {start}")

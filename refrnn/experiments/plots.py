@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..files.atomic import atomic_output
+from .grid import default_label
+from .one_run import has_done_marker, read_done_marker
 from .summary import Curve, read_metrics
 
 LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")
@@ -46,12 +48,11 @@ def _read_json(path: Path) -> dict:
 
 
 def load_run(run_dir: str | Path) -> RunCurves:
-    """Read a run directory (metrics.csv, config.json, sweep_done.json)."""
+    """Read a run directory (metrics.csv, config.json, its done marker)."""
     run_dir = Path(run_dir)
     curve = read_metrics(run_dir)
     cfg = _read_json(run_dir / "config.json")
-    marker = _read_json(run_dir / "sweep_done.json")
-    from .sweep import default_label
+    marker = read_done_marker(run_dir) or {}
     label = marker.get("label") or default_label(
         {k: cfg[k] for k in LABEL_KEYS if k in cfg}) or run_dir.name
     return RunCurves(run_dir, label, int(cfg.get("seed", marker.get("seed", 0))),
@@ -61,7 +62,7 @@ def load_run(run_dir: str | Path) -> RunCurves:
 def collect_runs(paths) -> list[RunCurves]:
     """Load run directories; a folder without metrics.csv is searched one
     level down (so a sweep folder stands for its finished runs: those with a
-    sweep_done.json marker, or all when none has one).
+    done marker, or all when none has one).
 
     Raises ValueError naming a path that holds no run.
     """
@@ -72,7 +73,7 @@ def collect_runs(paths) -> list[RunCurves]:
             continue
         subs = sorted(d for d in p.glob("*") if (d / "metrics.csv").is_file()) \
             if p.is_dir() else []
-        finished = [d for d in subs if (d / "sweep_done.json").is_file()]
+        finished = [d for d in subs if has_done_marker(d)]
         subs = finished or subs  # in a sweep folder, finished runs only
         if not subs:
             raise ValueError(f"{p} is not a run directory (no metrics.csv) and "

@@ -1,78 +1,23 @@
 """Read run directories back: learning curves, per-run and per-config summaries.
 
 Used by :mod:`refrnn.experiments.sweep` (summary table) and :mod:`refrnn.experiments.plots`
-(figures). Nothing here trains.
+(figures). Nothing here trains; a run's done marker is read through
+:mod:`refrnn.experiments.one_run`, which writes it.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from ..run.metrics_csv import Curve, read_metrics  # metrics.csv: written and read there
 from ..run.settings import TrainConfig
 from ..files.tables import format_table
+from .one_run import DONE_MARKER, has_done_marker, read_done_marker
 
-DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 THRESHOLDS = (0.8, 0.9)
-# Column names of train()'s metrics.csv (refrnn/run/loop.py:
-# step, loss, mean_perf, mean_decision_acc, perf_<task>..., acc_<task>...,
-# seconds).
-STEP_COLS = ("step",)
-MEAN_COLS = ("mean_perf",)
-TIME_COLS = ("seconds",)
-TASK_PREFIX = "perf_"  # per-task performance columns: perf_<task>
-
-
-@dataclasses.dataclass
-class Curve:
-    """A run's metrics log as arrays.
-
-    Attributes:
-        steps: (E,) int, the training step of each evaluation.
-        mean_perf: (E,) float, mean performance over tasks.
-        seconds: (E,) float, wall time since the run started (NaN if absent).
-        task_perf: dict task name -> (E,) float.
-    """
-
-    steps: np.ndarray
-    mean_perf: np.ndarray
-    seconds: np.ndarray
-    task_perf: dict
-
-
-def _pick(columns, names, path):
-    for name in names:
-        if name in columns:
-            return name
-    raise ValueError(f"{path}: no column among {names}; columns are {columns}")
-
-
-def read_metrics(run_dir: str | Path) -> Curve:
-    """Read ``run_dir/metrics.csv`` (ValueError naming the file if unusable)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise ValueError(f"{path} has no evaluation rows")
-    cols = list(rows[0])
-    step_c = _pick(cols, STEP_COLS, path)
-    mean_c = _pick(cols, MEAN_COLS, path)
-    time_c = next((c for c in TIME_COLS if c in cols), None)
-
-    def column(name):
-        return np.array([float(r[name]) if r[name] not in ("", None) else np.nan
-                         for r in rows])
-
-    tasks = {c[len(TASK_PREFIX):]: column(c) for c in cols
-             if c.startswith(TASK_PREFIX)}
-    seconds = column(time_c) if time_c else np.full(len(rows), np.nan)
-    return Curve(column(step_c).astype(int), column(mean_c), seconds, tasks)
 
 
 def steps_to_reach(curve: Curve, level: float):
@@ -118,37 +63,14 @@ def summarize_run(run_dir: Path, label: str, seed: int,
     row.steps_to_80 = steps_to_reach(curve, THRESHOLDS[0])
     row.steps_to_90 = steps_to_reach(curve, THRESHOLDS[1])
     wall = float(curve.seconds[-1])
-    marker = Path(run_dir) / DONE_MARKER
-    if math.isnan(wall) and marker.is_file():
-        wall = json.loads(marker.read_text(encoding="utf-8"))["worker_seconds"]
+    if math.isnan(wall):
+        wall = float((read_done_marker(run_dir) or {}).get("worker_seconds", math.nan))
     row.wall_s = None if math.isnan(wall) else round(wall, 3)
-    if error is None and marker.is_file():
+    if error is None and has_done_marker(run_dir):
         row.status = "done"
     elif error is None:
-        row.error = "unfinished (no sweep_done.json)"
+        row.error = f"unfinished (no {DONE_MARKER})"
     return row
-
-
-def is_done(run_dir: Path, config: dict | None = None) -> bool:
-    """A run counts as finished when its marker and metrics log both exist
-    (and, given ``config``, the marker records the same configuration once
-    defaults are filled in, so {"device": "cpu"} equals {}; a changed one,
-    e.g. more steps, is run again with resume)."""
-    marker = run_dir / DONE_MARKER
-    if not (marker.is_file() and (run_dir / "metrics.csv").is_file()):
-        return False
-    if config is None:
-        return True
-    try:
-        done = json.loads(marker.read_text(encoding="utf-8")).get("config")
-    except ValueError:
-        return False
-    if not isinstance(done, dict):
-        return False
-    try:
-        return TrainConfig.from_dict(done) == TrainConfig.from_dict(config)
-    except ValueError:  # a marker from other code: only an exact match counts
-        return done == config
 
 
 def seed_stats(values):

@@ -6,7 +6,8 @@ crash cannot take the others down, and each gets its share of BLAS threads),
 ``jobs`` at a time, into ``out_dir/<label>__seed<seed>/``. A run that
 finished carries a ``sweep_done.json`` marker (written atomically after
 ``train`` returned) and is skipped on a rerun; an unfinished one resumes from
-its ``last.h5``. The summary (one row per run, one row per configuration with
+its ``last.h5``. What one run does (train, marker, failed flag) is
+:mod:`refrnn.experiments.one_run`, shared with the dask tasks. The summary (one row per run, one row per configuration with
 mean and spread over seeds) is read back from each run's ``metrics.csv``.
 With ``scheduler=`` the runs go to a dask.distributed cluster instead, one
 task per run (:mod:`refrnn.experiments.dask_client`); everything else is the same.
@@ -33,15 +34,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..data.cache import build_cache, default_cache_path
 from ..files.atomic import atomic_write_text
-from ..run.settings import TrainConfig, normalize_keys
-from .grid import (  # noqa: F401  (re-exported)
-    RunSpec, default_label, expand_grid, validate_specs,
-)
-from .summary import (  # noqa: F401  (re-exported)
-    DONE_MARKER, RunSummary, aggregate, is_done, read_metrics, summarize_run, summary_table,
-)
 from ..files.tables import write_csv
+from ..run.settings import TrainConfig, normalize_keys
+from .dask_client import DaskSession, import_distributed
+from .grid import RunSpec, expand_grid, validate_specs
+from .one_run import failed_flag, is_done, run_spec
+from .summary import RunSummary, aggregate, summarize_run
 
 
 def _worker_env(jobs: int) -> dict:
@@ -55,70 +55,25 @@ def _worker_env(jobs: int) -> dict:
     return env
 
 
-def train_run(spec: dict, callback=None) -> None:
-    """Train one run of a sweep in this process and mark it finished.
-
-    ``spec`` holds ``run_dir``, ``label``, ``seed``, ``config`` (the
-    TrainConfig overrides) and ``restart``. An existing run directory is
-    resumed (train starts afresh when it has no ``last.h5``), or wiped and
-    started again when ``restart`` is true. ``callback`` is passed to train.
-    Raises what train raises; the marker is written only after it returned.
-    """
-    from ..run.training import train
-    run_dir = Path(spec["run_dir"])
-    t0 = time.time()
-    # a directory without last.h5 (a run that failed before its first save) restarts
-    restart = (bool(spec.get("restart")) or not (run_dir / "last.h5").is_file()) \
-        and run_dir.exists()
-    train(resume=run_dir.exists() and not restart, force=restart, quiet=True,
-          callback=callback,
-          **dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
-    atomic_write_text(run_dir / DONE_MARKER, json.dumps({
-        "label": spec["label"], "seed": spec["seed"], "config": spec["config"],
-        "worker_seconds": round(time.time() - t0, 3),
-        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }, indent=2))
-
-
-def run_worker(spec_path: str | Path) -> int:
-    """Child-process entry: :func:`train_run` on a spec file; exit status."""
-    train_run(json.loads(Path(spec_path).read_text(encoding="utf-8")))
-    return 0
-
-
-def run_spec(spec: RunSpec, out_dir: Path, base: dict, restart: bool) -> dict:
-    """What a worker needs to train ``spec`` (see :func:`train_run`)."""
-    return {"run_dir": str(out_dir / spec.name), "label": spec.label,
-            "seed": spec.seed, "config": {**base, **spec.overrides},
-            "restart": restart}
-
-
 def prebuild_caches(specs: list[RunSpec], base: dict,
                     say: Callable[[str], None]) -> None:
     """Build each distinct trial cache once, before the workers start, so
     parallel runs do not all generate the same trials at the same time."""
-    from ..data import cache as C
     seen = set()
     for spec in specs:
         cfg = TrainConfig.from_dict({**base, **spec.overrides}).resolved()
         args, kw = cfg.cache_request()
         path = (Path(cfg.cache_path) if cfg.cache_path
-                else C.default_cache_path(*args, **kw))
+                else default_cache_path(*args, **kw))
         if path in seen or path.exists():
             continue
         seen.add(path)
         say(f"building trial cache {path}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            C.build_cache(*args, path=path, **kw)
+            build_cache(*args, path=path, **kw)
         except (OSError, ValueError) as exc:  # the run itself will report it
             say(f"could not build {path}: {exc}")
-
-
-def failed_flag(out_dir: Path, name: str) -> Path:
-    """``_logs/<run>.failed``: why the run failed last time; while it exists
-    ``restart_failed`` starts the run afresh."""
-    return out_dir / "_logs" / f"{name}.failed"
 
 
 def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
@@ -128,7 +83,7 @@ def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
     log_file = out_dir / "_logs" / f"{spec.name}.log"
     atomic_write_text(spec_file, json.dumps(
         run_spec(spec, out_dir, base, restart), indent=2))
-    code = ("import sys; from refrnn.experiments.sweep import run_worker; "
+    code = ("import sys; from refrnn.experiments.one_run import run_worker; "
             "sys.exit(run_worker(sys.argv[1]))")
     with open(log_file, "ab") as log:
         try:
@@ -197,14 +152,12 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if scheduler is not None:  # fail on a missing extra before writing anything
-        from .dask_client import import_distributed
         import_distributed()
     out_dir = Path(out_dir)
     for sub in ("_specs", "_logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     session = None
     if scheduler is not None:  # connect and check workers before building caches
-        from .dask_client import DaskSession
         session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
     try:
         return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,

@@ -6,15 +6,18 @@ Layout of a checkpoint file::
                               b (N,), w_rec (nnz,), W_out (n_out, N), b_out (n_out,), h0 (N,)
     /mask/indptr, /indices    the recurrent CSR pattern (N + 1,), (nnz,); attr shape
     /optim/...                the optimiser's state_dict (nested groups)
-    /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, rng, extra
+    /json/<name>              uint8 UTF-8 JSON blobs: config, sampler, extra
     attrs: format, step       checkpoint format version, updates done
 
 Each dataset carries a ``sha256`` attribute (of dtype, shape and bytes, as
-``digest.array_sha256`` computes it); loading checks them all, so a
-flipped byte is an error rather than a silently wrong model; structural HDF5
-damage is a CheckpointError too. Format 1 files (refrnn 0.1.0) stored the
-parameters as ``params/k0..k4`` with their names in a JSON attribute; they
-still load. Writes go through ``refrnn.files.atomic.atomic_bytes`` (built in
+``digest.array_sha256`` computes it; written and read by
+:mod:`refrnn.files.checked_h5`); loading checks them all, so a flipped byte
+is an error rather than a silently wrong model; structural HDF5 damage is a
+CheckpointError too. Older formats still load: format 1 (refrnn 0.1.0)
+stored the parameters as ``params/k0..k4`` with their names in a JSON
+attribute; formats 1 and 2 also hold ``json/rng``, a note on the seeds that
+the config and the sampler state already hold, which is ignored. Writes go
+through ``refrnn.files.atomic.atomic_bytes`` (built in
 memory, then temporary file, fsync, rename), so a failed write (full disk
 included) leaves the old checkpoint untouched.
 """
@@ -28,11 +31,13 @@ import h5py
 import numpy as np
 
 from ..files.atomic import atomic_bytes
-from ..files.digest import array_sha256
+from ..files.checked_h5 import ChecksumMismatch, read_checked, write_dataset
 from ..files.errors import H5_DAMAGE, damage_text, raise_os_cause
 
-FORMAT = "refrnn-checkpoint-2"
-READABLE = ("refrnn-checkpoint-1", FORMAT)  # 1: parameters as a k0..kN tree
+FORMAT = "refrnn-checkpoint-3"
+# 1: parameters as a k0..kN tree; 1 and 2: an unused json/rng blob besides
+READABLE = ("refrnn-checkpoint-1", "refrnn-checkpoint-2", FORMAT)
+JSON_BLOBS = ("config", "sampler", "extra")
 
 
 class CheckpointError(ValueError):
@@ -51,7 +56,6 @@ class Checkpoint:
     optim: dict
     config: dict
     sampler: dict | None = None
-    rng: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
@@ -65,13 +69,13 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
             _write_params(f.create_group("params", track_order=True), ckpt.params)
             m = f.create_group("mask")
             m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
-            _dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
-            _dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
+            write_dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
+            write_dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
             _write_tree(f.create_group("optim"), ckpt.optim)
             j = f.create_group("json")
-            for name in ("config", "sampler", "rng", "extra"):
+            for name in JSON_BLOBS:
                 blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
-                _dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
+                write_dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
     return path
 
 
@@ -88,7 +92,7 @@ def load_checkpoint(path) -> Checkpoint:
                 raise CheckpointError(f"checkpoint {str(path)!r} has format {fmt!r}, "
                                       f"expected one of {READABLE}")
             js = {k: decode_arrays(json.loads(_read(f["json"][k]).tobytes().decode("utf-8")))
-                  for k in ("config", "sampler", "rng", "extra")}
+                  for k in JSON_BLOBS}
             return Checkpoint(
                 step=int(f.attrs["step"]),
                 params=(_read_tree(f["params"]) if fmt == READABLE[0]
@@ -97,7 +101,7 @@ def load_checkpoint(path) -> Checkpoint:
                 mask_indices=_read(f["mask/indices"]),
                 mask_shape=tuple(int(v) for v in f["mask"].attrs["shape"]),
                 optim=_read_tree(f["optim"]),
-                config=js["config"], sampler=js["sampler"], rng=js["rng"], extra=js["extra"])
+                config=js["config"], sampler=js["sampler"], extra=js["extra"])
     except CheckpointError:
         raise
     except H5_DAMAGE as e:
@@ -107,8 +111,9 @@ def load_checkpoint(path) -> Checkpoint:
                               "with --force") from None
 
 
-def checkpoint_step(path):
-    """The step stored in checkpoint ``path`` (attributes only, no checksums), or
+def peek_step(path):
+    """The step stored in the checkpoint file ``path``, read from its attributes alone
+    (no checksums, no other data: cheap, for a progress line), or
     None when it is missing or unreadable (:func:`load_checkpoint` says why)."""
     try:
         with h5py.File(path, "r") as f:
@@ -138,22 +143,13 @@ def decode_arrays(o):
     return o
 
 
-def _dataset(group, name, arr):
-    arr = np.array(arr, order="C")  # keeps 0-d arrays 0-d
-    d = group.create_dataset(name, data=arr)
-    d.attrs["sha256"] = array_sha256(arr)
-    return d
-
-
 def _read(dset) -> np.ndarray:
-    arr = np.array(dset[()], order="C")
-    want = dset.attrs.get("sha256")
-    want = want.decode() if isinstance(want, bytes) else want
-    if want != array_sha256(arr):
+    try:
+        return read_checked(dset)
+    except ChecksumMismatch:
         raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
                               f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
-                              "delete the file or start a new run with --force")
-    return arr
+                              "delete the file or start a new run with --force") from None
 
 
 def _write_params(group, params: dict):
@@ -161,7 +157,7 @@ def _write_params(group, params: dict):
     for k, v in params.items():
         if not isinstance(k, str) or not k.isidentifier():
             raise ValueError(f"parameter name {k!r} is not a valid dataset name")
-        _dataset(group, k, _host(v))
+        write_dataset(group, k, _host(v))
 
 
 def _write_tree(group, obj):
@@ -182,7 +178,7 @@ def _write_tree(group, obj):
         if isinstance(v, (dict, list, tuple)):
             _write_tree(group.create_group(name), v)
         elif isinstance(v, np.ndarray) or getattr(v, "ndim", 0) > 0:
-            _dataset(group, name, _host(v))
+            write_dataset(group, name, _host(v))
         else:
             scalars[name] = _json_default(v) if isinstance(v, (np.generic,)) else _host_scalar(v)
     group.attrs["scalars"] = json.dumps(scalars)

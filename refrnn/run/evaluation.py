@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .scoring import SCORES, check_score, last_step, yang2019_correct
+from .scoring import SCORES, check_score, neurogym_correct, yang2019_correct
+from ..data.stream import trial_batch
 from ..files.tables import format_table, write_csv
 
 MEAN = "mean"
@@ -59,7 +60,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
     """Score ``model`` on whole held-out trials of every task.
 
     Args:
-        model: an RNN (``model.forward(x, rng=None) -> (y, cache)``, y (T, B, 17);
+        model: an RNN (``model.forward(x, rng=None) -> (y, record)``, y (T, B, 17);
             ``model.backend``).
         test_trials: dict task name -> TrialBatch.
         task_names: list of task names in one-hot order (the model's input).
@@ -77,7 +78,6 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         "perf_yang2019", "perf_neurogym"}, plus "mean" (unweighted over tasks;
         "n" is the total number of trials).
     """
-    from ..data.stream import trial_batch  # lazily: data imports the task code
 
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
@@ -110,11 +110,11 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
                 noise_std=input_noise_std if noise else 0.0, rng=host_rng)
             y, _ = model.forward(batch.x, rng=rec_rng)
             pred = to_np(xp.argmax(y, axis=-1))
-            labels, ln = to_np(batch.labels), to_np(ln)
+            y_host, labels, ln = to_np(y), to_np(batch.labels), to_np(ln)
             ok, h, s = score_outputs(pred, labels, to_np(ds), ln)
             correct["refrnn"] += int(ok.sum())
-            correct["yang2019"] += int(yang2019_correct(to_np(y), labels, ln).sum())
-            correct["neurogym"] += int(np.sum(last_step(pred, ln) == last_step(labels, ln)))
+            correct["yang2019"] += int(yang2019_correct(y_host, labels, ln).sum())
+            correct["neurogym"] += int(neurogym_correct(y_host, labels, ln).sum())
             hits += h
             steps += s
         perfs = {f"perf_{r}": c / n if n else float("nan") for r, c in correct.items()}

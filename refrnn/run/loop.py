@@ -1,12 +1,14 @@
-"""The update loop of :func:`refrnn.train` and the run directory's files.
+"""The training step, first, and the loop of bookkeeping around it.
 
-One update s (0-based; "step s+1" once done): next stream batch -> forward
-with recurrent noise from ``seed_for(seed, 1, s)`` -> cross-entropy ->
-backward -> clip -> Adam. After update s+1: evaluate when s+1 is a multiple of
-``eval_every`` (or the last step), append a row to ``metrics.csv`` and save
-``best.h5`` on a new best; then save ``last.h5`` every ``checkpoint_every``
-updates. Everything a resumed run needs (weights, Adam moments, sampler RNG,
-running loss, best score, elapsed time) is in ``last.h5``.
+:func:`train_step` is one update: a stream batch -> forward with recurrent
+noise -> cross-entropy -> backward (BPTT) -> clip -> Adam. :class:`Loop`
+calls it for update s (0-based; "step s+1" once done) with the noise of
+``seed_for(seed, 1, s)``; after update s+1 it evaluates when s+1 is a
+multiple of ``eval_every`` (or the last step), appends a row to
+``metrics.csv`` (:mod:`refrnn.run.metrics_csv`) and saves ``best.h5`` on a new
+best; then saves ``last.h5`` every ``checkpoint_every`` updates. Everything a
+resumed run needs (weights, Adam moments, sampler RNG, running loss, best
+score, elapsed time) is in ``last.h5``.
 
 One loss figure is reported everywhere: the mean training loss over the
 updates since the previous metrics.csv row (``mean_loss`` in the callback,
@@ -16,7 +18,6 @@ how to resume; every file is replaced atomically, so nothing is half-written.
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,15 +25,49 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.atomic import atomic_write_text
+from . import metrics_csv
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
-from .settings import TrainConfig
-from ..files.errors import FileError, file_errors
 from .evaluation import MEAN, evaluate, results_table, write_results_csv
 from .progress import eta_suffix, fmt_loss
+from .settings import TrainConfig
+from ..core import losses
+from ..core.optim import Adam, clip_grad_norm, grad_norm
+from ..files.atomic import atomic_write_text
+from ..files.errors import FileError
 from ..tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
+
+
+def train_step(model, opt, batch, rng, cfg):
+    """One Adam update of ``model`` on one stream batch.
+
+    Args:
+        model: the RNN (refrnn.core.model), parameters changed in place.
+        opt: its Adam (refrnn.core.optim).
+        batch: a stream batch: x (T, B, n_in), labels (T, B) int, weights (T, B).
+        rng: the backend generator of this update's recurrent noise.
+        cfg: the TrainConfig (fix_weight: loss weight of fixation steps;
+            clip: gradient-norm bound, 0 = none).
+    Returns:
+        (loss, gradient norm before clipping) as floats. The update is applied
+        only when both are finite; otherwise nothing changes (a NaN norm when
+        the loss itself is not finite) and the caller stops the run.
+    """
+    xp = model.xp
+    y, record = model.forward(batch.x, rng=rng)
+    w = batch.weights
+    if cfg.fix_weight != 1.0:
+        w = w * xp.where(batch.labels == 0, cfg.fix_weight, 1.0).astype(w.dtype)
+    loss, dy = losses.cross_entropy(y, batch.labels, w, xp=xp)
+    loss = float(loss)
+    if not math.isfinite(loss):
+        return loss, math.nan
+    grads = model.backward(record, dy)
+    norm = clip_grad_norm(grads, cfg.clip) if cfg.clip > 0 else grad_norm(grads)
+    if math.isfinite(norm):
+        opt.step(model.params, grads)
+    return loss, float(norm)
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,24 +105,11 @@ def seed_for(seed: int, stream: int, step: int = 0) -> int:
 def now() -> float:
     return time.perf_counter()
 
-LITERATURE_COLUMNS = ["mean_perf_yang2019", "mean_perf_neurogym"]
-
-
-def metrics_columns(names):
-    """metrics.csv header: step, loss, means, perf_<task>..., acc_<task>..., seconds.
-
-    The means are refrnn's perf, decision accuracy, and the Yang 2019 and
-    neurogym perf (refrnn.run.scoring); per-task columns use refrnn's rule."""
-    return (["step", "loss", "mean_perf", "mean_decision_acc"] + LITERATURE_COLUMNS
-            + [f"perf_{t}" for t in names] + [f"acc_{t}" for t in names] + ["seconds"])
-
 
 class Loop:
     """State of one training run between updates (see the module docstring)."""
 
     def __init__(self, cfg, model, sampler, test_trials, names, quiet=False, callback=None):
-        from ..core.optim import Adam
-
         self.cfg, self.model, self.sampler = cfg, model, sampler
         self.test_trials, self.names = test_trials, names
         self.quiet, self.callback = quiet, callback
@@ -110,7 +132,7 @@ class Loop:
     def start(self):
         """A fresh run: write config.json and the metrics header; score step 0."""
         atomic_write_text(self.out / "config.json", self.cfg.to_json())
-        atomic_write_text(self.out / "metrics.csv", ",".join(metrics_columns(self.names)) + "\n")
+        metrics_csv.start_metrics(self.out, self.names)
         self.evaluate_and_log()
         self.save("last.h5")
 
@@ -130,21 +152,11 @@ class Loop:
         self.step = self.saved_step = self.start_step = ckpt.step
         self.t0 = now()
         self.start_seconds = self.seconds0
-        self._trim_metrics(ckpt.step)
+        try:
+            metrics_csv.trim_rows(self.out, self.names, ckpt.step)
+        except metrics_csv.MetricsMismatch as err:
+            raise CheckpointError(str(err)) from None
         atomic_write_text(self.out / "config.json", self.cfg.to_json())
-
-    def _trim_metrics(self, step):
-        path = self.out / "metrics.csv"
-        header = metrics_columns(self.names)
-        rows = []
-        if path.is_file():
-            with file_errors(path, "read"), open(path, newline="", encoding="utf-8") as f:
-                r = csv.reader(f)
-                if next(r, None) != header:
-                    raise CheckpointError(f"{str(path)!r} has other columns than this run")
-                rows = [row for row in r if row and int(row[0]) <= step]
-        lines = [",".join(header)] + [",".join(row) for row in rows]
-        atomic_write_text(path, "\n".join(lines) + "\n")
 
     def eta(self) -> float:
         """Seconds left, from this session's pace (NaN before its first update)."""
@@ -165,8 +177,6 @@ class Loop:
             mask_indptr=np.asarray(m.mask.indptr), mask_indices=np.asarray(m.mask.indices),
             mask_shape=tuple(m.mask.shape), optim=self.opt.state_dict(),
             config=self.cfg.to_dict(), sampler=self.sampler.get_state(),
-            rng={"noise": "update s draws from SeedSequence([seed, 1, s])",
-                 "seed": self.cfg.seed, "sampler_seed": self.sampler.seed},
             extra={"best_perf": self.best_perf, "best_step": self.best_step,
                    "loss_sum": self.loss_sum, "loss_n": self.loss_n,
                    "last_loss": self.last_loss, "seconds": self.seconds()})
@@ -187,16 +197,7 @@ class Loop:
         res = self.evaluate()
         loss = self.loss_sum / self.loss_n if self.loss_n else math.nan
         self.loss_sum, self.loss_n, self.row_loss = 0.0, 0, loss
-        row = ([self.step, "" if math.isnan(loss) else repr(loss),
-                repr(res[MEAN]["perf"]), repr(res[MEAN]["decision_acc"])]
-               + [repr(res[MEAN][c[len("mean_"):]]) for c in LITERATURE_COLUMNS]
-               + [repr(res[t]["perf"]) for t in self.names]
-               + [repr(res[t]["decision_acc"]) for t in self.names]
-               + [f"{self.seconds():.3f}"])
-        path = self.out / "metrics.csv"  # rewritten whole: a full disk cannot cut a row
-        with file_errors(path, "read"):
-            text = path.read_text(encoding="utf-8")
-        atomic_write_text(path, text + ",".join(str(v) for v in row) + "\n")
+        metrics_csv.append_row(self.out, self.names, self.step, loss, res, self.seconds())
         perf = res[MEAN]["perf"]
         if perf > self.best_perf:
             self.best_perf, self.best_step = perf, self.step
@@ -208,27 +209,14 @@ class Loop:
 
     # -------------------------------------------------------------- the loop
     def update(self):
-        """One Adam update from one stream batch; returns the batch loss."""
-        from ..core.losses import cross_entropy
-        from ..core.optim import clip_grad_norm, grad_norm
-
-        cfg, m, xp = self.cfg, self.model, self.bk.xp
+        """:func:`train_step` on the next stream batch; returns its loss."""
         s = self.step + 1
-        batch = self.sampler.next()
-        rng = self.bk.rng(seed_for(cfg.seed, NOISE_STREAM, self.step))
-        y, cache = m.forward(batch.x, rng=rng)
-        w = batch.weights
-        if cfg.fix_weight != 1.0:
-            w = w * xp.where(batch.labels == 0, cfg.fix_weight, 1.0).astype(w.dtype)
-        loss, dy = cross_entropy(y, batch.labels, w, xp=xp)
-        loss = float(loss)
+        rng = self.bk.rng(seed_for(self.cfg.seed, NOISE_STREAM, self.step))
+        loss, norm = train_step(self.model, self.opt, self.sampler.next(), rng, self.cfg)
         if not math.isfinite(loss):
             self._diverged(f"loss is {loss}", s)
-        grads = m.backward(cache, dy)
-        norm = clip_grad_norm(grads, cfg.clip) if cfg.clip > 0 else grad_norm(grads)
         if not math.isfinite(norm):
             self._diverged(f"gradient norm is {norm}", s)
-        self.opt.step(m.params, grads)
         self.step = s
         return loss
 
@@ -286,9 +274,7 @@ class Loop:
         write_results_csv(self.last_eval, self.out / "eval.csv")
 
     def result(self) -> RunResult:
-        path = self.out / "metrics.csv"
-        with file_errors(path, "read"), open(path, newline="", encoding="utf-8") as f:
-            history = list(csv.DictReader(f))
+        history = metrics_csv.read_rows(self.out)
         return RunResult(out=self.out, config=self.cfg, step=self.step,
                          final_loss=self.last_loss, eval=self.last_eval,
                          best_perf=self.best_perf, best_step=self.best_step,

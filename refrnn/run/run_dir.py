@@ -4,17 +4,22 @@
     prepare_run_dir(cfg, resume, force)  the same, then create ``out`` (force: clear it)
     check_task_dt(cfg)                   ConfigError when dt does not fit the task set
     resume_line(step, steps)             "resuming from step N of M"
+    checkpoint_path(run_dir, checkpoint) the checkpoint file "last", "best" or a path names
 
 :func:`refrnn.run.training.train` calls them around the run directory's lock
 (:mod:`refrnn.files.locks`).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
+from ..tasks.registry import check_dt_fits
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
+CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
 
 
 def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
@@ -60,7 +65,6 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
 
 def check_task_dt(cfg: TrainConfig) -> None:
     """ConfigError (key dt) when dt does not divide the task set's period lengths."""
-    from ..tasks.registry import check_dt_fits
     try:
         check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
     except ValueError as e:
@@ -72,3 +76,21 @@ def resume_line(step: int, steps: int) -> str:
     if step >= steps:
         return f"run already at step {step} of {steps}: nothing to train (evaluating only)"
     return f"resuming from step {step} of {steps}"
+
+
+def checkpoint_path(run_dir, checkpoint: str = "last") -> Path:
+    """The checkpoint file of a run: ``run_dir/last.h5``, ``run_dir/best.h5`` or the
+    file ``checkpoint`` names.
+
+    ConfigError with key "run_dir" when ``run_dir`` has no config.json, key
+    "checkpoint" when ``checkpoint`` is neither last, best nor an existing
+    file (a missing last.h5 / best.h5 is load_checkpoint's to report).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"{str(run_dir)!r} is not a run directory (no config.json)", "run_dir")
+    if checkpoint in CHECKPOINT_NAMES:
+        return run_dir / f"{checkpoint}.h5"
+    if not Path(checkpoint).is_file():
+        raise ConfigError(f"{str(checkpoint)!r} is neither last, best nor a file", "checkpoint")
+    return Path(checkpoint)

@@ -23,9 +23,10 @@ from typing import Optional
 
 from ..backends.backend import DEVICES
 from ..core.masks import MASK_KINDS, in_degree
-from ..core.model import ACTIVATIONS, DTYPES
+from ..core.model import ACTIVATIONS, DTYPES, ModelConfig
 from ..tasks.encoding import COMPAT_MODES
-from ..tasks.registry import TASK_SETS
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, task_names
+from ..tasks.trials import N_CLASSES, N_OBS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,7 +68,7 @@ class TrainConfig:
     radius ``init_radius``. See each field's help text.
     """
 
-    task_set: str = setting("yang19", "Task battery.", choices=tuple(TASK_SETS))
+    task_set: str = setting(DEFAULT_TASK_SET, "Task battery.", choices=tuple(TASK_SETS))
     compat: Optional[str] = setting(None, "Reference-compatibility rules "
                                     "(default: refrnn's own).", choices=COMPAT_MODES)
     dt: Optional[int] = setting(None, "Time step in ms (default: the task set's, "
@@ -94,6 +95,8 @@ class TrainConfig:
     input_noise: bool = setting(True, "Input noise on training batches.")
     seed: int = setting(0, "Seed of weights, batches and noise.", min=0)
     cache_seed: int = setting(0, "Seed of the cached trials.", min=0)
+    task_seed: int = setting(0, "Task-set seed of the cached trials (fixes the "
+                             "delayed-match delays).", min=0)
     trials_per_task: int = setting(1000, "Cached training trials per task.", min=1)
     eval_trials: int = setting(100, "Held-out test trials per task.", min=1)
     eval_every: int = setting(100, "Evaluate every this many steps.", min=1)
@@ -131,7 +134,18 @@ class TrainConfig:
     def cache_request(self):
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
-                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms))
+                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms,
+                     task_seed=self.task_seed))
+
+    def model_config(self) -> ModelConfig:
+        """The network of this run (training and export build it from here): inputs
+        N_OBS + one per task of ``task_set``, N_CLASSES outputs."""
+        return ModelConfig(n_in=N_OBS + len(task_names(self.task_set)), n_out=N_CLASSES,
+                           n_hidden=int(self.hidden), activation=self.activation,
+                           alpha=float(self.alpha), sigma_rec=float(self.sigma_rec),
+                           mask=self.mask, sparsity=float(self.sparsity),
+                           mask_seed=int(self.mask_seed), dtype=self.dtype,
+                           train_h0=bool(self.train_h0), init_radius=float(self.init_radius))
 
     def resolved(self) -> "TrainConfig":
         """A validated copy with dt, out and checkpoint_every filled in."""

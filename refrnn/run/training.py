@@ -1,8 +1,12 @@
-"""The training loop: cache -> stream batches -> BPTT -> Adam, with a run directory.
+"""Start, resume and end a training run (the step and its loop: refrnn.run.loop).
 
     train(config=None, *, resume=False, force=False, quiet=False, callback=None,
           **overrides) -> RunResult
 
+resolves the settings, checks and locks the run directory, loads the trial
+cache, builds the model and sampler, hands them to :class:`refrnn.run.loop.Loop`
+(a fresh start or a checkpoint's state), and turns Ctrl-C into a saved stop;
+:func:`evaluate_run` scores a finished run's checkpoint. A run
 writes ``out/``: ``config.json`` (the resolved TrainConfig), ``metrics.csv``
 (one row per evaluation), ``last.h5`` / ``best.h5`` checkpoints and the final
 ``eval.csv`` table. Every random draw comes from the seed: the weights from
@@ -18,19 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import load_checkpoint, restore_params
+from .evaluation import evaluate
+from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
+                   seed_for)
+from .run_dir import (check_run_dir, check_task_dt, checkpoint_path, prepare_run_dir,
+                      resume_line)
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
+from ..backends.backend import get_backend
+from ..core.model import RNN
+from ..data import cache
+from ..data.stream import StreamSampler
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
-from .run_dir import (  # noqa: F401  (prepare_run_dir, RUN_FILES: part of this API)
-    RUN_FILES, check_run_dir, check_task_dt, prepare_run_dir, resume_line,
-)
 from ..tasks.trials import input_noise_std
-from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
-                            seed_for)
 
-__all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run",
-           "RUN_FILES"]
+__all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run"]
 
 # Settings a resumed run may change; anything else must match the checkpoint.
 RESUMABLE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
@@ -72,28 +80,13 @@ def check_compatible(stored: dict, wanted: dict, where: str):
 
 def load_trials(cfg: TrainConfig):
     """(train dict, test dict, task names) from the configured trial cache."""
-    from ..data import cache as C
-
     args, kw = cfg.cache_request()
-    if cfg.cache_path is None:
-        tc = C.get_or_build_cache(*args, **kw)
-    else:
-        path = Path(cfg.cache_path)
-        if not path.exists():  # another run building it meanwhile is waited for
-            C.build_cache(*args, path=path, wait=True, **kw)
-        tc = C.open_cache(path, expect=C.cache_settings(*args, **kw))
-    return tc.split("train"), tc.split("test"), list(tc.task_names)
+    return cache.load_trials(*args, path=cfg.cache_path, **kw)
 
 
-def build_model(cfg: TrainConfig, n_tasks: int, backend):
-    from ..core.model import RNN, ModelConfig
-    from ..tasks.trials import N_CLASSES, N_OBS
-
-    mc = ModelConfig(n_in=N_OBS + n_tasks, n_out=N_CLASSES, n_hidden=cfg.hidden,
-                     activation=cfg.activation, alpha=cfg.alpha, sigma_rec=cfg.sigma_rec,
-                     mask=cfg.mask, sparsity=cfg.sparsity, mask_seed=cfg.mask_seed,
-                     dtype=cfg.dtype, train_h0=cfg.train_h0, init_radius=cfg.init_radius)
-    return RNN(mc, backend, seed=cfg.seed)
+def build_model(cfg: TrainConfig, backend) -> RNN:
+    """The run's network (``cfg.model_config()``), weights drawn from ``cfg.seed``."""
+    return RNN(cfg.model_config(), backend, seed=cfg.seed)
 
 
 def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
@@ -117,8 +110,6 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     FileError (an OSError) when a file cannot be written (the last good
     checkpoint is kept), LockError when another process trains into ``out``.
     """
-    from ..backends.backend import get_backend
-
     cfg = resolve_config(config, overrides, resume)
     check_task_dt(cfg)
     try:
@@ -145,9 +136,6 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
 
 
 def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
-    from .checkpoint import load_checkpoint
-    from ..data.stream import StreamSampler
-
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
     if resuming:
@@ -160,7 +148,7 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
         if not quiet:
             print(resume_line(ckpt.step, cfg.steps), flush=True)
     train_trials, test_trials, names = load_trials(cfg)
-    model = build_model(cfg, len(names), backend)
+    model = build_model(cfg, backend)
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
                             noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
@@ -199,26 +187,19 @@ class _sigint_flag:
 
 def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
                  batch_size=None, score="refrnn"):
-    """Score a run's checkpoint on its test trials; dict as metrics.evaluate.
+    """Score a run's checkpoint on its test trials (the dict of refrnn.run.evaluation.evaluate).
 
-    ``checkpoint`` is "last", "best" or a path to a checkpoint file; ``score``
-    the rule ``perf`` reports (refrnn, yang2019 or neurogym; refrnn.run.scoring).
+    ``checkpoint`` is "last", "best" or a path to a checkpoint file
+    (:func:`refrnn.run.run_dir.checkpoint_path`); ``score`` the rule ``perf``
+    reports (refrnn, yang2019 or neurogym; refrnn.run.scoring).
     """
-    from ..backends.backend import get_backend
-    from .checkpoint import load_checkpoint, restore_params
-    from .evaluation import evaluate
-
-    run_dir = Path(run_dir)
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.is_file():
-        raise ConfigError(f"{str(run_dir)!r} is not a run directory (no config.json)")
-    cfg = TrainConfig.load(cfg_file)
+    path = checkpoint_path(run_dir, checkpoint)
+    cfg = TrainConfig.load(Path(run_dir) / "config.json")
     if device is not None:
         cfg = cfg.replace(device=device)
-    path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
     ckpt = load_checkpoint(path)
     _, test_trials, names = load_trials(cfg)
-    model = build_model(cfg, len(names), get_backend(cfg.device))
+    model = build_model(cfg, get_backend(cfg.device))
     restore_params(model, ckpt, str(path))
     rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
     return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,

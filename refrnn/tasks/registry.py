@@ -59,6 +59,8 @@ TASK_SETS = {
     "modcog": tuple(_SPECS),
     "modcog82": tuple(_MODCOG82),
 }
+#: The task set every command, TrainConfig and Dataset default to.
+DEFAULT_TASK_SET = "yang19"
 
 
 def _unknown(kind, name, choices):

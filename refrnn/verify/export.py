@@ -1,7 +1,7 @@
 """A trained run as a flat dict of named arrays, and such a dict back into a run.
 
 The dict is what ``refrnn export`` writes, as a PyTorch state dict
-(``--format torch``, see :mod:`refrnn.verify.torch_bridge`) or a ``.npz``
+(``--format torch``, see :mod:`refrnn.verify.torch_twin`) or a ``.npz``
 (``--format npz``), and what ``refrnn import`` reads. Keys, for N hidden
 units, n_in = 33 + n_tasks inputs and n_out = 17 outputs, in the run's dtype:
 
@@ -14,7 +14,11 @@ units, n_in = 33 + n_tasks inputs and n_out = 17 outputs, in the run's dtype:
 
 refrnn keeps W_rec as the CSR data vector ``w_rec`` of the mask pattern;
 ``W_rec[mask != 0]`` in row-major order is exactly ``w_rec``, so the round
-trip is bit-exact. Only NumPy here; torch is imported by the torch bridge.
+trip is bit-exact. A ``.pt`` file is a plain state dict of tensors of these
+keys, written with ``torch.save`` (:func:`save_state_dict`) and read with
+``torch.load(..., weights_only=True)`` (:func:`load_state_dict`); torch is
+imported only inside those two. :class:`refrnn.verify.torch_twin.MaskedRNN`
+is a PyTorch module built from such a dict.
 """
 from __future__ import annotations
 
@@ -22,8 +26,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
-from ..files.atomic import atomic_output
+from ..backends.plain import pattern_coordinates
+from ..core.masks import make_mask
+from ..files.atomic import atomic_output, atomic_write_text
+from ..run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..run.run_dir import checkpoint_path, prepare_run_dir
+from ..run.settings import ConfigError, TrainConfig, load_config_file, normalize_keys
+from ..tasks.registry import task_names
 
 EXPORT_FORMAT = "refrnn-export-1"
 SETTINGS_KEY = "refrnn_settings"
@@ -53,20 +64,11 @@ def decode_settings(arr) -> dict:
 
 
 def model_settings(cfg) -> dict:
-    """The ModelConfig fields of a TrainConfig's network (as training builds it)."""
-    from ..tasks.registry import task_names
-    from ..tasks.trials import N_CLASSES, N_OBS
-
-    return {"n_in": N_OBS + len(task_names(cfg.task_set)), "n_out": N_CLASSES,
-            "n_hidden": int(cfg.hidden), "activation": cfg.activation,
-            "alpha": float(cfg.alpha), "sigma_rec": float(cfg.sigma_rec), "mask": cfg.mask,
-            "sparsity": float(cfg.sparsity), "mask_seed": int(cfg.mask_seed),
-            "dtype": cfg.dtype, "train_h0": bool(cfg.train_h0)}
+    """The ModelConfig fields of a TrainConfig's network (``cfg.model_config()``)."""
+    return cfg.model_config().to_dict()
 
 
 def _settings(cfg, step: int, source: str) -> dict:
-    from ..tasks.registry import task_names
-
     return {"format": EXPORT_FORMAT, "model": model_settings(cfg),
             "task_names": list(task_names(cfg.task_set)), "step": int(step),
             "source": source, "train_config": cfg.to_dict(),
@@ -78,18 +80,12 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
 
     ``refrnn_settings`` holds: format, model (ModelConfig fields: sizes,
     activation, alpha, sigma_rec, mask kind, sparsity, mask_seed, dtype,
-    train_h0), task_names (one-hot order), step, source, train_config (the
+    train_h0, init_radius), task_names (one-hot order), step, source, train_config (the
     run's config.json) and a one-line layout note.
     Raises ConfigError / CheckpointError (ValueErrors) for a bad run.
     """
-    from ..run.checkpoint import load_checkpoint
-    from ..run.settings import ConfigError, TrainConfig
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise ConfigError(f"{str(run_dir)!r} is not a run directory (no config.json)")
-    cfg = TrainConfig.load(run_dir / "config.json")
-    path = run_dir / f"{checkpoint}.h5" if checkpoint in ("last", "best") else Path(checkpoint)
+    path = checkpoint_path(run_dir, checkpoint)
+    cfg = TrainConfig.load(Path(run_dir) / "config.json")
     ck = load_checkpoint(path)
     if tuple(ck.mask_shape) != (int(cfg.hidden),) * 2:
         raise ConfigError(f"checkpoint {str(path)!r} has a {ck.mask_shape} mask, "
@@ -102,11 +98,13 @@ def arrays_from_params(params: dict, indptr, indices, cfg, step: int = 0, source
     of a network built from TrainConfig ``cfg`` (e.g. a fresh ``RNN``'s params)."""
     n, dtype = int(cfg.hidden), np.dtype(cfg.dtype)
     p = {k: np.asarray(v) for k, v in params.items()}
-    rows = np.repeat(np.arange(n), np.diff(np.asarray(indptr)))
+    pattern = sp.csr_matrix((np.ones(len(indices)), np.asarray(indices), np.asarray(indptr)),
+                            shape=(n, n))
+    rows, cols = pattern_coordinates(pattern)
     W = np.zeros((n, n), dtype=dtype)
-    W[rows, indices] = p["w_rec"]
+    W[rows, cols] = p["w_rec"]
     M = np.zeros((n, n), dtype=dtype)
-    M[rows, indices] = 1
+    M[rows, cols] = 1
     out = {"W_in": p["W_in"], "b": p["b"], "W_rec": W, "mask": M, "W_out": p["W_out"],
            "b_out": p["b_out"], "h0": p["h0"] if "h0" in p else np.zeros(n, dtype=dtype)}
     out = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in out.items()}
@@ -123,6 +121,39 @@ def write_npz(arrays: dict, path) -> Path:
     return path
 
 
+def save_state_dict(sd: dict, path) -> Path:
+    """``torch.save`` a dict of tensors to ``path`` atomically."""
+    import torch
+
+    bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"state dict entries {bad} are not tensors")
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(sd, f)
+    return path
+
+
+def load_state_dict(path) -> dict:
+    """Read a state dict file with ``weights_only=True``; dict of NumPy arrays.
+
+    ValueError when the file is not a torch file or holds anything but a flat
+    dict of tensors (e.g. a whole pickled module).
+    """
+    import torch
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        raise ValueError(f"{str(path)!r} is not a torch state dict readable with "
+                         f"weights_only=True ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{str(path)!r} must hold a flat dict of tensors (a state dict)")
+    return {str(k): v.detach().cpu().numpy().copy() for k, v in sd.items()}
+
+
 def read_npz(path) -> dict:
     """Read a .npz of named arrays (allow_pickle=False: object arrays are refused)."""
     try:
@@ -134,8 +165,6 @@ def read_npz(path) -> dict:
 
 def _train_config(arrays: dict, config, out):
     """(TrainConfig for the new run, settings dict or None) from the file and/or ``config``."""
-    from ..run.settings import TrainConfig, load_config_file, normalize_keys
-
     settings = decode_settings(arrays[SETTINGS_KEY]) if SETTINGS_KEY in arrays else None
     if settings is None and config is None:
         raise ValueError(f"the file has no {SETTINGS_KEY} entry; give the network's settings "
@@ -152,10 +181,9 @@ def _train_config(arrays: dict, config, out):
 
 
 def _pattern(cfg):
-    from ..core.masks import make_mask
-
+    """(mask, rows, cols) of the run's recurrent pattern (rows, cols in CSR order)."""
     m = make_mask(cfg.mask, int(cfg.hidden), float(cfg.sparsity), int(cfg.mask_seed))
-    return m, np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices.astype(np.int64)
+    return (m, *pattern_coordinates(m))
 
 
 def _check_arrays(arrays: dict, ms: dict) -> None:
@@ -195,18 +223,15 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     state: it is for ``refrnn eval``, not ``--resume``. ValueError on any
     mismatch, before anything is written.
     """
-    from ..run.checkpoint import Checkpoint, save_checkpoint
-    from ..files.atomic import atomic_write_text
-    from ..run.training import prepare_run_dir
-
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     cfg, settings = _train_config(arrays, config, out)
     if "h0" in arrays and np.any(arrays["h0"] != 0) and not cfg.train_h0:
         cfg = cfg.replace(train_h0=True).resolved()
     ms = model_settings(cfg)
     if settings is not None and config is None:
+        # files exported before init_radius was recorded lack it: compare what they say
         said = {k: v for k, v in settings["model"].items() if k != "train_h0"}
-        if said != {k: v for k, v in ms.items() if k != "train_h0"}:
+        if said != {k: ms[k] for k in said if k in ms}:
             raise ValueError(f"{SETTINGS_KEY}: model {said} does not match its train_config")
     _check_arrays(arrays, ms)
     m, rows, cols = _pattern(cfg)

@@ -57,9 +57,9 @@ def loss_and_grad(y, prob: dict, loss: str, xp=np):
 
 
 def _loss(model, prob, loss):
-    y, cache = model.forward(prob["x"], noise=prob["xi"])
+    y, record = model.forward(prob["x"], noise=prob["xi"])
     L, dy = loss_and_grad(y, prob, loss)
-    return L, dy, cache
+    return L, dy, record
 
 
 def gradient_check(config: ModelConfig, loss: str = "cross_entropy", T: int = 5, B: int = 2,
@@ -83,8 +83,8 @@ def gradient_check(config: ModelConfig, loss: str = "cross_entropy", T: int = 5,
             model.params[k][:] = bias_scale * rng.standard_normal(model.params[k].shape)
     model.params["w_rec"] *= param_scale
     prob = make_problem(cfg, loss, T, B, seed + 2, noise)
-    L0, dy, cache = _loss(model, prob, loss)
-    grads = model.backward(cache, dy)
+    L0, dy, record = _loss(model, prob, loss)
+    grads = model.backward(record, dy)
     errors = {}
     for name, p in model.params.items():
         flat = p.reshape(-1)
@@ -100,7 +100,7 @@ def gradient_check(config: ModelConfig, loss: str = "cross_entropy", T: int = 5,
         ana = np.asarray(grads[name]).reshape(-1)
         scale = max(np.abs(ana).max(), np.abs(num).max(), 1e-300)
         errors[name] = float(np.abs(ana - num).max() / scale)
-    min_u = float(np.abs(cache.u).min())
+    min_u = float(np.abs(record.u).min())
     return {"errors": errors, "max_error": max(errors.values()), "loss_value": L0,
             "min_abs_u": min_u,
             "kink_safe": cfg.activation != "relu" or min_u > KINK_MARGIN * eps}

@@ -32,6 +32,7 @@ import scipy.sparse  # noqa: E402
 
 from refrnn.core import losses, optim  # noqa: E402
 from refrnn.backends.backend import Backend  # noqa: E402
+from refrnn.core.masks import torus_shape  # noqa: E402
 from refrnn.core.model import RNN, ModelConfig  # noqa: E402
 from refrnn.backends.fast_cpu import CpuPrimitives  # noqa: E402
 
@@ -47,20 +48,24 @@ class Timed:
     def _add(self, name, t0):
         self.seconds[name] = self.seconds.get(name, 0.0) + CLOCK() - t0
 
-    def split(self, fn, n, work):
+    def row_parts(self, fn, n, work):
         t0 = CLOCK()
-        self.inner.split(fn, n, work)
+        self.inner.row_parts(fn, n, work)
         self._add(fn.__qualname__.replace(".<locals>.", " "), t0)
 
-    def recurrent(self, mask, dtype):
-        op, timed = self.inner.recurrent(mask, dtype), self
+    def recurrent(self, mask, dtype, sheet=None):
+        op, timed = self.inner.recurrent(mask, dtype, sheet), self
 
         class Op:
             dense = op.dense
+            layout = op.layout
             load = op.load
 
-            def add_Wx(self, x, out):
-                t0 = CLOCK(); op.add_Wx(x, out); timed._add("forward W_rec h", t0)
+            def Wx(self, x, out):
+                t0 = CLOCK(); op.Wx(x, out); timed._add("forward W_rec h", t0)
+
+            def WTx(self, x, out):
+                t0 = CLOCK(); op.WTx(x, out); timed._add("backward W_rec^T du", t0)
 
             def add_WTx(self, x, out):
                 t0 = CLOCK(); op.add_WTx(x, out); timed._add("backward W_rec^T du", t0)
@@ -85,15 +90,15 @@ def sgemm_peak(reps=5) -> float:
     return 2 * 1024 ** 3 / statistics.median(ts) / 1e9
 
 
-def recurrent_rate(mask, reps=50) -> float:
-    """GFLOP/s of the CPU's out += W_rec x (csr_matvecs, or a GEMM when dense)
-    on ``mask`` with (N, B) float32 operands, counting the mask's entries."""
-    op = CpuPrimitives().recurrent(mask, np.float32)
+def recurrent_rate(mask, sheet, reps=50) -> float:
+    """GFLOP/s of the CPU's out = W_rec x (sheet blocks, csr_matvecs, or a GEMM
+    when dense) on ``mask`` with (N, B) float32 operands, counting the mask's entries."""
+    op = CpuPrimitives().recurrent(mask, np.float32, sheet)
     op.load(np.ones(mask.nnz, np.float32))
     x, out = np.ones((mask.shape[0], B), np.float32), np.zeros((mask.shape[0], B), np.float32)
     t0 = CLOCK()
     for _ in range(reps):
-        op.add_Wx(x, out)
+        op.Wx(x, out)
     return 2 * mask.nnz * B * reps / (CLOCK() - t0) / 1e9
 
 
@@ -148,8 +153,9 @@ def main(argv=None) -> int:
                      "backward W_rec^T du": 2 * nnz * K, "backward inputs": 2 * n * used * K,
                      "backward sampled": 2 * nnz * K}
             flops["step"] = sum(flops.values())
-            print(f"\nN={n} sparsity={s:g} nnz={nnz} ({'dense' if model.W.dense else 'sparse'}); "
-                  f"W_rec x {recurrent_rate(model.mask):.1f} GFLOP/s; {used} used input columns")
+            print(f"\nN={n} sparsity={s:g} nnz={nnz} ({model.W.layout}); "
+                  f"W_rec x {recurrent_rate(model.mask, torus_shape(cfg.mask, n)):.1f} GFLOP/s; "
+                  f"{used} used input columns")
             print(f"{'part':38s} {'GFLOP':>7} {'floor ms':>9} {'measured ms':>12} {'x floor':>8}")
             for k in sorted(totals, key=lambda k: (k == "step", k)):
                 ms = 1e3 * statistics.median(totals[k])

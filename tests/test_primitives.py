@@ -208,7 +208,7 @@ def test_pattern_product_wrapped_and_scattered_blocks():
         rows += [i] * len(c)
         cols += sorted(c)
     rows, cols = np.array(rows), np.array(cols)
-    pp = PatternProduct(rows, cols, n, np, split=ct.split_rows)
+    pp = PatternProduct(rows, cols, n, np, row_parts=ct.row_parts)
     assert pp.blocked
     runs = [len(parts) for *_, parts in pp.blocks]
     assert runs[0] == 2 and runs[1] == 1
@@ -232,7 +232,7 @@ def test_split_runs_beside_only_while_blas_is_held(monkeypatch):
 
     def where():
         seen = {}
-        ct.split_rows(lambda part, r0, r1: seen.update({part: threading.get_ident()}), 10, 1)
+        ct.row_parts(lambda part, r0, r1: seen.update({part: threading.get_ident()}), 10, 1)
         return seen
 
     me = threading.get_ident()

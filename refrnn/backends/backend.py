@@ -17,6 +17,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import scipy.sparse
+
+from .fast_cpu import CpuPrimitives
+from .plain import ArrayPrimitives
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -29,8 +33,8 @@ class Backend:
         name: "cpu" or "cuda".
         xp: ``numpy`` or ``cupy``.
         sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
-        prims: the engine's primitives (split, compute, draw_noise, step_buffer,
-            recurrent): refrnn.backends.fast_cpu or refrnn.backends.plain.
+        prims: the engine's primitives (row_parts, compute, draw_noise,
+            step_buffer, recurrent): refrnn.backends.fast_cpu or refrnn.backends.plain.
     """
 
     name: str
@@ -123,10 +127,6 @@ def get_backend(device: str = "cpu") -> Backend:
     if device == "auto":
         device = "cuda" if cuda_available() else "cpu"
     if device == "cpu":
-        import scipy.sparse
-
-        from .fast_cpu import CpuPrimitives
-
         return Backend("cpu", np, scipy.sparse, CpuPrimitives())
     if not cuda_available():
         raise RuntimeError(
@@ -135,8 +135,6 @@ def get_backend(device: str = "cpu") -> Backend:
         )
     import cupy
     import cupyx.scipy.sparse
-
-    from .plain import ArrayPrimitives
 
     return Backend("cuda", cupy, cupyx.scipy.sparse,
                    ArrayPrimitives(cupy, cupyx.scipy.sparse, blocked=True))
@@ -148,10 +146,6 @@ def reference_backend(blocked: bool = False) -> Backend:
     The reference every faster primitive is tested against; ``blocked=True``
     gives exactly the set CUDA runs (the blocked sampled product), on NumPy.
     """
-    import scipy.sparse
-
-    from .plain import ArrayPrimitives
-
     return Backend("cpu", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, blocked=blocked))
 
 

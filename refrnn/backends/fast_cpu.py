@@ -1,9 +1,11 @@
 """The fast CPU primitives (NumPy + SciPy): what ``get_backend("cpu")`` runs.
 
 The same operations as refrnn.backends.plain (the reference), made fast:
-- the recurrent product accumulates into a preallocated contiguous (N, B)
-  buffer with SciPy's csr_matvecs (no temporary, no operator object per step),
-  split into two row halves of equal nnz on two threads when large enough;
+- the recurrent product of a pattern that is local on the sheet (locality,
+  ring) runs as one batched GEMM on dense blocks (refrnn.backends.sheet_blocks);
+  a scattered one (random) with SciPy's csr_matvecs into a preallocated
+  contiguous (N, B) buffer, split into two row halves of equal nnz on two
+  threads when large enough; a full one as a dense GEMM;
 - all-time products split into two row halves (refrnn.backends.threads);
 - the noise is never kept: it is drawn in cache-sized row chunks from a seed
   and added as it is made, then re-made from the seed when asked for.
@@ -12,11 +14,14 @@ tests/test_primitives.py checks each against the reference (float64, 1e-12).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
-from . import threads as cpu_threads
-from .noise import draw_noise, halves, new_noise_seed, noise_rows
-from .sampled_product import PatternProduct
+from . import threads
+from .noise import draw_noise, new_noise_seed, noise_rows
 from .plain import pattern_coordinates, transposed_pattern, uses_dense
+from .sampled_product import PatternProduct
+from .sheet_blocks import SheetBlocks, plan
+from .threads import halves
 
 try:  # private but stable for a decade; the public product is the fallback
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -77,11 +82,9 @@ class _Csr:
     def accumulate(self, data, x, out) -> None:
         self._check(data, x, out)
         if _csr_matvecs is None:  # pragma: no cover
-            import scipy.sparse as sp
-
-            out += sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n)) @ x
-        elif self.splittable and cpu_threads.parallel(self.nnz * x.shape[1], uses_blas=False):
-            job = cpu_threads.helper().submit(self._rows, 1, data, x, out)
+            out += scipy.sparse.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n)) @ x
+        elif self.splittable and threads.parallel(self.nnz * x.shape[1], uses_blas=False):
+            job = threads.helper().submit(self._rows, 1, data, x, out)
             self._rows(0, data, x, out)
             job.result()
         else:
@@ -90,54 +93,121 @@ class _Csr:
 
 
 class CpuRecurrent:
-    """W_rec's operator on the CPU (see refrnn.backends.plain.ArrayRecurrent)."""
+    """W_rec's operator on the CPU (see refrnn.backends.plain.ArrayRecurrent).
 
-    def __init__(self, mask, dtype):
+    Three layouts, chosen from the pattern: dense above DENSE_DENSITY (full
+    masks: one GEMM); dense blocks on the sheet (refrnn.backends.sheet_blocks)
+    when the pattern is local on ``sheet`` and its blocks beat the sparse
+    kernel (locality, ring); else CSR with csr_matvecs (random, autapse).
+    """
+
+    def __init__(self, mask, dtype, sheet=None):
         n = mask.shape[0]
         self.n, self.dtype = n, np.dtype(dtype)
         rows, cols = pattern_coordinates(mask)
         self.dense = uses_dense(mask)
-        self.sampler = PatternProduct(rows, cols, n, np, split=cpu_threads.split_rows)
+        self.sampler = PatternProduct(rows, cols, n, np, row_parts=threads.row_parts)
+        self._tmp, self._x = {}, {}
+        self.blocks = None
         if self.dense:
             self.flat = rows * n + cols
             self.W = np.zeros((n, n), dtype=dtype)
-            self._tmp = None
+            return
+        fwd, bwd = plan(rows, cols, n, sheet), plan(cols, rows, n, sheet)
+        if fwd is not None and bwd is not None:
+            self.blocks = SheetBlocks(rows, cols, n, sheet, dtype, *fwd[:2])
+            self.blocks_t = SheetBlocks(cols, rows, n, sheet, dtype, *bwd[:2])
         else:
             t_indptr, t_indices, self.perm = transposed_pattern(mask)
             self.csr, self.csr_t = _Csr(mask.indptr, mask.indices, n), _Csr(t_indptr, t_indices, n)
+
+    @property
+    def layout(self) -> str:
+        """"dense", "blocks" or "csr"."""
+        return "dense" if self.dense else ("blocks" if self.blocks is not None else "csr")
 
     def load(self, w) -> None:
         """Point the operator at the weights w (nnz,) in CSR order."""
         if self.dense:
             self.W.ravel()[self.flat] = w
+        elif self.blocks is not None:
+            self.blocks.load(w)
+            self.blocks_t.load(w)
         else:
             self.w = np.ascontiguousarray(w, dtype=self.dtype)
             self.wt = np.take(self.w, self.perm)
 
-    def _dense_add(self, W, x, out):  # the caller's thread only: _tmp is shared
-        if self._tmp is None or self._tmp.shape != out.shape:
-            self._tmp = np.empty_like(out)
-        tmp = self._tmp
+    def _scratch(self, pool, like):
+        a = pool.get(like.shape)
+        if a is None:
+            a = pool[like.shape] = np.empty(like.shape, dtype=self.dtype)
+        return a
 
+    def _flat(self, x):
+        """x itself when C-contiguous, else a copy in a kept buffer (csr_matvecs
+        reads x as one flat run)."""
+        if x.flags.c_contiguous:
+            return x
+        buf = self._scratch(self._x, x)
+        np.copyto(buf, x)
+        return buf
+
+    def _dense(self, W, x, out):
         def rows(part, r0, r1):
-            np.matmul(W[r0:r1], x, out=tmp[r0:r1])
-            out[r0:r1] += tmp[r0:r1]
+            np.matmul(W[r0:r1], x, out=out[r0:r1])
 
-        cpu_threads.split_rows(rows, self.n, self.n * self.n * x.shape[1])
+        threads.row_parts(rows, self.n, self.n * self.n * x.shape[1],
+                          least=threads.STEP_PARALLEL_MIN)
+
+    def _blocked(self, op, x, out):
+        work = op.blocks.size * x.shape[1]
+        if not threads.parallel(work, least=threads.STEP_PARALLEL_MIN):
+            op.product(x, out)  # one gather, one GEMM
+            return
+        op.fill(x)
+        threads.row_parts(lambda part, a0, a1: op.multiply(out, a0, a1), op.r, work,
+                          least=threads.STEP_PARALLEL_MIN)
+
+    def _product(self, which, x, out) -> None:
+        if self.dense:
+            self._dense(self.W if which == 0 else self.W.T, x, out)
+        elif self.blocks is not None:
+            self._blocked(self.blocks if which == 0 else self.blocks_t, x, out)
+        else:
+            x = self._flat(x)
+            out.fill(0)
+            (self.csr, self.csr_t)[which].accumulate((self.w, self.wt)[which], x, out)
+
+    def Wx(self, x, out) -> None:
+        """out = W_rec x; x (N, B) with contiguous rows, out C-contiguous (N, B)."""
+        if self.blocks is not None:  # the engine's per-step call: the short path
+            self._blocked(self.blocks, x, out)
+        else:
+            self._product(0, x, out)
+
+    def WTx(self, x, out) -> None:
+        """out = W_rec^T x; as Wx."""
+        if self.blocks is not None:
+            self._blocked(self.blocks_t, x, out)
+        else:
+            self._product(1, x, out)
+
+    def _add(self, which, x, out) -> None:
+        if self.dense or self.blocks is not None:
+            tmp = self._scratch(self._tmp, out)
+            self._product(which, x, tmp)
+            out += tmp
+            return
+        x = self._flat(x)
+        (self.csr, self.csr_t)[which].accumulate((self.w, self.wt)[which], x, out)
 
     def add_Wx(self, x, out) -> None:
-        """out += W_rec x; x, out C-contiguous (N, B)."""
-        if self.dense:
-            self._dense_add(self.W, x, out)
-        else:
-            self.csr.accumulate(self.w, x, out)
+        """out += W_rec x; x (N, B) with contiguous rows, out C-contiguous (N, B)."""
+        self._add(0, x, out)
 
     def add_WTx(self, x, out) -> None:
-        """out += W_rec^T x; x, out C-contiguous (N, B)."""
-        if self.dense:
-            self._dense_add(self.W.T, x, out)
-        else:
-            self.csr_t.accumulate(self.wt, x, out)
+        """out += W_rec^T x; as add_Wx."""
+        self._add(1, x, out)
 
     def sampled(self, A, Bm):
         """(A Bm^T)[rows, cols] (nnz,) for A, Bm (N, K), blocked and split."""
@@ -145,13 +215,13 @@ class CpuRecurrent:
 
 
 class CpuPrimitives:
-    """The fast CPU set: two-way row splits, seeded chunked noise, csr_matvecs."""
+    """The fast CPU set: two-way row parts, seeded chunked noise, sheet blocks or csr_matvecs."""
 
-    def split(self, fn, n: int, work: float) -> None:
-        cpu_threads.split_rows(fn, n, work)
+    def row_parts(self, fn, n: int, work: float) -> None:
+        threads.row_parts(fn, n, work)
 
     def compute(self):
-        return cpu_threads.single_threaded_blas()
+        return threads.single_threaded_blas()
 
     def step_buffer(self, a):
         return np.array(a, order="C")  # csr_matvecs reads and writes C order
@@ -159,5 +229,5 @@ class CpuPrimitives:
     def draw_noise(self, rng, n: int, k: int, dtype) -> SeededNoise:
         return SeededNoise(new_noise_seed(rng), n, k, dtype)
 
-    def recurrent(self, mask, dtype) -> CpuRecurrent:
-        return CpuRecurrent(mask, dtype)
+    def recurrent(self, mask, dtype, sheet=None) -> CpuRecurrent:
+        return CpuRecurrent(mask, dtype, sheet)

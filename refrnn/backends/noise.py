@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .threads import halves
+
 
 def box_muller(u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` (2, m) in [0, 1) into 2m standard normals in ``out`` (2, m).
@@ -37,11 +39,6 @@ CHUNK = 1 << 17  # elements per noise chunk: 512 KiB in float32, cache-resident
 def new_noise_seed(rng) -> int:
     """One 63-bit integer from ``rng``: the seed of one forward pass's noise."""
     return int(rng.integers(0, 2 ** 63 - 1))
-
-
-def halves(n: int):
-    """The two row ranges every CPU split uses: (0, n // 2), (n // 2, n)."""
-    return ((0, n // 2), (n // 2, n))
 
 
 def noise_rows(seed: int, n: int, k: int, dtype, part: int):

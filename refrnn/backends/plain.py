@@ -5,15 +5,18 @@ each backend owns a set. This set is written with nothing but the array
 module ``xp`` and its sparse companion, a few lines each, so it is the
 reference that tests/test_primitives.py checks every faster set against:
 
-- ``split(fn, n, work)``: run fn(part, r0, r1) over rows [0, n); here one call.
+- ``row_parts(fn, n, work)``: run fn(part, r0, r1) over rows [0, n); here one call.
 - ``compute()``: a context around one forward or backward pass; here nothing.
 - ``step_buffer(a)``: a contiguous copy of an (N, B) slice, the loops' per-step
   operand; Fortran-ordered here, because cupyx's csr.dot converts C-ordered
   operands to Fortran order on every call.
 - ``draw_noise(rng, n, k, dtype)``: the recurrent noise xi (n, k) of one pass.
-- ``recurrent(mask, dtype)``: W_rec's operator (ArrayRecurrent): load the
-  weights, accumulate W_rec x or W_rec^T x into a buffer, and the sampled
-  product at the mask (the W_rec gradient).
+- ``recurrent(mask, dtype, sheet)``: W_rec's operator (ArrayRecurrent): load
+  the weights, write (Wx, WTx) or accumulate (add_Wx, add_WTx) W_rec x or
+  W_rec^T x into a buffer, and the sampled product at the mask (the W_rec
+  gradient). ``sheet`` = (r, c) says the neurons lie on an r x c torus
+  (locality, ring masks; None otherwise): the fast CPU set uses it, this
+  set ignores it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 
 from .noise import draw_noise, new_noise_seed
 from .sampled_product import PatternProduct
+from .threads import one_part
 
 DENSE_DENSITY = 0.1  # above this density W_rec is a dense matrix (GEMM beats SpMM)
 
@@ -112,6 +116,14 @@ class ArrayRecurrent:
         self.W.data = self.xp.ascontiguousarray(w)
         self.WT.data = self.xp.take(w, self.perm)
 
+    def Wx(self, x, out) -> None:
+        """out = W_rec x; x, out (N, B)."""
+        out[...] = self.W @ x
+
+    def WTx(self, x, out) -> None:
+        """out = W_rec^T x; x, out (N, B)."""
+        out[...] = self.WT @ x
+
     def add_Wx(self, x, out) -> None:
         """out += W_rec x; x, out (N, B)."""
         out += self.W @ x
@@ -139,8 +151,8 @@ class ArrayPrimitives:
     def __init__(self, xp, sparse, blocked: bool = False):
         self.xp, self.sparse, self.blocked = xp, sparse, blocked
 
-    def split(self, fn, n: int, work: float) -> None:
-        fn(0, 0, n)
+    def row_parts(self, fn, n: int, work: float) -> None:
+        one_part(fn, n, work)
 
     def compute(self):
         return contextlib.nullcontext()
@@ -160,5 +172,5 @@ class ArrayPrimitives:
             return ArrayNoise(draw_noise(new_noise_seed(rng), n, k, dtype))
         return ArrayNoise(rng.standard_normal((n, k), dtype=dtype))
 
-    def recurrent(self, mask, dtype) -> ArrayRecurrent:
+    def recurrent(self, mask, dtype, sheet=None) -> ArrayRecurrent:
         return ArrayRecurrent(self.xp, self.sparse, mask, dtype, self.blocked)

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .threads import one_part
+
 MAX_RUNS = 4  # a block whose sources form more runs gathers them (a copy) instead
-
-
-def _one_part(fn, n: int, work: float) -> None:
-    """The plain split: the whole range in one call."""
-    fn(0, 0, n)
 
 
 class PatternProduct:
@@ -29,12 +26,12 @@ class PatternProduct:
     Args:
         rows, cols: (nnz,) int arrays in CSR order (rows non-decreasing).
         n: number of neurons; xp: the array module.
-        split: split(fn, n, work) runs fn(part, r0, r1) over [0, n) (a
-            backend primitive: two threads on the CPU); default one call.
+        row_parts: row_parts(fn, n, work) runs fn(part, r0, r1) over [0, n)
+            (a backend primitive: two threads on the CPU); default one call.
     """
 
-    def __init__(self, rows, cols, n: int, xp, split=_one_part):
-        self.xp, self.n, self.split = xp, n, split
+    def __init__(self, rows, cols, n: int, xp, row_parts=one_part):
+        self.xp, self.n, self.row_parts = xp, n, row_parts
         R = max(1, int(np.ceil(np.sqrt(n))))
         blocks, cost = [], 0
         starts = np.searchsorted(rows, np.arange(0, n + R, R))
@@ -77,7 +74,7 @@ class PatternProduct:
             def rows(part, r0, r1):
                 xp.matmul(A[r0:r1], Bm.T, out=C[r0:r1])
 
-            self.split(rows, self.n, work)
+            self.row_parts(rows, self.n, work)
             return C.ravel()[self.flat]
         out = xp.empty(self.nnz, dtype=A.dtype)
 
@@ -91,5 +88,5 @@ class PatternProduct:
                     else:
                         out[where] = vals
 
-        self.split(blocks, len(self.blocks), work)
+        self.row_parts(blocks, len(self.blocks), work)
         return out

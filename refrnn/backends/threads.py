@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-
-from .noise import halves
+from concurrent.futures import ThreadPoolExecutor
 
 PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
+STEP_PARALLEL_MIN = 1 << 22  # the same for a product run once per time step, T times
 
 _POOL = None  # (pid, executor): a forked child makes its own
 _CONTROLLER = None
@@ -40,28 +40,36 @@ def helper():
     """The one helper thread, created on first use (again after a fork)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
-        from concurrent.futures import ThreadPoolExecutor
-
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="refrnn"))
     return _POOL[1]
 
 
-def parallel(work: float, uses_blas: bool = True) -> bool:
+def parallel(work: float, uses_blas: bool = True, least: float = None) -> bool:
     """True when ``work`` multiply-adds are worth a hand-off to the helper:
     two threads allowed, enough work, not already on the helper, and (for
     work that calls BLAS) BLAS held at one thread, since two GEMMs each on two
     BLAS threads would oversubscribe the cores. Without threadpoolctl only
     the sparse products (no BLAS) are split."""
-    if work < PARALLEL_MIN or (uses_blas and _HELD <= 0) or threads() < 2:
+    if work < (PARALLEL_MIN if least is None else least) or (uses_blas and _HELD <= 0) or threads() < 2:
         return False
     return not threading.current_thread().name.startswith("refrnn")
 
 
-def split_rows(fn, n: int, work: float) -> None:
+def halves(n: int):
+    """The two row ranges every CPU row split uses: (0, n // 2), (n // 2, n)."""
+    return ((0, n // 2), (n // 2, n))
+
+
+def one_part(fn, n: int, work: float) -> None:
+    """The plain row split: fn(0, 0, n), the whole range in one call."""
+    fn(0, 0, n)
+
+
+def row_parts(fn, n: int, work: float, least: float = None) -> None:
     """Run fn(part, r0, r1) for both halves(n), the second on the helper
-    thread when parallel(work)."""
+    thread when parallel(work, least=least)."""
     (a0, a1), (b0, b1) = halves(n)
-    if a1 == a0 or not parallel(work):
+    if a1 == a0 or not parallel(work, least=least):
         fn(0, a0, a1)
         fn(1, b0, b1)
         return

@@ -2,14 +2,14 @@
 
 Every backend runs these lines; what differs between backends is the set of
 primitives ``prims`` (refrnn.backends.backend) and the recurrent operator ``W`` it
-built for the mask (add_Wx: out += W_rec x; add_WTx: out += W_rec^T x;
-sampled: the W_rec gradient at the mask).
+built for the mask (Wx: out = W_rec x; WTx: out = W_rec^T x; add_WTx:
+out += W_rec^T x; sampled: the W_rec gradient at the mask).
 
 Layout: K = T * B, column t*B + b. X (K, n_in); U (N, K) the pre-activations
 u_t; H (N, (T+1)*B) the states, columns [0, B) holding h_{-1} = h0, so
 H[:, B:] are h_0 .. h_{T-1} and H[:, :K] are the states before each step.
-Each step works on contiguous (N, B) buffers: BLAS and the sparse product are
-several times slower on a column slice of the wide (N, K) arrays.
+Each step reads and writes its (N, B) column slices of U, H and G in place
+(views, no copies); only W_rec's product writes a contiguous (N, B) buffer.
 """
 from __future__ import annotations
 
@@ -53,31 +53,29 @@ def forward(model, X, T: int, B: int, noise):
             xp.matmul(W_in[r0:r1], Xs.T, out=U[r0:r1])
             noise.add(U, c, P["b"], part, r0, r1)
 
-        prims.split(drive, N, N * K * (Xs.shape[1] + 8))
+        prims.row_parts(drive, N, N * K * (Xs.shape[1] + 8))
         H[:, :B] = P["h0"][:, None] if "h0" in P else 0
         w_rec = xp.array(P["w_rec"])             # the weights this pass uses, kept
         W.load(w_rec)
-        h = prims.step_buffer(H[:, :B])          # h_{t-1}, a contiguous (N, B) copy
-        u = xp.empty_like(h)
+        u = prims.step_buffer(H[:, :B])          # W_rec h_{t-1}, a contiguous (N, B) buffer
         for t in range(T):
-            s = slice(t * B, (t + 1) * B)
-            xp.copyto(u, U[:, s])
-            W.add_Wx(h, u)                       # u_t = W_in x_t + b + c xi_t + W_rec h_{t-1}
-            U[:, s] = u
+            s, n = slice(t * B, (t + 1) * B), slice((t + 1) * B, (t + 2) * B)
+            W.Wx(H[:, s], u)                     # W_rec h_{t-1}; H[:, s] is a view
+            u_t = U[:, s]
+            u_t += u                             # u_t = W_in x_t + b + c xi_t + W_rec h_{t-1}
             if a == 1.0:
-                activations.apply(act, xp, u, out=h)  # h_t = f(u_t)
+                activations.apply(act, xp, u_t, out=H[:, n])  # h_t = f(u_t)
             else:
-                activations.apply(act, xp, u, out=u)  # h_t = h_{t-1} + alpha (f(u_t) - h_{t-1})
-                u -= h
+                activations.apply(act, xp, u_t, out=u)  # h_t = h_{t-1} + alpha (f(u_t) - h_{t-1})
+                u -= H[:, s]
                 u *= a
-                h += u
-            H[:, s.start + B:s.stop + B] = h
+                xp.add(H[:, s], u, out=H[:, n])
 
         def readout(part, k0, k1):  # y_t = W_out h_t + b_out, all steps at once
             xp.matmul(H[:, k0:k1].T, P["W_out"].T, out=Y[k0:k1])
             Y[k0:k1] += P["b_out"]
 
-        prims.split(readout, K + B, N * K * cfg.n_out)
+        prims.row_parts(readout, K + B, N * K * cfg.n_out)
     return Y[B:], U, H, x_cols, w_rec
 
 
@@ -107,7 +105,7 @@ def backward(model, record, dY) -> dict:
             xp.matmul(dYpad.T, H[r0:r1].T, out=g["W_out"][:, r0:r1])
             xp.matmul(P["W_out"][:, r0:r1].T, dY.T, out=G[r0:r1])
 
-        prims.split(readout, N, 2 * N * K * n_out)
+        prims.row_parts(readout, N, 2 * N * K * n_out)
         g["b_out"] = dY.sum(axis=0)
         dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
         cols = record.x_cols
@@ -123,7 +121,7 @@ def backward(model, record, dY) -> dict:
                 g["W_in"][r0:r1, cols] = gw
             dU[r0:r1].sum(axis=1, out=g["b"][r0:r1])
 
-        prims.split(inputs, N, N * K * (Xs.shape[1] + 1))
+        prims.row_parts(inputs, N, N * K * (Xs.shape[1] + 1))
         g["w_rec"] = W.sampled(dU, Hp)           # dw_rec[p] = sum du_t[i] h_{t-1}[j]
     if "h0" in P:
         g["h0"] = dh.sum(axis=1)                 # h_{-1} = h0 for every trial
@@ -136,21 +134,19 @@ def _through_time(model, U, G, T: int, B: int):
     xp, W, a, act = model.xp, model.W, model.config.alpha, model.config.activation
     dh = model.backend.prims.step_buffer(G[:, (T - 1) * B:])  # dh_{T-1} = G_{T-1}: no step T
     d = xp.empty_like(dh)
-    du = xp.empty_like(dh)
     for t in range(T - 1, -1, -1):
         s = slice(t * B, (t + 1) * B)
+        du = G[:, s]                            # G_t is used up: du_t takes its place
         activations.derivative(act, xp, U[:, s], out=d)
         xp.multiply(dh, d, out=du)              # du_t = dh_t * f'(u_t)
         if a != 1.0:
             du *= a                             #        * alpha
-        G[:, s] = du                            # G_t is used up: du_t takes its place
-        if a != 1.0:
             dh *= 1.0 - a                       # dh_{t-1} = (1 - alpha) dh_t
             if t > 0:
                 dh += G[:, s.start - B:s.start] #            + G_{t-1}
-        elif t > 0:
-            xp.copyto(dh, G[:, s.start - B:s.start])  # alpha = 1: dh_{t-1} = G_{t-1}
-        else:
-            dh.fill(0)                          # alpha = 1, t = 0: no G_{-1}
-        W.add_WTx(du, dh)                       #            + W_rec^T du_t
+            W.add_WTx(du, dh)                   #            + W_rec^T du_t
+            continue
+        W.WTx(du, dh)                           # alpha = 1: dh_{t-1} = W_rec^T du_t
+        if t > 0:
+            dh += G[:, s.start - B:s.start]     #            + G_{t-1} (none at t = 0)
     return G, dh

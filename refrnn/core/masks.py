@@ -76,6 +76,14 @@ def sheet_shape(n: int) -> tuple[int, int]:
     return r, n // r
 
 
+def torus_shape(kind: str, n: int):
+    """The (r, c) torus a spatial kind's neurons lie on (neuron i at (i // c,
+    i % c)): sheet_shape(n) for locality, (1, n) for ring; None otherwise."""
+    if kind == "locality":
+        return sheet_shape(n)
+    return (1, _check_n(n)) if kind == "ring" else None
+
+
 def _torus_offsets(r: int, c: int):
     """All n offsets as (dr, dc) in 0..r-1, 0..c-1 and their squared distance."""
     dr, dc = np.meshgrid(np.arange(r), np.arange(c), indexing="ij")

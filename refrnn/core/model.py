@@ -38,7 +38,7 @@ import numpy as np
 from . import engine
 from .activations import ACTIVATIONS
 from ..backends.backend import get_backend
-from .masks import MASK_KINDS, make_mask
+from .masks import MASK_KINDS, make_mask, torus_shape
 from ..backends.plain import ArrayNoise, pattern_coordinates
 from .spectral import csr_with_data, scale_to_radius, spectral_radius
 
@@ -170,7 +170,8 @@ class RNN:
         if config.train_h0:
             p["h0"] = np.zeros(N)
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
-        self.W = self.backend.prims.recurrent(m, self.dtype)  # W_rec's operator (engine)
+        self.W = self.backend.prims.recurrent(  # W_rec's operator (engine)
+            m, self.dtype, sheet=torus_shape(config.mask, N))
 
     def w_rec_dense(self):
         """W_rec as a dense (N, N) backend array (for inspection)."""

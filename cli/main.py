@@ -8,6 +8,7 @@ parsing (files, checkpoints, caches, locks) end in the one error path of
 """
 import click
 
+from .analyze_cmd import analyze_cmd
 from .cache_cmd import cache_cmd
 from .errors import ErrorsAsLines
 from .eval_cmd import eval_cmd
@@ -27,5 +28,5 @@ def cli():
 
 
 for command in (sweep_cmd, plot_cmd, train_cmd, eval_cmd, mask_cmd, verify_cmd, tasks_cmd,
-                cache_cmd, export_cmd, import_cmd):
+                cache_cmd, export_cmd, import_cmd, analyze_cmd):
     cli.add_command(command)

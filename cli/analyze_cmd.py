@@ -1,0 +1,69 @@
+"""`refrnn analyze RUN_DIR`: task variance, clusters, dimensionality and fixed points."""
+from __future__ import annotations
+
+import time
+
+import click
+
+from refrnn.analysis.activity import AnalysisError
+from refrnn.analysis.report import analyze_run, summary_row
+
+
+@click.command("analyze")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
+              show_default=True, help="Which checkpoint of the run to analyse.")
+@click.option("--tasks", "tasks", multiple=True, metavar="NAME[,NAME..]",
+              help="Tasks or task sets to analyse (repeatable; default: all the run's).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder of the CSVs and figures [RUN_DIR/analysis_<checkpoint>].")
+@click.option("--trials", "max_trials", type=click.IntRange(min=2), default=None,
+              help="Held-out trials per task (default: all in the cache).")
+@click.option("--starts", "n_starts", type=click.IntRange(min=1), default=32,
+              show_default=True, help="Fixed-point searches per task.")
+@click.option("--q-tol", type=click.FloatRange(min=0, min_open=True), default=1e-4,
+              show_default=True, help="A slow point has q(h) below this.")
+@click.option("--pair", "pairs", multiple=True, metavar="A:B",
+              help="Task pair for fractional task variance (repeatable).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of k-means and of the fixed-point starts.")
+@click.option("--figures/--no-figures", default=True, show_default=True,
+              help="Draw the PNG figures (needs matplotlib, the plot extra).")
+def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pairs,
+                seed, figures):
+    """Look inside a trained network (docs/analysis.md): write CSVs and figures
+    and print the headline numbers. Bad input ends in one `Error:` line."""
+    pair_list = None
+    if pairs:
+        pair_list = []
+        for p in pairs:
+            a, sep, b = p.partition(":")
+            if not sep or not a or not b:
+                raise click.BadParameter(f"{p!r} is not A:B", param_hint="'--pair'")
+            pair_list.append((a, b))
+    if figures:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise click.ClickException("figures need matplotlib: pip install "
+                                       "'refrnn[plot]', or pass --no-figures") from None
+    t0 = time.perf_counter()
+    try:
+        res, paths = analyze_run(run_dir, checkpoint=checkpoint, tasks=list(tasks) or None,
+                                 out=out, figures=figures, max_trials=max_trials,
+                                 n_starts=n_starts, q_tol=q_tol, pairs=pair_list, seed=seed)
+    except AnalysisError as e:
+        raise click.ClickException(str(e)) from None
+    row = summary_row(res)
+    click.echo(f"{res.run_dir} ({res.checkpoint}.h5, step {res.step}): "
+               f"{len(res.tasks)} tasks, {row['n_units_kept']} units kept "
+               f"({row['n_units_dropped']} below the task-variance threshold)")
+    click.echo(f"clusters: {row['n_clusters'] or res.cluster_note} "
+               f"(silhouette {row['silhouette'] or '-'})")
+    click.echo(f"participation ratio: {row['pr_all']} over all tasks, "
+               f"{row['pr_task_mean']} per task (mean); PC1-3 hold {row['var_pc3']}")
+    click.echo(f"fixed/slow points per task: {row['fp_per_task']} "
+               f"({row['stable_per_task']} stable); tasks with a continuous set: "
+               f"{row['tasks_continuous']} of {len(res.tasks)}")
+    click.echo(f"wrote {len(paths)} files to {paths[0].parent} "
+               f"in {time.perf_counter() - t0:.1f} s")

@@ -1,0 +1,115 @@
+"""Hidden states of a network on held-out trials, noise off, one task at a time.
+
+    load_network(run_dir, checkpoint)  -> Network (config, model, test trials, task names)
+    task_activity(model, trials, ...)  -> TaskActivity of one task
+
+Memory: one task's states at a time, n_trials x T_max x N float32
+(100 trials x 60 steps x 256 units: 6 MB); the forward pass runs in
+batches of ``batch_size`` trials. Padding steps (after a trial's own end)
+are marked by ``valid`` and never enter a statistic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.stream import trial_batch
+from ..run.checkpoint import load_checkpoint, restore_params
+from ..run.settings import ConfigError, TrainConfig
+from ..run.training import build_model, load_trials
+from ..backends.backend import get_backend
+
+CHECKPOINTS = ("best", "last")
+
+
+class AnalysisError(ValueError):
+    """Input the analysis cannot use (a run, checkpoint or task list)."""
+
+
+@dataclass
+class Network:
+    """A trained network read back from its run directory."""
+
+    run_dir: Path
+    config: TrainConfig
+    model: object
+    test_trials: dict
+    task_names: list
+    step: int
+    checkpoint: str
+
+
+@dataclass
+class TaskActivity:
+    """States of one task's held-out trials.
+
+    h (T, n, N) float32 states h_t (zeros on padding); valid (T, n) bool;
+    lengths (n,) steps; first_obs (33,) the observation at step 0 (the
+    fixation period: fixation unit on, stimuli off).
+    """
+
+    task: str
+    h: np.ndarray
+    valid: np.ndarray
+    lengths: np.ndarray
+    first_obs: np.ndarray
+
+    def states(self) -> np.ndarray:
+        """Every valid state, (S, N), S = sum of the lengths."""
+        return self.h[self.valid]
+
+
+def load_network(run_dir, checkpoint="best") -> Network:
+    """Read RUN_DIR's config, its ``checkpoint`` (best or last) and its test trials.
+
+    AnalysisError (one line) when RUN_DIR is not a run or has no such checkpoint.
+    """
+    run = Path(run_dir)
+    if checkpoint not in CHECKPOINTS:
+        raise AnalysisError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
+    if not (run / "config.json").is_file():
+        raise AnalysisError(f"{str(run)!r} is not a run directory (no config.json)")
+    path = run / f"{checkpoint}.h5"
+    if not path.is_file():
+        have = [c for c in CHECKPOINTS if (run / f"{c}.h5").is_file()]
+        hint = f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have else \
+            "; train it first (refrnn train)"
+        raise AnalysisError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")
+    try:
+        cfg = TrainConfig.load(run / "config.json")
+    except (ConfigError, ValueError) as e:
+        raise AnalysisError(f"cannot read {str(run / 'config.json')!r}: {e}") from None
+    ckpt = load_checkpoint(path)  # CheckpointError (one line) when damaged
+    _, test_trials, names = load_trials(cfg)
+    model = build_model(cfg, get_backend("cpu"))  # NumPy/SciPy analysis
+    restore_params(model, ckpt, str(path))  # CheckpointError when it does not fit
+    return Network(run, cfg, model, test_trials, names, ckpt.step, checkpoint)
+
+
+def task_activity(model, trials, task_index: int, n_tasks: int, batch_size=100,
+                  max_trials=None) -> TaskActivity:
+    """Run ``model`` noise-free over the trials of one task (a TrialBatch).
+
+    Args:
+        task_index, n_tasks: the task's one-hot index and the one-hot width.
+        max_trials: use only the first ``max_trials`` trials (default all).
+    """
+    n = trials.n_trials if max_trials is None else min(int(max_trials), trials.n_trials)
+    if n < 1:
+        raise AnalysisError(f"task {trials.task!r} has no test trials")
+    lengths = trials.lengths[:n].astype(np.int64)
+    T, N = int(lengths.max()), model.config.n_hidden
+    h = np.zeros((T, n, N), dtype=np.float32)
+    to_np = model.backend.to_numpy
+    for a in range(0, n, int(batch_size)):
+        idx = np.arange(a, min(n, a + int(batch_size)))
+        batch, _, ln = trial_batch(trials, task_index, n_tasks, idx, backend=model.backend)
+        _, cache = model.forward(batch.x)  # no rng, no noise: the noise-free network
+        hb = np.asarray(to_np(cache.hidden()), dtype=np.float32)
+        h[:hb.shape[0], idx] = hb
+    valid = np.arange(T)[:, None] < lengths[None, :]
+    h[~valid] = 0.0
+    first = np.asarray(trials.obs[trials.offsets[0]], dtype=np.float64)
+    return TaskActivity(trials.task, h, valid, lengths, first)

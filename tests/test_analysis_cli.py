@@ -1,0 +1,87 @@
+"""`refrnn analyze` on a tiny trained run: the files it writes, and bad input
+(no checkpoint, an unknown task, a task set the run was not trained on) as one
+`Error:` line with a non-zero exit."""
+import csv
+import shutil
+
+import pytest
+
+from cli_helpers import invoke
+from refrnn.run.training import train
+
+TINY = dict(task_set="yang19", hidden=16, sparsity=0.25, batch_size=4, seq_len=40,
+            steps=6, eval_every=3, trials_per_task=8, eval_trials=3)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, cache_file):
+    out = tmp_path_factory.mktemp("analyze") / "run"
+    train(**TINY, cache_path=cache_file, out=str(out), quiet=True)
+    return out
+
+
+def one_line_error(res, *words):
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    err = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(err) == 1 and len(res.output.strip().splitlines()) == 1, res.output
+    for w in words:
+        assert w in err[0], err[0]
+
+
+def test_analyze_writes_tables_and_figures(run, tmp_path):
+    out = tmp_path / "a"
+    res = invoke("analyze", run, "--out", out, "--tasks", "go,anti", "--tasks", "dm1",
+                 "--starts", "4")
+    assert res.exit_code == 0, res.output
+    for name in ("summary.csv", "task_variance.csv", "clusters.csv", "silhouette.csv",
+                 "ftv.csv", "dimensionality.csv", "fixed_points.csv", "fixed_point_tasks.csv",
+                 "task_variance.png", "pca_trajectories.png", "fixed_points.png"):
+        assert (out / name).is_file(), name
+    with open(out / "fixed_point_tasks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["task"] for r in rows] == ["go", "anti", "dm1"]  # the run's order
+    assert all(int(r["n_starts"]) == 4 for r in rows)
+    with open(out / "summary.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["n_tasks"] == "3" and row["checkpoint"] == "best"
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no temporary left
+
+
+def test_default_out_is_in_the_run_directory(run):
+    res = invoke("analyze", run, "--checkpoint", "last", "--tasks", "go,rtgo,anti",
+                 "--no-figures", "--starts", "2")
+    assert res.exit_code == 0, res.output
+    assert (run / "analysis_last" / "summary.csv").is_file()
+    assert not (run / "analysis_last" / "task_variance.png").exists()
+
+
+def test_run_without_checkpoint(run, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(run / "config.json", bare / "config.json")
+    one_line_error(invoke("analyze", bare), "no best.h5 checkpoint", "train it first")
+    shutil.copy(run / "last.h5", bare / "last.h5")
+    one_line_error(invoke("analyze", bare), "no best.h5", "--checkpoint last")
+
+
+def test_not_a_run_directory(tmp_path):
+    one_line_error(invoke("analyze", tmp_path), "not a run directory")
+
+
+def test_unknown_task(run, tmp_path):
+    one_line_error(invoke("analyze", run, "--tasks", "go,nosuchtask", "--out", tmp_path),
+                   "unknown task 'nosuchtask'")
+
+
+def test_task_set_the_run_was_not_trained_on(run, tmp_path):
+    one_line_error(invoke("analyze", run, "--tasks", "modcog", "--out", tmp_path),
+                   "trained on yang19", "'modcog'")
+    one_line_error(invoke("analyze", run, "--tasks", "dlygointr", "--out", tmp_path),
+                   "'dlygointr' is not one the run was trained on")
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_bad_pair(run, tmp_path):
+    one_line_error(invoke("analyze", run, "--tasks", "go,anti", "--pair", "go:dm1",
+                          "--out", tmp_path), "go:dm1")

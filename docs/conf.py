@@ -87,6 +87,7 @@ LAYERS = [
     ("run", "Run: settings, training, evaluation, scoring"),
     ("experiments", "Experiments: grids, sweeps, summaries, plots"),
     ("verify", "Verify: finite differences, the PyTorch twin, export"),
+    ("analysis", "Analysis: looking inside a trained network"),
 ]
 
 

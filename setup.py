@@ -31,6 +31,12 @@ setup(
         "test": ["pytest>=7", "torch>=2.0", "matplotlib>=3.5", "threadpoolctl>=3",
                  "dask[distributed]>=2024.1"],
         "plot": ["matplotlib>=3.5"],
+        # the documentation site (docs/conf.py; Python 3.11+ for Sphinx 9): Sphinx
+        # with autodoc, MyST-NB (Markdown pages, executed text notebooks) and MathJax
+        # served locally; the tutorials need matplotlib and torch (install the CPU
+        # torch pin first, as for the tests)
+        "docs": ["sphinx==9.0.4", "myst-nb==1.4.0", "sphinx-mathjax-offline==0.0.2",
+                 "matplotlib>=3.5", "torch>=2.0"],
         # lets the CPU path hold BLAS at one thread while it splits work itself
         "speed": ["threadpoolctl>=3"],
         # `refrnn sweep --scheduler`: runs on a dask.distributed cluster

@@ -27,8 +27,9 @@ from refrnn.analysis.report import analyze_run, summary_row
               help="Task pair for fractional task variance (repeatable).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of k-means and of the fixed-point starts.")
-@click.option("--figures/--no-figures", default=True, show_default=True,
-              help="Draw the PNG figures (needs matplotlib, the plot extra).")
+@click.option("--figures/--no-figures", default=None,
+              help="Draw the PNG figures (needs matplotlib, the plot extra) "
+                   "[default: when matplotlib is installed].")
 def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pairs,
                 seed, figures):
     """Look inside a trained network (docs/analysis.md): write CSVs and figures
@@ -41,12 +42,18 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
             if not sep or not a or not b:
                 raise click.BadParameter(f"{p!r} is not A:B", param_hint="'--pair'")
             pair_list.append((a, b))
-    if figures:
+    if figures is not False:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise click.ClickException("figures need matplotlib: pip install "
-                                       "'refrnn[plot]', or pass --no-figures") from None
+            if figures:
+                raise click.ClickException("figures need matplotlib: pip install "
+                                           "'refrnn[plot]', or pass --no-figures") from None
+            click.echo("note: no figures (matplotlib is not installed: pip install "
+                       "'refrnn[plot]'); the tables are written", err=True)
+        else:
+            figures = True
+    figures = bool(figures)
     t0 = time.perf_counter()
     try:
         res, paths = analyze_run(run_dir, checkpoint=checkpoint, tasks=list(tasks) or None,

@@ -85,3 +85,15 @@ def test_task_set_the_run_was_not_trained_on(run, tmp_path):
 def test_bad_pair(run, tmp_path):
     one_line_error(invoke("analyze", run, "--tasks", "go,anti", "--pair", "go:dm1",
                           "--out", tmp_path), "go:dm1")
+
+
+def test_without_matplotlib_tables_are_written_and_figures_skipped(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # import fails
+    out = tmp_path / "a"
+    res = invoke("analyze", run, "--out", out, "--tasks", "go", "--starts", "2")
+    assert res.exit_code == 0, res.output
+    assert "note: no figures" in res.output
+    assert list(out.glob("*.csv")) and not list(out.glob("*.png"))
+    res = invoke("analyze", run, "--out", tmp_path / "b", "--tasks", "go", "--figures")
+    one_line_error(res, "figures need matplotlib")
+    assert not (tmp_path / "b").exists()

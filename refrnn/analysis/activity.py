@@ -18,11 +18,11 @@ import numpy as np
 from ..data.stream import trial_batch
 from ..run.checkpoint import load_checkpoint, restore_params
 from ..run.checkpoint_check import check_checkpoint
+from ..run.run_dir import CHECKPOINT_NAMES, checkpoint_path
 from ..run.settings import ConfigError, TrainConfig
 from ..run.training import build_model, load_trials
 from ..backends.backend import get_backend
 
-CHECKPOINTS = ("best", "last")
 
 
 class AnalysisError(ValueError):
@@ -68,13 +68,14 @@ def load_network(run_dir, checkpoint="best") -> Network:
     AnalysisError (one line) when RUN_DIR is not a run or has no such checkpoint.
     """
     run = Path(run_dir)
-    if checkpoint not in CHECKPOINTS:
-        raise AnalysisError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
-    if not (run / "config.json").is_file():
-        raise AnalysisError(f"{str(run)!r} is not a run directory (no config.json)")
-    path = run / f"{checkpoint}.h5"
+    if checkpoint not in CHECKPOINT_NAMES:
+        raise AnalysisError(f"checkpoint must be one of {CHECKPOINT_NAMES}, got {checkpoint!r}")
+    try:
+        path = checkpoint_path(run, checkpoint)
+    except ConfigError as e:
+        raise AnalysisError(str(e)) from None
     if not path.is_file():
-        have = [c for c in CHECKPOINTS if (run / f"{c}.h5").is_file()]
+        have = [c for c in CHECKPOINT_NAMES if (run / f"{c}.h5").is_file()]
         hint = f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have else \
             "; train it first (refrnn train)"
         raise AnalysisError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")

@@ -19,12 +19,9 @@ from pathlib import Path
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
-from ..tasks.registry import check_dt_fits
-
-RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
-CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
 from ..files.ownership import (check_replaceable, h5_with_marker, json_object_with,
                                text_starting_with)
+from ..tasks.registry import check_dt_fits
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5

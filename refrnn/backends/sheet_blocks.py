@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-GEMM_PER_COPY = 50.0   # GEMM flops in the time one float is gathered (benchmarks/blocks.py)
+# benchmarks/blocks.py measures both constants; one rule for every CPU, between them:
+GEMM_PER_COPY = 50.0   # sgemm flops in the time one float is gathered: ~80 Intel Xeon, 10-24 AMD EPYC
 MIN_BLOCK = 8          # receivers per block below which BLAS runs far under its peak
-SPARSE_SLOWDOWN = 8.0  # csr_matvecs' flop rate is ~5-10x under small GEMMs' (benchmarks/blocks.py)
+SPARSE_SLOWDOWN = 8.0  # csr_matvecs' rate under sgemm's: 11-19x Intel Xeon, 4.4-11x AMD EPYC
 
 
 def torus_offsets(rows, cols, r: int, c: int):
@@ -34,6 +35,14 @@ def torus_offsets(rows, cols, r: int, c: int):
     dr = (cols // c - rows // c + r // 2) % r - r // 2
     dc = (cols % c - rows % c + c // 2) % c - c // 2
     return dr, dc
+
+
+def block_cost(n: int, sheet, ext, bc: int) -> float:
+    """Estimated cost of one product per column of x, in GEMM flops: the
+    blocks' multiply-adds (2 n P Q) plus GEMM_PER_COPY per gathered float."""
+    r, c = sheet
+    P, Q = ext[0] + ext[1] + 1, bc + ext[2] + ext[3]
+    return 2.0 * n * P * Q + GEMM_PER_COPY * (c // bc) * (r + P - 1) * Q
 
 
 def plan(rows, cols, n: int, sheet):
@@ -57,12 +66,9 @@ def plan(rows, cols, n: int, sheet):
     for bc in (d for d in range(1, c + 1) if c % d == 0):
         if bc < min(MIN_BLOCK, c):
             continue
-        Q = bc + ext[2] + ext[3]
-        flops = 2.0 * n * P * Q
-        copied = (c // bc) * (r + P - 1) * Q
-        cost = flops + GEMM_PER_COPY * copied
+        cost = block_cost(n, sheet, ext, bc)
         if best is None or cost < best[0]:
-            best = (cost, bc, Q)
+            best = (cost, bc, bc + ext[2] + ext[3])
     cost, bc, Q = best
     if cost > SPARSE_SLOWDOWN * 2.0 * len(rows):
         return None

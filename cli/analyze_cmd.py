@@ -72,5 +72,12 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
     click.echo(f"fixed/slow points per task: {row['fp_per_task']} "
                f"({row['stable_per_task']} stable); tasks with a continuous set: "
                f"{row['tasks_continuous']} of {len(res.tasks)}")
+    if row["delay_tasks"]:
+        click.echo(f"from delay-period starts ({row['delay_tasks']} tasks with a delay): "
+                   f"{row['delay_fp_per_task']} per task ({row['delay_stable_per_task']} "
+                   f"stable); with a continuous set: {row['delay_tasks_continuous']}")
+    else:
+        click.echo("no task has a delay period (its fixation input after a stimulus): "
+                   "no delay-start search")
     click.echo(f"wrote {len(paths)} files to {paths[0].parent} "
                f"in {time.perf_counter() - t0:.1f} s")

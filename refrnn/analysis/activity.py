@@ -48,7 +48,10 @@ class TaskActivity:
 
     h (T, n, N) float32 states h_t (zeros on padding); valid (T, n) bool;
     lengths (n,) steps; first_obs (33,) the observation at step 0 (the
-    fixation period: fixation unit on, stimuli off).
+    fixation period: fixation unit on, stimuli off); delay (T, n) bool: the
+    steps whose observation is first_obs again after one that was not (a
+    delay or memory period: the fixation-period input, with a stimulus
+    already seen).
     """
 
     task: str
@@ -56,10 +59,15 @@ class TaskActivity:
     valid: np.ndarray
     lengths: np.ndarray
     first_obs: np.ndarray
+    delay: np.ndarray
 
     def states(self) -> np.ndarray:
         """Every valid state, (S, N), S = sum of the lengths."""
         return self.h[self.valid]
+
+    def delay_states(self) -> np.ndarray:
+        """The states of the delay steps, (D, N); D may be 0."""
+        return self.h[self.delay]
 
 
 def load_network(run_dir, checkpoint="best") -> Network:
@@ -115,4 +123,20 @@ def task_activity(model, trials, task_index: int, n_tasks: int, batch_size=100,
     valid = np.arange(T)[:, None] < lengths[None, :]
     h[~valid] = 0.0
     first = np.asarray(trials.obs[trials.offsets[0]], dtype=np.float64)
-    return TaskActivity(trials.task, h, valid, lengths, first)
+    return TaskActivity(trials.task, h, valid, lengths, first,
+                        delay_steps(trials, n, T, first))
+
+
+def delay_steps(trials, n: int, T: int, first_obs) -> np.ndarray:
+    """(T, n) bool: step t of trial i has the observation ``first_obs`` and
+    some earlier step of that trial did not (the input is back to the
+    fixation-period one after a stimulus). Exact comparison: cached
+    observations carry no noise."""
+    same = np.zeros((T, n), dtype=bool)
+    for i in range(n):
+        rows = trials.obs[trials.offsets[i]:trials.offsets[i + 1]]
+        same[:rows.shape[0], i] = np.all(rows == first_obs, axis=1)
+    valid = np.arange(T)[:, None] < trials.lengths[:n][None, :]
+    seen_other = np.zeros((T, n), dtype=bool)
+    seen_other[1:] = np.logical_or.accumulate(valid[:-1] & ~same[:-1], axis=0)
+    return same & seen_other & valid

@@ -102,22 +102,27 @@ def plot_trajectories(res, path) -> Path:
 
 
 def plot_fixed_points(res, path) -> Path:
-    """Slow points of every task in PC space: filled = stable, open = unstable."""
+    """Slow points of every task in PC space: filled = stable, open = unstable;
+    circles from activity starts, triangles from delay-period starts."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
     cmap = plt.get_cmap("tab20")
-    for i, (task, fp) in enumerate(res.fixed.items()):
-        if not fp.n_points:
-            continue
-        xy = (fp.points - res.mean_state) @ res.pcs
-        stable = fp.n_unstable == 0
-        col = cmap(i % 20)
-        ax.scatter(xy[stable, 0], xy[stable, 1], s=10, color=col,
-                   label=task if i < 20 else None)
-        ax.scatter(xy[~stable, 0], xy[~stable, 1], s=10, facecolors="none", edgecolors=col)
+    order = {t: i for i, t in enumerate(res.fixed)}
+    for found, marker in ((res.fixed, "o"), (res.fixed_delay, "^")):
+        for task, fp in found.items():
+            if not fp.n_points:
+                continue
+            i = order[task]
+            xy = (fp.points - res.mean_state) @ res.pcs
+            stable = fp.n_unstable == 0
+            col = cmap(i % 20)
+            ax.scatter(xy[stable, 0], xy[stable, 1], s=10, color=col, marker=marker,
+                       label=task if i < 20 and marker == "o" else None)
+            ax.scatter(xy[~stable, 0], xy[~stable, 1], s=10, facecolors="none",
+                       edgecolors=col, marker=marker)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
-    ax.set_title("fixed and slow points (open: unstable)", fontsize=9)
+    ax.set_title("fixed and slow points (open: unstable; ^: delay starts)", fontsize=9)
     if len(res.fixed) <= 20:
         ax.legend(fontsize=5, ncol=2)
     fig.tight_layout()

@@ -10,7 +10,10 @@ held-out trials, their task variance, covariance and mean trajectory, and the
 starts of the fixed-point search: ``n_starts`` states drawn from that task's
 activity. Then the fixed and slow points of every task's map at once, each
 under its fixation-period input (fixation unit and rule unit on, stimuli
-off: the observation of the trials' first step). Then over the tasks: normalised task variance, clusters, fractional task
+off: the observation of the trials' first step), searched twice: from
+states of the whole activity ("activity" starts), and, for tasks with a
+delay (the same input again after a stimulus), from delay-period states
+("delay" starts), where a memory of the stimulus would sit. Then over the tasks: normalised task variance, clusters, fractional task
 variance, the pooled PCA, and every point and trajectory in its PC space.
 """
 from __future__ import annotations
@@ -71,7 +74,9 @@ class Analysis:
     pcs: np.ndarray = None               # (N, 3) top PCs of the pooled activity
     mean_state: np.ndarray = None
     trajectories: dict = field(default_factory=dict)  # task -> (T, 3) mean trajectory in PC space
-    fixed: dict = field(default_factory=dict)         # task -> FixedPoints
+    fixed: dict = field(default_factory=dict)         # task -> FixedPoints, activity starts
+    fixed_delay: dict = field(default_factory=dict)   # task -> FixedPoints, delay starts
+    n_delay_states: dict = field(default_factory=dict)  # task -> delay-period states
     seconds: float = 0.0
 
 
@@ -125,7 +130,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     res = Analysis(net.run_dir, net.checkpoint, net.step, net.config.to_dict(), tasks)
     moments = Moments(N)
     tv = np.zeros((N, len(tasks)))
-    means, starts, dyns = {}, [], []
+    means, starts, dyns, delay_starts, delay_tasks = {}, [], [], [], []
     W = recurrent_matrix(model)
     for a, task in enumerate(tasks):
         act = task_activity(model, net.test_trials[task], names.index(task), len(names),
@@ -142,8 +147,18 @@ def analyze(net, options: Options | None = None) -> Analysis:
                                         size=min(opt.n_starts, states.shape[0]))])
         dyns.append(model_dynamics(model, constant_input(act.first_obs, names.index(task),
                                                          len(names)), W))
+        held = act.delay_states().astype(np.float64)
+        res.n_delay_states[task] = held.shape[0]
+        if held.shape[0]:
+            delay_tasks.append(a)
+            delay_starts.append(held[rng.choice(held.shape[0], replace=False,
+                                                size=min(opt.n_starts, held.shape[0]))])
     found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
     res.fixed = dict(zip(tasks, found))
+    if delay_tasks:
+        found = find_fixed_points_many([dyns[a] for a in delay_tasks], delay_starts,
+                                       q_tol=opt.q_tol, max_iter=opt.fp_iter)
+        res.fixed_delay = {tasks[a]: fp for a, fp in zip(delay_tasks, found)}
     res.tv = normalise(tv, tasks, opt.threshold)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:
@@ -167,11 +182,13 @@ def _f(v, digits=6):
     return f"{float(v):.{digits}g}"
 
 
-def fixed_point_rows(res: Analysis):
-    """One row per task: starts, converged, unique points, stable ones, set."""
+def fixed_point_rows(res: Analysis, starts="activity"):
+    """One row per task searched from ``starts`` ("activity" or "delay"):
+    starts, converged, unique points, stable ones, set."""
     rows = []
-    for task, fp in res.fixed.items():
-        rows.append({"task": task, "n_starts": fp.n_starts, "n_converged": fp.n_converged,
+    for task, fp in (res.fixed if starts == "activity" else res.fixed_delay).items():
+        rows.append({"task": task, "starts": starts, "n_starts": fp.n_starts,
+                     "n_converged": fp.n_converged,
                      "n_points": fp.n_points,
                      "n_stable": int(np.sum(fp.n_unstable == 0)),
                      "min_q": _f(fp.q.min()) if fp.n_points else "",
@@ -198,7 +215,20 @@ def summary_row(res: Analysis) -> dict:
         "stable_per_task": _f(np.mean([r["n_stable"] for r in fpr])),
         "tasks_continuous": sum(r["continuous"] for r in fpr),
         "set_dim_mean": _f(np.mean([r["set_dim"] for r in fpr])),
+        **_delay_summary(fixed_point_rows(res, "delay")),
         "seconds": _f(res.seconds, 4)}
+
+
+def _delay_summary(rows) -> dict:
+    """The delay-start search's headline numbers; empty cells without delays."""
+    if not rows:
+        return {"delay_tasks": 0, "delay_fp_per_task": "", "delay_stable_per_task": "",
+                "delay_tasks_continuous": "", "delay_set_dim_mean": ""}
+    return {"delay_tasks": len(rows),
+            "delay_fp_per_task": _f(np.mean([r["n_points"] for r in rows])),
+            "delay_stable_per_task": _f(np.mean([r["n_stable"] for r in rows])),
+            "delay_tasks_continuous": sum(r["continuous"] for r in rows),
+            "delay_set_dim_mean": _f(np.mean([r["set_dim"] for r in rows]))}
 
 
 def write_tables(res: Analysis, out) -> list:
@@ -226,18 +256,22 @@ def write_tables(res: Analysis, out) -> list:
     paths.append(write_csv(out / "ftv.csv", [
         {"task_a": A, "task_b": B, "ftv": _f(v)}
         for (A, B), vals in res.ftv.items() for v in vals]))
-    dim = [{"task": t, "n_states": res.n_states[t], "pr": _f(res.pr_task[t]),
+    dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
+            "pr": _f(res.pr_task[t]),
             **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_task[t][:3])}}
            for t in tasks]
-    dim.append({"task": "all", "n_states": sum(res.n_states.values()), "pr": _f(res.pr_all),
+    dim.append({"task": "all", "n_states": sum(res.n_states.values()),
+                "n_delay_states": sum(res.n_delay_states.values()), "pr": _f(res.pr_all),
                 **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_all[:3])}})
     paths.append(write_csv(out / "dimensionality.csv", dim))
-    paths.append(write_csv(out / "fixed_point_tasks.csv", fixed_point_rows(res)))
+    paths.append(write_csv(out / "fixed_point_tasks.csv",
+                           fixed_point_rows(res) + fixed_point_rows(res, "delay")))
     rows = []
-    for task, fp in res.fixed.items():
+    for starts, task, fp in [("activity", t, fp) for t, fp in res.fixed.items()] + \
+            [("delay", t, fp) for t, fp in res.fixed_delay.items()]:
         xy = (fp.points - res.mean_state) @ res.pcs if fp.n_points else np.zeros((0, 3))
         for p in range(fp.n_points):
-            rows.append({"task": task, "point": p, "q": _f(fp.q[p]),
+            rows.append({"task": task, "starts": starts, "point": p, "q": _f(fp.q[p]),
                          "n_unstable": int(fp.n_unstable[p]), "slowest": _f(fp.slowest[p]),
                          "n_marginal": int(fp.n_marginal[p]),
                          "pc1": _f(xy[p, 0]), "pc2": _f(xy[p, 1]), "pc3": _f(xy[p, 2])})

@@ -20,7 +20,9 @@ from refrnn.analysis.report import analyze_run, summary_row
 @click.option("--trials", "max_trials", type=click.IntRange(min=2), default=None,
               help="Held-out trials per task (default: all in the cache).")
 @click.option("--starts", "n_starts", type=click.IntRange(min=1), default=32,
-              show_default=True, help="Fixed-point searches per task.")
+              show_default=True,
+              help="Fixed-point searches per task from its activity, and as many (at most "
+                   "one per state) from its delay-period states (tasks with a delay).")
 @click.option("--q-tol", type=click.FloatRange(min=0, min_open=True), default=1e-4,
               show_default=True, help="A slow point has q(h) below this.")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B",
@@ -77,7 +79,7 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
                    f"{row['delay_fp_per_task']} per task ({row['delay_stable_per_task']} "
                    f"stable); with a continuous set: {row['delay_tasks_continuous']}")
     else:
-        click.echo("no task has a delay period (its fixation input after a stimulus): "
-                   "no delay-start search")
+        click.echo("no analysed task has a delay period (its fixation input after a "
+                   "stimulus): no delay-start search")
     click.echo(f"wrote {len(paths)} files to {paths[0].parent} "
                f"in {time.perf_counter() - t0:.1f} s")

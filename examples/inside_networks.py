@@ -35,6 +35,8 @@ METRICS = ("perf", "n_clusters", "silhouette", "pr_all", "pr_task_mean", "var_pc
            "fp_per_task", "stable_per_task", "frac_continuous", "set_dim_mean",
            "delay_fp_per_task", "delay_stable_per_task", "delay_frac_continuous",
            "delay_set_dim_mean")
+DELAY_KEYS = ("delay_tasks", "delay_fp_per_task", "delay_stable_per_task",
+              "delay_tasks_continuous", "delay_set_dim_mean")
 FIGS = ("task_variance.png", "fixed_points.png", "pca_trajectories.png")
 
 
@@ -62,9 +64,11 @@ def analyse(sweep: Path, redo: bool, starts: int):
             with open(out / "summary.csv", newline="") as f:
                 row = next(csv.DictReader(f))
         print(f"{run.name}: {time.perf_counter() - t0:.1f} s", flush=True)
+        for key in DELAY_KEYS:  # a summary.csv written before the delay search
+            row.setdefault(key, "")
         row = {"label": label, "seed": seed, "perf": best_perf(run), **row}
         row["frac_continuous"] = int(row["tasks_continuous"]) / int(row["n_tasks"])
-        n_delay = int(row.get("delay_tasks") or 0)
+        n_delay = int(row["delay_tasks"] or 0)
         row["delay_frac_continuous"] = (int(row["delay_tasks_continuous"]) / n_delay
                                         if n_delay else float("nan"))
         rows.append(row)

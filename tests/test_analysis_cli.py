@@ -97,3 +97,21 @@ def test_without_matplotlib_tables_are_written_and_figures_skipped(run, tmp_path
     res = invoke("analyze", run, "--out", tmp_path / "b", "--tasks", "go", "--figures")
     one_line_error(res, "figures need matplotlib")
     assert not (tmp_path / "b").exists()
+
+
+def test_same_columns_with_and_without_a_delay_task(run, tmp_path):
+    """A run's tables have one set of columns whether or not an analysed task
+    has a delay period (go has none, dlygo has one)."""
+    heads = {}
+    for name, tasks in (("plain", "go,anti"), ("delay", "go,dlygo")):
+        res = invoke("analyze", run, "--out", tmp_path / name, "--tasks", tasks,
+                     "--starts", "3", "--no-figures")
+        assert res.exit_code == 0, res.output
+        heads[name] = {f: (tmp_path / name / f).read_text().splitlines()[0]
+                       for f in ("summary.csv", "fixed_point_tasks.csv", "dimensionality.csv")}
+        assert ("from delay-period starts" in res.output) == (name == "delay"), res.output
+    assert heads["plain"] == heads["delay"]
+    with open(tmp_path / "delay" / "fixed_point_tasks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["task"], r["starts"]) for r in rows] == [
+        ("go", "activity"), ("dlygo", "activity"), ("dlygo", "delay")]

@@ -122,6 +122,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     model, names = net.model, net.task_names
     N = model.config.n_hidden
     rng = np.random.default_rng(opt.seed)
+    rng_delay = np.random.default_rng([opt.seed, 1])  # its own: activity starts stay put
     pairs = opt.pairs if opt.pairs is not None else default_pairs(tasks)
     for A, B in pairs:  # checked before any work
         if A not in tasks or B not in tasks:
@@ -151,7 +152,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
         res.n_delay_states[task] = held.shape[0]
         if held.shape[0]:
             delay_tasks.append(a)
-            delay_starts.append(held[rng.choice(held.shape[0], replace=False,
+            delay_starts.append(held[rng_delay.choice(held.shape[0], replace=False,
                                                 size=min(opt.n_starts, held.shape[0]))])
     found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
     res.fixed = dict(zip(tasks, found))

@@ -1,0 +1,37 @@
+"""examples/inside_networks.py on a sweep folder whose runs were analysed
+already, one before the delay-start search existed (no delay_* columns)."""
+from example_loader import load_example
+from refrnn.files.tables import write_csv
+
+OLD = {"run": "r", "checkpoint": "best", "step": 10, "task_set": "yang19", "mask": "locality",
+       "hidden": 16, "n_tasks": 20, "n_units_kept": 16, "n_units_dropped": 0,
+       "n_clusters": 3, "silhouette": 0.2, "pr_all": 5.0, "pr_task_mean": 3.0,
+       "var_pc1": 0.3, "var_pc3": 0.6, "fp_per_task": 2.0, "stable_per_task": 1.0,
+       "tasks_continuous": 2, "set_dim_mean": 0.5, "seconds": 1.0}
+DELAY = {"delay_tasks": 11, "delay_fp_per_task": 3.0, "delay_stable_per_task": 1.5,
+         "delay_tasks_continuous": 1, "delay_set_dim_mean": 0.8}
+
+
+def fake_run(root, name, summary):
+    run = root / name
+    (run / "analysis_best").mkdir(parents=True)
+    (run / "best.h5").write_bytes(b"")
+    (run / "eval.csv").write_text("task,perf\n")
+    (run / "metrics.csv").write_text("step,mean_perf\n5,0.5\n10,0.75\n")
+    write_csv(run / "analysis_best" / "summary.csv", [summary])
+
+
+def test_old_and_new_summaries_aggregate(tmp_path):
+    mod = load_example("inside_networks")
+    sweep = tmp_path / "sweep"
+    fake_run(sweep, "yang19_locality__seed0", OLD)                       # sorts first
+    fake_run(sweep, "yang19_locality__seed1", {**{k: v for k, v in OLD.items() if k != "seconds"}, **DELAY, "seconds": 1.0})
+    rows = mod.analyse(sweep, redo=False, starts=16)
+    assert [r["seed"] for r in rows] == [0, 1] and rows[0]["perf"] == 0.75
+    write_csv(tmp_path / "runs.csv", rows)  # one column set for both rows
+    (agg,) = mod.aggregate(rows)
+    assert agg["seeds"] == 2 and agg["frac_continuous"] == 0.1
+    assert agg["delay_frac_continuous"] != agg["delay_frac_continuous"]  # nan: one run lacks it
+    text = mod.block([agg], rows, sweep, 16)
+    assert "16 fixed-point starts per task and set of starts" in text
+    assert "from delay-period starts" in text and "yang19_locality" in text

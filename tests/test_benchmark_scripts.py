@@ -1,6 +1,6 @@
 """The measurement scripts behind docs' speed claims run and print what they
-say they print (benchmarks/blocks.py, noise.py, calls.py); no timing is
-checked here."""
+say they print (benchmarks/blocks.py, noise.py, calls.py, inputs.py); no
+timing is checked here."""
 import re
 import subprocess
 import sys
@@ -37,3 +37,8 @@ def test_calls_per_step_are_whole_numbers():
     assert m, out
     fwd, bwd = float(m.group(1)), float(m.group(2))
     assert fwd == int(fwd) and bwd == int(bwd) and fwd >= 4 and bwd >= 4
+
+
+def test_inputs_times_both_gemms_and_the_gather():
+    out = run("inputs.py", "--sizes", "32", "--reps", "1")
+    assert re.search(r"^\s+32(\s+\d+\.\d){5}\s*$", out, flags=re.M), out

@@ -35,3 +35,30 @@ def test_old_and_new_summaries_aggregate(tmp_path):
     text = mod.block([agg], rows, sweep, 16)
     assert "16 fixed-point starts per task and set of starts" in text
     assert "from delay-period starts" in text and "yang19_locality" in text
+
+
+def test_task_families_and_the_delay_table(tmp_path):
+    mod = load_example("inside_networks")
+    fams = {t: mod.family(t) for t in ("dlyanti", "rtantiseqr", "dlyantiintl",
+                                       "multidlydmintr", "dlygointrseqr", "dnmcintlseql")}
+    assert fams == {"dlyanti": "base", "rtantiseqr": "seq", "dlyantiintl": "int",
+                    "multidlydmintr": "int", "dlygointrseqr": "int+seq",
+                    "dnmcintlseql": "int+seq"}
+    run = tmp_path / "modcog_locality__seed0"
+    fake_run(tmp_path, run.name, {**OLD, **DELAY, "seconds": 1.0})
+    write_csv(run / "analysis_best" / "fixed_point_tasks.csv", [
+        {"task": t, "starts": st, "continuous": c} for t, st, c in (
+            ("dlygo", "activity", 1), ("dlygo", "delay", 0), ("dlygointr", "delay", 1),
+            ("dlyantiintl", "delay", 0))])
+    write_csv(run / "analysis_best" / "fixed_points.csv", [
+        {"task": t, "starts": st, "n_marginal": m} for t, st, m in (
+            ("dlygo", "activity", 1), ("dlygo", "delay", 0), ("dlygointr", "delay", 2),
+            ("dlygointr", "delay", 0), ("dlyantiintl", "delay", 1))])
+    rows = {r["family"]: r for r in mod.by_family(run)}
+    assert set(rows) == {"base", "int"}
+    assert rows["base"]["tasks"] == 1 and rows["base"]["points_per_task"] == 1.0
+    assert rows["base"]["marginal_share"] == 0.0 and rows["base"]["continuous_share"] == 0.0
+    assert rows["int"]["tasks"] == 2 and rows["int"]["points_per_task"] == 1.5
+    assert rows["int"]["marginal_share"] == 2 / 3 and rows["int"]["continuous_share"] == 0.5
+    text = "\n".join(mod.family_block(list(rows.values())))
+    assert "| modcog_locality | int | 2 | 1.50 | 67% | 50% |" in text

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -35,13 +33,7 @@ B = 64
 
 
 def median_us(fn, reps: int) -> float:
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.thread_time()
-        fn()
-        ts.append(time.thread_time() - t0)
-    return statistics.median(ts) * 1e6
+    return common.thread_median(fn, reps) * 1e6
 
 
 def sgemm_gflops(reps: int) -> float:

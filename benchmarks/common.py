@@ -13,6 +13,7 @@ import platform
 import resource
 import statistics
 import sys
+import time
 
 import numpy as np
 
@@ -91,6 +92,18 @@ def summarize(times_s: list[float]) -> dict:
     ms = [1000.0 * t for t in times_s]
     return {"median_ms": statistics.median(ms), "min_ms": min(ms),
             "max_ms": max(ms), "reps": len(ms)}
+
+
+def thread_median(fn, reps: int) -> float:
+    """Seconds of thread CPU time fn() takes, median of ``reps`` calls after
+    one untimed call (buffers and caches made)."""
+    fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.thread_time()
+        fn()
+        ts.append(time.thread_time() - t0)
+    return statistics.median(ts)
 
 
 def make_batch(T: int, B: int, n_obs: int, n_tasks: int, n_out: int, seed: int):

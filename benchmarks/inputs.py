@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -31,13 +29,7 @@ T, B, N_OBS, USED_TASKS = 350, 64, 33, 54
 
 
 def median_ms(fn, reps: int) -> float:
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.thread_time()
-        fn()
-        ts.append(time.thread_time() - t0)
-    return statistics.median(ts) * 1e3
+    return common.thread_median(fn, reps) * 1e3
 
 
 def main(argv=None):

@@ -13,8 +13,9 @@ under its fixation-period input (fixation unit and rule unit on, stimuli
 off: the observation of the trials' first step), searched twice: from
 states of the whole activity ("activity" starts), and, for tasks with a
 delay (the same input again after a stimulus), from delay-period states
-("delay" starts), where a memory of the stimulus would sit. Then over the tasks: normalised task variance, clusters, fractional task
-variance, the pooled PCA, and every point and trajectory in its PC space.
+("delay" starts), where a memory of the stimulus would sit. Then over the
+tasks: normalised task variance, clusters, fractional task variance, the
+pooled PCA, and every point and trajectory in its PC space.
 """
 from __future__ import annotations
 
@@ -152,8 +153,9 @@ def analyze(net, options: Options | None = None) -> Analysis:
         res.n_delay_states[task] = held.shape[0]
         if held.shape[0]:
             delay_tasks.append(a)
-            delay_starts.append(held[rng_delay.choice(held.shape[0], replace=False,
-                                                size=min(opt.n_starts, held.shape[0]))])
+            pick = rng_delay.choice(held.shape[0], replace=False,
+                                    size=min(opt.n_starts, held.shape[0]))
+            delay_starts.append(held[pick])
     found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
     res.fixed = dict(zip(tasks, found))
     if delay_tasks:

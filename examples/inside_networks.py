@@ -91,14 +91,16 @@ def family(task: str) -> str:
 
 def by_family(run: Path) -> list:
     """Per task family of one analysed run, from its delay-start search:
-    tasks searched, slow points per task, share of the points with a
-    marginal eigenvalue (|lambda - 1| < 0.05), share of tasks with a
-    continuous set."""
+    tasks searched, their mean final perf (eval.csv), slow points per task,
+    share of the points with a marginal eigenvalue (|lambda - 1| < 0.05),
+    share of tasks with a continuous set."""
     out = run / "analysis_best"
     with open(out / "fixed_point_tasks.csv", newline="") as f:
         tasks = [r for r in csv.DictReader(f) if r["starts"] == "delay"]
     with open(out / "fixed_points.csv", newline="") as f:
         points = [r for r in csv.DictReader(f) if r["starts"] == "delay"]
+    with open(run / "eval.csv", newline="") as f:
+        perf = {r["task"]: float(r["perf"]) for r in csv.DictReader(f)}
     label, seed = label_seed(run)
     rows = []
     for fam in FAMILIES:
@@ -106,7 +108,9 @@ def by_family(run: Path) -> list:
         if not ts:
             continue
         ps = [r for r in points if family(r["task"]) == fam]
+        known = [perf[r["task"]] for r in ts if r["task"] in perf]
         rows.append({"label": label, "seed": seed, "family": fam, "tasks": len(ts),
+                     "final_perf": np.mean(known) if known else float("nan"),
                      "points_per_task": len(ps) / len(ts),
                      "marginal_share": (np.mean([int(r["n_marginal"]) >= 1 for r in ps])
                                         if ps else float("nan")),
@@ -118,15 +122,17 @@ def family_block(fam_rows) -> list:
     """Markdown lines: the by_family rows, mean ± sample std over seeds."""
     lines = ["", "By task family, from delay-period starts (Mod-Cog's interval-integration "
              "`int`, sequence `seq` and combined extensions of the base tasks; yang19 is "
-             "base only): share of slow points with an eigenvalue within 0.05 of 1, and "
-             "share of tasks with a continuous set:", "",
-             "| configuration | family | tasks | slow points / task | points with a "
-             "marginal eigenvalue | tasks with a continuous set |", "|---|---|---|---|---|---|"]
+             "base only): the tasks' final perf, share of slow points with an eigenvalue "
+             "within 0.05 of 1, and share of tasks with a continuous set:", "",
+             "| configuration | family | tasks | final perf | slow points / task | points "
+             "with a marginal eigenvalue | tasks with a continuous set |",
+             "|---|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys((r["label"], r["family"]) for r in fam_rows))
     for label, fam in keys:
         g = [r for r in fam_rows if (r["label"], r["family"]) == (label, fam)]
         cells = []
-        for m, fmt in (("points_per_task", "{:.2f}"), ("marginal_share", "{:.0%}"),
+        for m, fmt in (("final_perf", "{:.3f}"), ("points_per_task", "{:.2f}"),
+                       ("marginal_share", "{:.0%}"),
                        ("continuous_share", "{:.0%}")):
             v = np.array([r[m] for r in g], dtype=float)
             v = v[~np.isnan(v)]

@@ -54,11 +54,14 @@ def test_task_families_and_the_delay_table(tmp_path):
         {"task": t, "starts": st, "n_marginal": m} for t, st, m in (
             ("dlygo", "activity", 1), ("dlygo", "delay", 0), ("dlygointr", "delay", 2),
             ("dlygointr", "delay", 0), ("dlyantiintl", "delay", 1))])
+    (run / "eval.csv").write_text("task,perf,decision_acc,n\ndlygo,0.5,0.6,100\n"
+                                  "dlygointr,0.25,0.3,100\ndlyantiintl,0.75,0.8,100\n")
     rows = {r["family"]: r for r in mod.by_family(run)}
     assert set(rows) == {"base", "int"}
     assert rows["base"]["tasks"] == 1 and rows["base"]["points_per_task"] == 1.0
     assert rows["base"]["marginal_share"] == 0.0 and rows["base"]["continuous_share"] == 0.0
     assert rows["int"]["tasks"] == 2 and rows["int"]["points_per_task"] == 1.5
     assert rows["int"]["marginal_share"] == 2 / 3 and rows["int"]["continuous_share"] == 0.5
+    assert rows["base"]["final_perf"] == 0.5 and rows["int"]["final_perf"] == 0.5
     text = "\n".join(mod.family_block(list(rows.values())))
-    assert "| modcog_locality | int | 2 | 1.50 | 67% | 50% |" in text
+    assert "| modcog_locality | int | 2 | 0.500 | 1.50 | 67% | 50% |" in text

@@ -1,4 +1,5 @@
-"""What the command-line tests share: a tiny run's options and a runner."""
+"""What the command-line tests share: a tiny run's options, a runner, and a
+tiny trained run."""
 from click.testing import CliRunner
 
 from refrnn_cli.main import cli
@@ -10,3 +11,11 @@ TINY = ["--hidden", "16", "--sparsity", "0.25", "--batch-size", "4", "--seq-len"
 def invoke(*args, **kw):
     """Run ``refrnn ARGS...`` in-process; returns click's Result."""
     return CliRunner().invoke(cli, [str(a) for a in args], **kw)
+
+
+def train_tiny(out, cache_file):
+    """``refrnn train`` with TINY on ``cache_file`` into ``out``, quietly;
+    asserts it succeeded and returns ``out``."""
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "-q")
+    assert r.exit_code == 0, r.output
+    return out

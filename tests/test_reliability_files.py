@@ -14,7 +14,7 @@ import sys
 import h5py
 import pytest
 
-from cli_helpers import TINY, invoke
+from cli_helpers import TINY, invoke, train_tiny
 from refrnn.files import atomic
 from refrnn.data.cache import CacheError, build_cache, open_cache, verify_cache
 from refrnn.run.checkpoint import CheckpointError, load_checkpoint
@@ -26,9 +26,7 @@ from refrnn.files.errors import FileError
 
 @pytest.fixture(scope="module")
 def done_run(tmp_path_factory, cache_file):
-    out = tmp_path_factory.mktemp("runs") / "done"
-    assert invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "-q").exit_code == 0
-    return out
+    return train_tiny(tmp_path_factory.mktemp("runs") / "done", cache_file)
 
 
 

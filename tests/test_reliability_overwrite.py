@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from cli_helpers import TINY, invoke
+from cli_helpers import TINY, invoke, train_tiny
 from refrnn.run.checkpoint import FORMAT
 from refrnn.run.run_dir import CHECKPOINT_MARK, RUN_FILES
 from refrnn.run.settings import ConfigError, load_config_file
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 @pytest.fixture(scope="module")
 def run(cache_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("own") / "run"
-    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "-q")
-    assert r.exit_code == 0, r.output
-    return out
+    return train_tiny(tmp_path_factory.mktemp("own") / "run", cache_file)
 
 
 def _one_error_line(r, *words):

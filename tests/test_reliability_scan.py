@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from cli_helpers import TINY, invoke
+from cli_helpers import TINY, invoke, train_tiny
 from refrnn.data.cache import CacheError, open_cache
 from refrnn.files import sealed_h5
 from refrnn.run.checkpoint import CheckpointError, load_checkpoint
@@ -60,10 +60,7 @@ def _one_line(r, what):
 
 @pytest.fixture(scope="module")
 def run(cache_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("scan") / "run"
-    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "-q")
-    assert r.exit_code == 0, r.output
-    return out
+    return train_tiny(tmp_path_factory.mktemp("scan") / "run", cache_file)
 
 
 def test_damaged_checkpoints_end_at_once_with_one_line(run, tmp_path):

@@ -8,7 +8,7 @@ import click
 from refrnn.backends.backend import DEVICES, available_devices
 from refrnn.files.errors import FileError, check_writable
 from refrnn.files.ownership import check_replaceable
-from refrnn.run.evaluation import results_table, write_results_csv
+from refrnn.run.eval_table import results_table, write_results_csv
 from refrnn.run.run_dir import is_eval_table
 from refrnn.run.scoring import SCORES
 from refrnn.run.settings import ConfigError

@@ -9,7 +9,7 @@ TrainConfig setting can be passed to refrnn.train() as a keyword.
 import argparse
 
 import refrnn
-from refrnn.run.evaluation import results_table
+from refrnn.run.eval_table import results_table
 from refrnn.run.training import evaluate_run
 
 

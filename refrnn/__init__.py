@@ -36,7 +36,7 @@ _LAZY = {
     "ConfigError": "refrnn.run.settings",
     "train": "refrnn.run.training",
     "evaluate_run": "refrnn.run.training",
-    "RunResult": "refrnn.run.loop",
+    "RunResult": "refrnn.run.harness",
     "TrainingDiverged": "refrnn.run.loop",
     "evaluate": "refrnn.run.evaluation",
     "CheckpointError": "refrnn.run.checkpoint",

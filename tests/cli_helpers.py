@@ -1,5 +1,7 @@
 """What the command-line tests share: a tiny run's options, a runner, and a
 tiny trained run."""
+import csv
+
 from click.testing import CliRunner
 
 from refrnn_cli.main import cli
@@ -18,4 +20,15 @@ def train_tiny(out, cache_file):
     asserts it succeeded and returns ``out``."""
     r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "-q")
     assert r.exit_code == 0, r.output
+    return out
+
+
+def read_eval_csv(path):
+    """An eval.csv (refrnn.run.eval_table.write_results_csv) back as a results dict:
+    task -> {perf, decision_acc, n}."""
+    out = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            out[row["task"]] = {"perf": float(row["perf"]),
+                                "decision_acc": float(row["decision_acc"]), "n": int(row["n"])}
     return out

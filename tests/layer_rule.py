@@ -15,7 +15,12 @@ surface, the layer ``refrnn``. The checker reads every module's syntax tree
   (``OPTIONAL_EXTRAS``) or one of the few ``LAZY_FOR_MINIMAL`` imports that let
   a module import with numpy and scipy only;
 - an import of a private name (``_x``) from another module, or a read of
-  ``module._x`` through an imported module.
+  ``module._x`` through an imported module;
+- a pure module (``PURE``: the training loop) that imports, directly or
+  through any refrnn module it imports, the run directory's bookkeeping
+  (files, locks, checkpoints, metrics.csv, progress, settings files, the
+  CLI), or a standard module that reaches files, clocks, signals or the
+  terminal.
 
 ``check_sources({path: source})`` takes the sources as text, so tests can feed
 it small synthetic trees and watch it fail.
@@ -56,6 +61,18 @@ LAZY_FOR_MINIMAL = {
     # Dataset reads the HDF5 trial cache; the rest of data/ imports without h5py
     "refrnn.data.dataset": {"refrnn.data.cache"},
 }
+
+# Modules that must stay pure: module -> (refrnn modules (and their
+# sub-modules) that nothing in its import closure may be, standard or
+# third-party modules it may not import itself).
+_BOOKKEEPING = ("refrnn.files", "refrnn.run.checkpoint", "refrnn.run.checkpoint_check",
+                "refrnn.run.harness", "refrnn.run.metrics_csv", "refrnn.run.progress",
+                "refrnn.run.run_dir", "refrnn.run.training", "refrnn.run.open_run",
+                "refrnn.run.eval_table", "refrnn.run.settings", "refrnn.data.cache",
+                "refrnn.data.cache_file", "refrnn_cli")
+_OUTSIDE_WORLD = ("os", "sys", "io", "time", "signal", "threading", "pathlib", "shutil",
+                  "tempfile", "json", "csv", "h5py", "click", "warnings", "logging")
+PURE = {"refrnn.run.loop": (_BOOKKEEPING, _OUTSIDE_WORLD)}
 
 # Where the checked code lives: (folder, its import name).
 PACKAGES = (("refrnn", "refrnn"), ("cli", "refrnn_cli"))
@@ -271,12 +288,42 @@ def check_sources(sources: dict) -> list:
                                 f"{module_aliases[node.value.id]}.{node.attr}")
 
     edges = _edges(mods, known)
+    for name, (banned, outside) in PURE.items():
+        if name in by_name:
+            problems += _impurities(by_name[name], edges, banned, outside)
     for group in _cycles(edges):
         path = _cycle_path(group, edges)
         steps = " -> ".join(f"{a} ({by_name[a].path}:{edges[a][b]})"
                             for a, b in zip(path, path[1:]))
         problems.append(f"import cycle: {steps} -> {path[-1]}")
     return sorted(set(problems), key=_line_order)
+
+
+def _impurities(mod, edges, banned, outside) -> list:
+    """What makes the pure module ``mod`` impure: a banned module in its import
+    closure (named with the path that reaches it) or an outside-world import."""
+    out = []
+    for node, _ in _imports(mod.tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if node.level == 0 else [])
+        for n in names:
+            if n.split(".")[0] in outside:
+                out.append(f"{mod.path}:{node.lineno}: pure module {mod.name} imports {n}")
+    via = {mod.name: [mod.name]}
+    frontier = [mod.name]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in sorted(edges.get(v, ())):
+                if w not in via:
+                    via[w] = via[v] + [w]
+                    nxt.append(w)
+        frontier = nxt
+    for target, path in sorted(via.items()):
+        if any(target == b or target.startswith(b + ".") for b in banned):
+            out.append(f"pure module {mod.name} imports bookkeeping {target} "
+                       f"(through {' -> '.join(path)})")
+    return out
 
 
 def _line_order(problem: str):

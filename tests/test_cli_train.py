@@ -3,9 +3,8 @@ import json
 
 import pytest
 
-from cli_helpers import TINY, invoke
+from cli_helpers import TINY, invoke, read_eval_csv as read_csv
 from refrnn.run.checkpoint import load_checkpoint
-from refrnn.run.evaluation import read_csv
 
 
 

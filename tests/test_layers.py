@@ -145,3 +145,31 @@ def test_an_upward_import_or_a_cycle_added_to_the_tree_is_reported():
     new, n = added("refrnn/tasks/trials.py", "from . import registry")
     assert any(p.startswith("import cycle: refrnn.tasks.")
                and f"refrnn/tasks/trials.py:{n}" in p for p in new), new
+
+
+def test_the_training_loop_imports_no_bookkeeping():
+    """refrnn.run.loop is pure: no files, checkpoints, metrics, progress, CLI, clock."""
+    sources = tree_sources(ROOT)
+    assert "refrnn/run/loop.py" in sources
+    before = set(check_sources(sources))
+    assert not [p for p in before if "pure module" in p], before
+    for line, what in (("from .checkpoint import save_checkpoint", "refrnn.run.checkpoint"),
+                       ("from . import metrics_csv", "refrnn.run.metrics_csv"),
+                       ("from .evaluation import MEAN\nfrom .progress import fmt_loss",
+                        "refrnn.run.progress"),
+                       ("from ..files.atomic import atomic_write_text", "refrnn.files.atomic")):
+        changed = dict(sources, **{"refrnn/run/loop.py": sources["refrnn/run/loop.py"]
+                                   + "\n" + line + "\n"})
+        new = set(check_sources(changed)) - before
+        assert any(f"imports bookkeeping {what}" in p for p in new), (line, new)
+    # through another module: evaluation importing a file writer makes the loop impure
+    changed = dict(sources, **{"refrnn/run/evaluation.py": sources["refrnn/run/evaluation.py"]
+                               + "\nfrom ..files.tables import write_csv\n"})
+    new = set(check_sources(changed)) - before
+    assert any("refrnn.run.loop imports bookkeeping refrnn.files.tables (through "
+               "refrnn.run.loop -> refrnn.run.evaluation -> refrnn.files.tables)" in p
+               for p in new), new
+    changed = dict(sources, **{"refrnn/run/loop.py": "import time\n"
+                               + sources["refrnn/run/loop.py"]})
+    assert any("pure module refrnn.run.loop imports time" in p
+               for p in check_sources(changed)), "a clock in the loop"

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from refrnn.run.evaluation import (
-    MEAN, evaluate, read_csv, results_table, score_outputs, summarize, write_results_csv,
-)
+from cli_helpers import read_eval_csv as read_csv
+from refrnn.run.eval_table import results_table, write_results_csv
+from refrnn.run.evaluation import MEAN, evaluate, score_outputs, summarize
 from refrnn.tasks.trials import N_OBS, TrialBatch
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from refrnn.run.checkpoint import CheckpointError, load_checkpoint
 from refrnn.run.settings import ConfigError
-from refrnn.run.evaluation import read_csv
+from cli_helpers import read_eval_csv as read_csv
 from refrnn.tasks.registry import task_names
 from refrnn.run.training import TrainingDiverged, evaluate_run, train
 

@@ -11,14 +11,10 @@ holds. All are reported per task and as the unweighted mean over tasks (key
 """
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
 from .scoring import SCORES, check_score, neurogym_correct, predicted_class, yang2019_correct
 from ..data.stream import trial_batch
-from ..files.tables import format_table, write_csv
 
 MEAN = "mean"
 
@@ -134,33 +130,4 @@ def summarize(results):
                                        and all(k in r for r in rows)]
     out = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     out["n"] = int(sum(r["n"] for r in rows))
-    return out
-
-
-def results_table(results) -> str:
-    """A plain-text table: task, perf, decision accuracy, trials; mean last."""
-    tasks = [k for k in results if k != MEAN]
-    rows = [[t, f"{r['perf']:.3f}", f"{r['decision_acc']:.3f}", str(r["n"])]
-            for t, r in ((t, results[t]) for t in tasks)]
-    if MEAN in results:
-        r = results[MEAN]
-        rows += [None, [MEAN, f"{r['perf']:.3f}", f"{r['decision_acc']:.3f}", str(r["n"])]]
-    return format_table(["task", "perf", "dec_acc", "n"], rows, right=(1, 2, 3))
-
-
-def write_results_csv(results, path) -> Path:
-    """Write ``results`` as CSV (task, perf, decision_acc, n; mean last), atomically."""
-    tasks = [k for k in results if k != MEAN] + ([MEAN] if MEAN in results else [])
-    return write_csv(path, [{"task": t, "perf": repr(float(results[t]["perf"])),
-                             "decision_acc": repr(float(results[t]["decision_acc"])),
-                             "n": int(results[t]["n"])} for t in tasks])
-
-
-def read_csv(path):
-    """Read a table written by :func:`write_results_csv` back into a results dict."""
-    out = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            out[row["task"]] = {"perf": float(row["perf"]),
-                                "decision_acc": float(row["decision_acc"]), "n": int(row["n"])}
     return out

@@ -1,44 +1,42 @@
-"""The training step, first, and the loop of bookkeeping around it.
+"""The training loop: batches in, events out. Read it top to bottom.
 
 :func:`train_step` is one update: a stream batch -> forward with recurrent
-noise -> cross-entropy -> backward (BPTT) -> clip -> Adam. :class:`Loop`
-calls it for update s (0-based; "step s+1" once done) with the noise of
-``seed_for(seed, 1, s)``; after update s+1 it evaluates when s+1 is a
-multiple of ``eval_every`` (or the last step), appends a row to
-``metrics.csv`` (:mod:`refrnn.run.metrics_csv`) and saves ``best.h5`` on a new
-best; then saves ``last.h5`` every ``checkpoint_every`` updates. Everything a
-resumed run needs (weights, Adam moments, sampler RNG, running loss, best
-score, elapsed time) is in ``last.h5``.
+noise -> cross-entropy -> backward (BPTT) -> clip -> Adam.
+:func:`train_loop` repeats it until ``cfg.steps`` and yields what happened:
 
-One loss figure is reported everywhere: the mean training loss over the
-updates since the previous metrics.csv row (``mean_loss`` in the callback,
-``loss`` in the console lines and in metrics.csv). A file that cannot be
-written stops the run with a FileError that names the kept checkpoint and
-how to resume; every file is replaced atomically, so nothing is half-written.
+    Evaluation(step, loss, scores)   the scores on the held-out trials, at
+                                     step 0 of a fresh run and after every
+                                     ``eval_every``-th update (and the last)
+    Update(step, loss, norm, evaluation)   after every update; ``evaluation``
+                                     is that step's Evaluation when one was due
+
+The loop owns no file, clock or terminal: whoever iterates it (the harness,
+:mod:`refrnn.run.harness`, or a script) writes, prints, saves and stops.
+Its state is the model's parameters, the Adam moments, the sampler's position
+and :class:`Counters`; restore all four and the loop continues exactly where
+it stopped, because every random draw comes from the run's seed: the noise
+of update s from ``seed_for(seed, NOISE_STREAM, s)``.
 """
 from __future__ import annotations
 
 import math
-import time
-import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from . import metrics_csv
-from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
-from .evaluation import MEAN, evaluate, results_table, write_results_csv
-from .progress import eta_suffix, fmt_loss
-from .settings import TrainConfig
+from .evaluation import evaluate
 from ..core import losses
-from ..core.optim import Adam, clip_grad_norm, grad_norm
-from ..files.atomic import atomic_write_text
-from ..files.errors import FileError
+from ..core.optim import clip_grad_norm, grad_norm
 from ..tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
+
+
+def seed_for(seed: int, stream: int, step: int = 0) -> int:
+    """An independent 63-bit seed for (run seed, stream, step)."""
+    ss = np.random.SeedSequence([int(seed), int(stream), int(step)])
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def train_step(model, opt, batch, rng, cfg):
@@ -49,7 +47,7 @@ def train_step(model, opt, batch, rng, cfg):
         opt: its Adam (refrnn.core.optim).
         batch: a stream batch: x (T, B, n_in), labels (T, B) int, weights (T, B).
         rng: the backend generator of this update's recurrent noise.
-        cfg: the TrainConfig (fix_weight: loss weight of fixation steps;
+        cfg: the settings (fix_weight: loss weight of fixation steps;
             clip: gradient-norm bound, 0 = none).
     Returns:
         (loss, gradient norm before clipping) as floats. The update is applied
@@ -73,229 +71,100 @@ def train_step(model, opt, batch, rng, cfg):
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or gradient became NaN or infinite; names the step."""
+    """The loss or gradient became NaN or infinite; ``step`` names the update."""
+
+    def __init__(self, message, what="", step=0):
+        super().__init__(message)
+        self.what, self.step = what, step
 
 
 @dataclass
-class RunResult:
-    """What :func:`refrnn.run.training.train` returns (the run directory holds the rest)."""
+class Counters:
+    """The loop's own state besides weights, Adam and sampler (a checkpoint keeps it)."""
 
-    out: Path
-    config: TrainConfig
+    step: int = 0              # updates done
+    loss_sum: float = 0.0      # sum of the losses since the latest evaluation
+    loss_n: int = 0            # how many
+    last_loss: float = math.nan  # the latest update's loss
+
+
+@dataclass
+class Evaluation:
+    """Scores after update ``step``; ``loss`` is the mean training loss since the
+    previous evaluation (NaN at step 0)."""
+
     step: int
-    final_loss: float
-    eval: dict
-    best_perf: float
-    best_step: int
-    seconds: float
-    history: list = field(default_factory=list)
-
-    @property
-    def mean_perf(self) -> float:
-        return float(self.eval["mean"]["perf"])
-
-    def table(self) -> str:
-        return results_table(self.eval)
+    loss: float
+    scores: dict  # refrnn.run.evaluation.evaluate's dict: task -> scores, plus "mean"
 
 
-def seed_for(seed: int, stream: int, step: int = 0) -> int:
-    """An independent 63-bit seed for (run seed, stream, step)."""
-    ss = np.random.SeedSequence([int(seed), int(stream), int(step)])
-    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+@dataclass
+class Update:
+    """Update ``step`` is done: its batch loss and gradient norm (before clipping)."""
+
+    step: int
+    loss: float
+    norm: float
+    evaluation: Optional[Evaluation] = None
 
 
-@contextmanager
-def float_warnings_off():
-    """Within the block, NumPy's floating-point RuntimeWarnings ("overflow
-    encountered in matmul", ...) are not printed, in every thread.
-
-    The loop checks every loss and gradient norm and stops with one
-    TrainingDiverged line; the per-operation warnings of the same overflow
-    only came before it as noise. numpy.errstate alone would not reach the
-    backends' worker threads, hence a warnings filter (by message, so a
-    RefrnnNotice, also a RuntimeWarning, still shows)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.filterwarnings("ignore", category=RuntimeWarning,
-                                message=r"(overflow|invalid value|divide by zero|underflow) "
-                                        r"encountered")
-        yield
+def evaluate_now(model, test_trials, names, cfg, step: int) -> dict:
+    """The scores of ``model`` on ``test_trials`` after update ``step`` (noise, when
+    ``cfg.eval_noise``, from ``seed_for(seed, EVAL_STREAM, step)``)."""
+    rng = seed_for(cfg.seed, EVAL_STREAM, step) if cfg.eval_noise else None
+    return evaluate(model, test_trials, names, batch_size=cfg.eval_batch_size,
+                    noise=cfg.eval_noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms))
 
 
-def now() -> float:
-    return time.perf_counter()
+def train_loop(model, opt, sampler, test_trials, names, cfg, counters: Counters,
+               evaluate_first: bool = True):
+    """Train ``model`` until ``cfg.steps`` updates; a generator of events.
+
+    Args:
+        model, opt: the RNN and its Adam, changed in place.
+        sampler: the batch stream (``sampler.next()`` -> x (T, B, n_in), labels, weights).
+        test_trials, names: held-out trials per task and the task names (one-hot order).
+        cfg: the settings (steps, eval_every, seed, fix_weight, clip, eval_*).
+        counters: where to start (a fresh Counters, or a checkpoint's); updated in place.
+        evaluate_first: yield an Evaluation before the first update (a fresh run).
+    Yields:
+        Evaluation at the start, then one Update per update (module docstring).
+    Raises:
+        TrainingDiverged when a loss or gradient norm is not finite; the update
+        that produced it is not applied.
+    """
+    c = counters
+    if evaluate_first:
+        yield _evaluation(model, test_trials, names, cfg, c)
+    while c.step < cfg.steps:
+        batch = sampler.next()
+        rng = model.backend.rng(seed_for(cfg.seed, NOISE_STREAM, c.step))
+        loss, norm = train_step(model, opt, batch, rng, cfg)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            raise _diverged(loss, norm, c.step + 1, cfg)
+        c.step += 1
+        c.last_loss, c.loss_sum, c.loss_n = loss, c.loss_sum + loss, c.loss_n + 1
+        evaluation = None
+        if c.step % cfg.eval_every == 0 or c.step == cfg.steps:
+            evaluation = _evaluation(model, test_trials, names, cfg, c)
+        yield Update(c.step, loss, norm, evaluation)
 
 
-class Loop:
-    """State of one training run between updates (see the module docstring)."""
+def _evaluation(model, test_trials, names, cfg, c: Counters) -> Evaluation:
+    """Score now; the mean loss since the previous evaluation goes with it."""
+    loss = c.loss_sum / c.loss_n if c.loss_n else math.nan
+    c.loss_sum, c.loss_n = 0.0, 0
+    return Evaluation(c.step, loss, evaluate_now(model, test_trials, names, cfg, c.step))
 
-    def __init__(self, cfg, model, sampler, test_trials, names, quiet=False, callback=None):
-        self.cfg, self.model, self.sampler = cfg, model, sampler
-        self.test_trials, self.names = test_trials, names
-        self.quiet, self.callback = quiet, callback
-        self.bk = model.backend
-        self.opt = Adam(model.params, lr=cfg.lr, xp=self.bk.xp)
-        self.out = cfg.out_dir
-        self.step = 0
-        self.best_perf, self.best_step = -math.inf, -1
-        self.loss_sum, self.loss_n, self.last_loss = 0.0, 0, math.nan
-        self.seconds0, self.t0 = 0.0, now()
-        self.last_eval, self.last_eval_step = None, -1
-        self.row_loss = math.nan  # the loss of the latest metrics.csv row
-        self.saved_step = -1
-        self.start_step, self.start_seconds = 0, 0.0
 
-    # ------------------------------------------------------------- bookkeeping
-    def seconds(self) -> float:
-        return self.seconds0 + (now() - self.t0)
-
-    def start(self):
-        """A fresh run: write config.json and the metrics header; score step 0."""
-        atomic_write_text(self.out / "config.json", self.cfg.to_json())
-        metrics_csv.start_metrics(self.out, self.names)
-        self.evaluate_and_log()
-        self.save("last.h5")
-
-    def restore(self, ckpt: Checkpoint):
-        """Continue from ``ckpt``; metrics rows after its step are dropped."""
-        where = str(self.out / "last.h5")
-        restore_params(self.model, ckpt, where)
-        try:
-            self.opt.load_state_dict(ckpt.optim)
-            self.sampler.set_state(ckpt.sampler)
-            e = ckpt.extra
-            self.best_perf, self.best_step = float(e["best_perf"]), int(e["best_step"])
-            self.loss_sum, self.loss_n = float(e["loss_sum"]), int(e["loss_n"])
-            self.last_loss, self.seconds0 = float(e["last_loss"]), float(e["seconds"])
-        except (KeyError, ValueError, TypeError) as err:
-            raise CheckpointError(f"checkpoint {where!r} does not match this run: {err}") from None
-        self.step = self.saved_step = self.start_step = ckpt.step
-        self.t0 = now()
-        self.start_seconds = self.seconds0
-        try:
-            metrics_csv.trim_rows(self.out, self.names, ckpt.step)
-        except metrics_csv.MetricsMismatch as err:
-            raise CheckpointError(str(err)) from None
-        atomic_write_text(self.out / "config.json", self.cfg.to_json())
-
-    def eta(self) -> float:
-        """Seconds left, from this session's pace (NaN before its first update)."""
-        done = self.step - self.start_step
-        if done <= 0:
-            return math.nan
-        return (self.seconds() - self.start_seconds) / done * (self.cfg.steps - self.step)
-
-    def mean_loss(self) -> float:
-        """The logged loss figure: mean over the updates since the last row."""
-        return self.loss_sum / self.loss_n if self.loss_n else self.row_loss
-
-    def save(self, name):
-        m, bk = self.model, self.bk
-        ck = Checkpoint(
-            step=self.step,
-            params={k: bk.to_numpy(v) for k, v in m.params.items()},
-            mask_indptr=np.asarray(m.mask.indptr), mask_indices=np.asarray(m.mask.indices),
-            mask_shape=tuple(m.mask.shape), optim=self.opt.state_dict(),
-            config=self.cfg.to_dict(), sampler=self.sampler.get_state(),
-            extra={"best_perf": self.best_perf, "best_step": self.best_step,
-                   "loss_sum": self.loss_sum, "loss_n": self.loss_n,
-                   "last_loss": self.last_loss, "seconds": self.seconds()})
-        save_checkpoint(self.out / name, ck)
-        if name == "last.h5":
-            self.saved_step = self.step
-
-    def evaluate(self):
-        cfg = self.cfg
-        rng = seed_for(cfg.seed, EVAL_STREAM, self.step) if cfg.eval_noise else None
-        res = evaluate(self.model, self.test_trials, self.names,
-                       batch_size=cfg.eval_batch_size, noise=cfg.eval_noise, rng=rng,
-                       input_noise_std=input_noise_std(cfg.dt_ms))
-        self.last_eval, self.last_eval_step = res, self.step
-        return res
-
-    def evaluate_and_log(self):
-        res = self.evaluate()
-        loss = self.loss_sum / self.loss_n if self.loss_n else math.nan
-        self.loss_sum, self.loss_n, self.row_loss = 0.0, 0, loss
-        metrics_csv.append_row(self.out, self.names, self.step, loss, res, self.seconds())
-        perf = res[MEAN]["perf"]
-        if perf > self.best_perf:
-            self.best_perf, self.best_step = perf, self.step
-            self.save("best.h5")
-        if not self.quiet:
-            print(f"step {self.step:>6}/{self.cfg.steps}  loss {fmt_loss(loss)}  "
-                  f"mean perf {perf:.3f}  dec acc {res[MEAN]['decision_acc']:.3f}  "
-                  f"({self.seconds():.0f} s{eta_suffix(self.eta())})", flush=True)
-
-    # -------------------------------------------------------------- the loop
-    def update(self):
-        """:func:`train_step` on the next stream batch; returns its loss."""
-        s = self.step + 1
-        rng = self.bk.rng(seed_for(self.cfg.seed, NOISE_STREAM, self.step))
-        loss, norm = train_step(self.model, self.opt, self.sampler.next(), rng, self.cfg)
-        if not math.isfinite(loss):
-            self._diverged(f"loss is {loss}", s)
-        if not math.isfinite(norm):
-            self._diverged(f"gradient norm is {norm}", s)
-        self.step = s
-        return loss
-
-    def _diverged(self, what, s):
-        if s == 1:  # no update has been applied yet: the untrained network overflowed
-            r = self.cfg.init_radius
-            start = (f"spectral radius {r:g}" if r > 0 else "the unscaled N(0, 1/k) draw")
-            raise TrainingDiverged(
-                f"{what} at step 1, before any update: the initial dynamics diverged "
-                f"(initial W_rec: {start}). Lower init_radius (--init-radius), "
-                "or use a bounded activation (tanh); lr and clip play no part yet")
-        raise TrainingDiverged(
-            f"{what} at step {s}; training stopped. The last good checkpoint "
-            f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; "
-            "try a smaller lr or clip")
-
-    def run(self, stop):
-        """Update until ``cfg.steps``; a FileError on the way says how to resume."""
-        try:
-            self._run(stop)
-        except FileError as e:
-            raise FileError(
-                f"{e}; training stopped at step {self.step}. The last good checkpoint "
-                f"{str(self.out / 'last.h5')!r} (step {self.saved_step}) is kept; make room "
-                f"and continue with: refrnn train --out {self.out} --resume "
-                "(train(..., resume=True) in Python)") from None
-
-    def _run(self, stop):
-        cfg = self.cfg
-        while self.step < cfg.steps:
-            if stop["set"]:
-                if self.saved_step != self.step:
-                    self.save("last.h5")
-                raise KeyboardInterrupt(
-                    f"interrupted at step {self.step}; saved {str(self.out / 'last.h5')!r};"
-                    " resume with --resume (resume=True)")
-            loss = self.update()
-            self.last_loss = loss
-            self.loss_sum += loss
-            self.loss_n += 1
-            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                self.evaluate_and_log()
-            if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.steps:
-                self.save("last.h5")
-            if self.callback is not None:
-                perf = self.last_eval[MEAN]["perf"] if self.last_eval else math.nan
-                self.callback({"step": self.step, "steps": cfg.steps, "start": self.start_step,
-                               "loss": loss, "mean_loss": self.mean_loss(),
-                               "mean_perf": perf, "seconds": self.seconds(),
-                               "eta": self.eta()})
-        if self.last_eval_step != self.step:
-            self.evaluate()
-        if self.saved_step != self.step:
-            self.save("last.h5")
-        write_results_csv(self.last_eval, self.out / "eval.csv")
-
-    def result(self) -> RunResult:
-        history = metrics_csv.read_rows(self.out)
-        return RunResult(out=self.out, config=self.cfg, step=self.step,
-                         final_loss=self.last_loss, eval=self.last_eval,
-                         best_perf=self.best_perf, best_step=self.best_step,
-                         seconds=self.seconds(), history=history)
-
+def _diverged(loss, norm, step, cfg) -> TrainingDiverged:
+    what = f"loss is {loss}" if not math.isfinite(loss) else f"gradient norm is {norm}"
+    if step == 1:  # no update has been applied yet: the untrained network overflowed
+        r = cfg.init_radius
+        start = f"spectral radius {r:g}" if r > 0 else "the unscaled N(0, 1/k) draw"
+        return TrainingDiverged(
+            f"{what} at step 1, before any update: the initial dynamics diverged "
+            f"(initial W_rec: {start}). Lower init_radius (--init-radius), "
+            "or use a bounded activation (tanh); lr and clip play no part yet", what, step)
+    return TrainingDiverged(f"{what} at step {step}; training stopped; try a smaller lr "
+                            "or clip", what, step)

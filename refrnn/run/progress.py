@@ -17,3 +17,9 @@ def eta_suffix(seconds: float) -> str:
     text = f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else (
         f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s")
     return f", ETA {text}"
+
+
+def evaluation_line(step, steps, loss, mean, seconds, eta) -> str:
+    """The line an evaluation prints: step, loss since the previous one, mean scores."""
+    return (f"step {step:>6}/{steps}  loss {fmt_loss(loss)}  mean perf {mean['perf']:.3f}  "
+            f"dec acc {mean['decision_acc']:.3f}  ({seconds:.0f} s{eta_suffix(eta)})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .eval_table import is_eval_table
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
@@ -32,11 +33,6 @@ _CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 def is_checkpoint_file(path) -> bool:
     """Whether ``path`` holds a refrnn checkpoint (format mark; damage elsewhere allowed)."""
     return h5_with_marker(path, CHECKPOINT_MARK)
-
-
-def is_eval_table(path) -> bool:
-    """Whether ``path`` is a table refrnn's evaluation wrote (its header)."""
-    return text_starting_with(path, "task,perf,decision_acc,n")
 
 
 def _is_run_config(path) -> bool:

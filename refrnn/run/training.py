@@ -16,16 +16,14 @@ replays exactly the draws of an uninterrupted one and ends bit-identical.
 """
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from .checkpoint import load_checkpoint, restore_params
 from .evaluation import evaluate
-from .loop import (EVAL_STREAM, SAMPLER_STREAM, Loop, RunResult, TrainingDiverged,
-                   float_warnings_off, seed_for)
+from .harness import Harness, RunResult, SigintFlag, float_warnings_off
+from .loop import EVAL_STREAM, SAMPLER_STREAM, TrainingDiverged, seed_for
 from .run_dir import (check_config_source, check_run_dir, check_task_dt, checkpoint_path,
                       prepare_run_dir, resume_line)
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
@@ -158,38 +156,15 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
                             noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
-    loop = Loop(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
+    harness = Harness(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
     with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
         if ckpt is not None:
-            loop.restore(ckpt)
+            harness.restore(ckpt)
         else:
-            loop.start()
-        with _sigint_flag() as stop:
-            loop.run(stop)
-    return loop.result()
-
-
-class _sigint_flag:
-    """Within the block, Ctrl-C sets ``flag["set"]`` instead of raising (main thread only).
-
-    A second Ctrl-C raises KeyboardInterrupt at once.
-    """
-
-    def __enter__(self):
-        self.flag = {"set": False}
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum, frame):
-                if self.flag["set"]:
-                    raise KeyboardInterrupt
-                self.flag["set"] = True
-            self.old = signal.signal(signal.SIGINT, handler)
-        return self.flag
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-        return False
+            harness.start()
+        with SigintFlag() as stop:
+            harness.run(stop)
+    return harness.result()
 
 
 def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,

@@ -11,8 +11,9 @@ from refrnn.analysis.report import analyze_run, summary_row
 
 @click.command("analyze")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
-              show_default=True, help="Which checkpoint of the run to analyse.")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default=None,
+              help="Which checkpoint of the run to analyse  [default: best when the run "
+                   "has one, else last].")
 @click.option("--tasks", "tasks", multiple=True, metavar="NAME[,NAME..]",
               help="Tasks or task sets to analyse (repeatable; default: all the run's).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,

@@ -1,9 +1,11 @@
 """The command line's one error path: refrnn's own errors and any OSError
 become ``Error: <one line>`` and exit status 1, never a traceback.
 
-Bad options stay click's business (exit 2, raised by the commands);
-everything a command meets later, reading or writing files included, ends
-here. :class:`ErrorsAsLines` is the ``refrnn`` group's class.
+A bad setting (ConfigError, from any command) is a usage error, exit 2,
+naming its option when it has one; everything a command meets later,
+reading or writing files included, is exit 1. :class:`ErrorsAsLines` is the
+``refrnn`` group's class. :func:`checkpoint_option` is the ``--checkpoint``
+of every command that reads a run.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from refrnn.files.errors import FileError, describe_os_error
 from refrnn.files.notices import show_notices_as_lines
 from refrnn.run.checkpoint import CheckpointError
 from refrnn.run.loop import TrainingDiverged
-from refrnn.run.run_dir import checkpoint_path
+from refrnn.run.open_run import find_checkpoint
 from refrnn.run.settings import ConfigError
+
+from .options import bad_setting
 
 # refrnn's own errors a command may meet after option parsing
 KNOWN_ERRORS = (OSError, CacheError, CheckpointError, TrainingDiverged)
@@ -45,15 +49,23 @@ class ErrorsAsLines(click.Group):
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
+        except ConfigError as e:
+            raise bad_setting(e) from None
         except KNOWN_ERRORS as e:
             raise click.ClickException(_one_line(e)) from None
 
 
-def check_checkpoint_option(run_dir, checkpoint):
-    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.run_dir.checkpoint_path);
+checkpoint_option = click.option(
+    "--checkpoint", default=None,
+    help="best, last, or a path to a checkpoint file  [default: best when the run has "
+         "one, else last]")
+
+
+def find_checkpoint_option(run_dir, checkpoint):
+    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.open_run.find_checkpoint);
     click.BadParameter (exit 2) naming the option at fault otherwise."""
     try:
-        return checkpoint_path(run_dir, checkpoint)
+        return find_checkpoint(run_dir, checkpoint)
     except ConfigError as e:
         hint = "'RUN_DIR'" if e.key == "run_dir" else "'--checkpoint'"
         raise click.BadParameter(str(e), param_hint=hint) from None

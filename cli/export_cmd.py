@@ -11,7 +11,7 @@ from refrnn.run.checkpoint import CheckpointError
 from refrnn.verify.export import (SETTINGS_KEY, export_arrays, import_arrays,
                                   load_state_dict, read_npz, save_state_dict, write_npz)
 
-from .errors import check_checkpoint_option
+from .errors import checkpoint_option, find_checkpoint_option
 
 FORMATS = ("torch", "npz")
 SUFFIXES = {"torch": (".pt", ".pth"), "npz": (".npz",)}  # what --out may end in
@@ -32,11 +32,10 @@ def _torch():
               help="torch: a state dict for torch.load(weights_only=True); npz: NumPy arrays.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="File to write (.pt or .npz).")
-@click.option("--checkpoint", default="last", show_default=True,
-              help="last, best, or a path to a checkpoint file.")
+@checkpoint_option
 def export_cmd(run_dir, fmt, out, checkpoint):
     """Write a run's parameters, mask and settings for PyTorch or NumPy (docs/verify.md)."""
-    check_checkpoint_option(run_dir, checkpoint)
+    path = find_checkpoint_option(run_dir, checkpoint)
     if Path(out).suffix.lower() not in SUFFIXES[fmt]:
         raise click.BadParameter(f"{out!r} does not end in {' or '.join(SUFFIXES[fmt])}, as "
                                  f"a --format {fmt} file does; name it so, or pass the "
@@ -48,14 +47,14 @@ def export_cmd(run_dir, fmt, out, checkpoint):
         raise click.ClickException(str(e)) from None
     torch = _torch() if fmt == "torch" else None
     try:
-        arrays = export_arrays(run_dir, checkpoint)
+        arrays = export_arrays(run_dir, str(path))
         if torch is not None:
             save_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, out)
         else:
             write_npz(arrays, out)
     except (CheckpointError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"wrote {out} ({fmt}: {', '.join(arrays)})")
+    click.echo(f"wrote {out} ({fmt}, from {path}: {', '.join(arrays)})")
 
 
 @click.command("import")

@@ -34,30 +34,36 @@ def default_text(name: str) -> str:
     return str(f.default).lower() if kind is bool else str(f.default)
 
 
-def setting_option(name: str, *, multiple: bool = False, extra_help: str = ""):
+def setting_option(name: str, *, multiple: bool = False, extra_help: str = "",
+                   shown_default=None, old_names=()):
     """The click option of TrainConfig field ``name``: type, choices, help.
 
     With ``multiple`` the option may be repeated (a sweep's grid axis) and
     gives a tuple, empty when not given; else it gives None when not given.
+    ``shown_default`` replaces the field's default in ``--help`` (a command
+    whose default is the run's own); ``old_names`` are earlier spellings
+    still accepted (``--noise`` for ``--eval-noise``).
     """
     f = FIELDS[name]
     kind, _ = field_type(name)
     rules, help_ = f.metadata, f.metadata["help"]
     if extra_help:
         help_ += " " + extra_help
-    shown = default_text(name)
+    shown = default_text(name) if shown_default is None else shown_default
     if shown:
         help_ += f"  [default: {shown}]"
     dashed = option_name(name)
     if kind is bool:
-        return click.option(f"{dashed}/--no-{dashed[2:]}", name, default=None, help=help_)
+        decls = [f"{dashed}/--no-{dashed[2:]}"] + [f"{o}/--no-{o[2:]}" for o in old_names]
+        return click.option(*decls, name, default=None, help=help_)
     if "choices" in rules:
         typ = click.Choice([c for c in rules["choices"] if c is not None])
     elif "path" in rules:
         typ = click.Path(dir_okay=rules["path"] == "dir", file_okay=rules["path"] == "file")
     else:
         typ = CLICK_TYPES[kind]
-    return click.option(dashed, name, type=typ, default=None, multiple=multiple, help=help_)
+    return click.option(dashed, *old_names, name, type=typ, default=None, multiple=multiple,
+                        help=help_)
 
 
 def setting_options(*names: str):

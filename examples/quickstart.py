@@ -10,7 +10,7 @@ import argparse
 
 import refrnn
 from refrnn.run.eval_table import results_table
-from refrnn.run.training import evaluate_run
+from refrnn.run.open_run import evaluate_run
 
 
 def main():

@@ -35,7 +35,7 @@ _LAZY = {
     "TrainConfig": "refrnn.run.settings",
     "ConfigError": "refrnn.run.settings",
     "train": "refrnn.run.training",
-    "evaluate_run": "refrnn.run.training",
+    "evaluate_run": "refrnn.run.open_run",
     "RunResult": "refrnn.run.harness",
     "TrainingDiverged": "refrnn.run.loop",
     "evaluate": "refrnn.run.evaluation",

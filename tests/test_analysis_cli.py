@@ -62,7 +62,13 @@ def test_run_without_checkpoint(run, tmp_path):
     shutil.copy(run / "config.json", bare / "config.json")
     one_line_error(invoke("analyze", bare), "no best.h5 checkpoint", "train it first")
     shutil.copy(run / "last.h5", bare / "last.h5")
-    one_line_error(invoke("analyze", bare), "no best.h5", "--checkpoint last")
+    one_line_error(invoke("analyze", bare, "--checkpoint", "best"), "no best.h5",
+                   "--checkpoint last")
+    # the default is best when the run has one, else last (an imported run has only last)
+    res = invoke("analyze", bare, "--tasks", "go", "--starts", "2", "--no-figures",
+                 "--out", tmp_path / "an")
+    assert res.exit_code == 0, res.output
+    assert "(last.h5, step " in res.output
 
 
 def test_not_a_run_directory(tmp_path):

@@ -134,8 +134,8 @@ def test_every_sweep_option_has_help():
 
 def test_eval_names_the_settings_as_train_does():
     opts = {p.name: p.opts + p.secondary_opts for p in cli.commands["eval"].params}
-    assert opts["batch_size"] == ["--eval-batch-size"]  # train's --batch-size is another setting
-    assert "--eval-noise" in opts["noise"] and "--noise" in opts["noise"]  # old spelling kept
+    assert opts["eval_batch_size"] == ["--eval-batch-size"]  # train's --batch-size is another
+    assert "--eval-noise" in opts["eval_noise"] and "--noise" in opts["eval_noise"]  # old kept
     assert opts["device"] == ["--device"]
     gone = invoke("eval", "nowhere", "--batch-size", "8")
     assert gone.exit_code == 2 and "No such option" in gone.output

@@ -49,10 +49,15 @@ def test_train_prints_table_and_eval_reads_it(tmp_path, cache_file):
     assert any(line.startswith("mean ") for line in lines)
     assert any(line.split()[:1] == ["dnmc"] for line in lines)
     assert load_checkpoint(out / "last.h5").step == 6
-    res = invoke("eval", out)
+    res = invoke("eval", out, "--checkpoint", "last")
     assert res.exit_code == 0, res.output
     table = read_csv(out / "eval.csv")
     assert len(table) == 21 and f"{table['mean']['perf']:.3f}" in res.output
+    res = invoke("eval", out)  # the default: best.h5, said, into its own table
+    assert res.exit_code == 0, res.output
+    assert f"checkpoint: {out / 'best.h5'}" in res.output
+    best = read_csv(out / "eval_best.csv")
+    assert f"{best['mean']['perf']:.3f}" in res.output
     res = invoke("eval", out, "--checkpoint", "best", "--noise", "--seed", 4)
     assert res.exit_code == 0, res.output
     assert (out / "eval_best_noise.csv").is_file()

@@ -12,7 +12,8 @@ from refrnn.data.stream import trial_batch
 from refrnn.verify.export import (SETTINGS_KEY, decode_settings, encode_settings, export_arrays,
                                   import_arrays, read_npz, write_npz)
 from refrnn.run.evaluation import score_outputs
-from refrnn.run.training import evaluate_run, train
+from refrnn.run.open_run import evaluate_run
+from refrnn.run.training import train
 from refrnn_cli.main import cli
 
 torch = pytest.importorskip("torch")
@@ -44,7 +45,7 @@ def torch_scores(net, run):
     """Per-task perf/decision accuracy of a torch module on the run's test trials, and the
     largest |y_torch - y_refrnn| over all of them."""
     from refrnn.run.checkpoint import restore_params
-    from refrnn.run.training import build_model, load_trials
+    from refrnn.run.open_run import build_model, load_trials
     cfg = TrainConfig.load(run / "config.json")
     _, test, names = load_trials(cfg)
     model = build_model(cfg, None)
@@ -65,7 +66,8 @@ def torch_scores(net, run):
 def test_torch_module_reproduces_refrnn_eval(runs, tmp_path, kind):
     run = runs[kind]
     pt = tmp_path / "run.pt"
-    r = CliRunner().invoke(cli, ["export", str(run), "--format", "torch", "--out", str(pt)])
+    r = CliRunner().invoke(cli, ["export", str(run), "--checkpoint", "last", "--format", "torch",
+                                 "--out", str(pt)])
     assert r.exit_code == 0, r.output
     sd = torch.load(pt, weights_only=True)
     assert set(sd) == {"W_in", "b", "W_rec", "mask", "W_out", "b_out", "h0", SETTINGS_KEY}
@@ -74,7 +76,7 @@ def test_torch_module_reproduces_refrnn_eval(runs, tmp_path, kind):
     net = MaskedRNN(sd)
     scores, worst = torch_scores(net, run)
     assert worst <= 1e-5
-    ev = evaluate_run(run)
+    ev = evaluate_run(run, checkpoint="last")
     for t, (perf, acc) in scores.items():
         assert perf == ev[t]["perf"] and acc == ev[t]["decision_acc"], t
     # the module's own state dict has the export's keys and values
@@ -87,7 +89,8 @@ def test_round_trip_is_bit_identical(runs, tmp_path, fmt):
     run = runs["tanh"]
     f = tmp_path / ("x.pt" if fmt == "torch" else "x.npz")
     runner = CliRunner()
-    assert runner.invoke(cli, ["export", str(run), "--format", fmt, "--out", str(f)]).exit_code == 0
+    assert runner.invoke(cli, ["export", str(run), "--checkpoint", "last", "--format", fmt,
+                               "--out", str(f)]).exit_code == 0
     r = runner.invoke(cli, ["import", str(f), "--out", str(tmp_path / "back")])
     assert r.exit_code == 0, r.output
     a, b = load_checkpoint(run / "last.h5"), load_checkpoint(tmp_path / "back" / "last.h5")
@@ -98,7 +101,7 @@ def test_round_trip_is_bit_identical(runs, tmp_path, fmt):
     assert np.array_equal(a.mask_indices, b.mask_indices)
     r = runner.invoke(cli, ["eval", str(tmp_path / "back")])
     assert r.exit_code == 0, r.output
-    assert evaluate_run(tmp_path / "back") == evaluate_run(run)
+    assert evaluate_run(tmp_path / "back") == evaluate_run(run, checkpoint="last")
 
 
 def test_users_torch_model_becomes_a_scored_run(runs, tmp_path):

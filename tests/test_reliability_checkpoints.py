@@ -31,8 +31,9 @@ def _copy_run(src, dst):
 
 def _commands(run, tmp_path):
     """(name, args) of each command that opens run/last.h5."""
-    return [("eval", ["eval", run, "--csv", tmp_path / "e.csv"]),
-            ("export", ["export", run, "--format", "npz", "--out", tmp_path / "x.npz"]),
+    return [("eval", ["eval", run, "--checkpoint", "last", "--csv", tmp_path / "e.csv"]),
+            ("export", ["export", run, "--checkpoint", "last", "--format", "npz",
+                        "--out", tmp_path / "x.npz"]),
             ("analyze", ["analyze", run, "--checkpoint", "last", "--out", tmp_path / "an",
                          "--tasks", "go", "--starts", "2", "--no-figures"]),
             ("resume", ["train", "--out", run, "--resume", "--steps", "12", "-q"])]

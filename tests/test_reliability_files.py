@@ -91,7 +91,7 @@ def test_eval_in_read_only_run_dir(done_run, monkeypatch):
     monkeypatch.setattr(atomic.tempfile, "mkstemp", _raise(errno.EROFS))
     import refrnn.files.errors as fe
     monkeypatch.setattr(fe.tempfile, "mkstemp", _raise(errno.EROFS))
-    res = invoke("eval", done_run)
+    res = invoke("eval", done_run, "--checkpoint", "last")
     line = one_line_error(res, "eval.csv", "read-only file system", "--csv")
     assert "mean" not in res.output, line
     assert (done_run / "eval.csv").read_bytes() == before

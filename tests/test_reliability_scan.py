@@ -72,10 +72,11 @@ def test_damaged_checkpoints_end_at_once_with_one_line(run, tmp_path):
         with watchdog():
             with pytest.raises(CheckpointError, match="last.h5"):
                 load_checkpoint(victim / "last.h5")
-            line = _one_line(invoke("eval", victim, "--csv", tmp_path / "e.csv"), (off, fill))
+            line = _one_line(invoke("eval", victim, "--checkpoint", "last",
+                                    "--csv", tmp_path / "e.csv"), (off, fill))
             assert "last.h5" in line and "corrupted" in line, (off, fill, line)
-            _one_line(invoke("export", victim, "--format", "npz", "--out", tmp_path / "x.npz"),
-                      (off, fill))
+            _one_line(invoke("export", victim, "--checkpoint", "last", "--format", "npz",
+                             "--out", tmp_path / "x.npz"), (off, fill))
             r = invoke("train", "--out", victim, "--resume", "--steps", "9", "-q")
             assert r.exit_code == 1 and "last.h5" in _one_line(r, (off, fill))
     assert cases >= 100

@@ -152,7 +152,7 @@ def test_cli_eval_score_and_metrics_columns(tmp_path):
     assert header[:6] == ["step", "loss", "mean_perf", "mean_decision_acc",
                           "mean_perf_yang2019", "mean_perf_neurogym"]
     for s in ("yang2019", "neurogym"):
-        r = CliRunner().invoke(cli, ["eval", str(out), "--score", s])
+        r = CliRunner().invoke(cli, ["eval", str(out), "--checkpoint", "last", "--score", s])
         assert r.exit_code == 0, r.output
         assert f"score: {s}" in r.output and (out / f"eval_last_{s}.csv").is_file()
     r = CliRunner().invoke(cli, ["eval", str(out), "--score", "strict"])

@@ -11,7 +11,8 @@ from refrnn.run.checkpoint import CheckpointError, load_checkpoint
 from refrnn.run.settings import ConfigError
 from cli_helpers import read_eval_csv as read_csv
 from refrnn.tasks.registry import task_names
-from refrnn.run.training import TrainingDiverged, evaluate_run, train
+from refrnn.run.open_run import evaluate_run
+from refrnn.run.training import TrainingDiverged, train
 
 TINY = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=12, eval_every=4,
             checkpoint_every=3, trials_per_task=8, eval_trials=3, lr=5e-3)
@@ -47,7 +48,7 @@ def test_run_directory_contents(tmp_path, cache_file):
     assert last.mask_indices.size == 16 * 4 and last.sampler["served"] == 12
     assert last.params["w_rec"].shape == (64,)
     # eval from the run directory reproduces the final table
-    again = evaluate_run(out)
+    again = evaluate_run(out, checkpoint="last")
     assert again["mean"] == pytest.approx(r.eval["mean"])
 
 

@@ -16,13 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data.stream import trial_batch
-from ..run.checkpoint import load_checkpoint, restore_params
-from ..run.checkpoint_check import check_checkpoint
-from ..run.run_dir import CHECKPOINT_NAMES, checkpoint_path
+from ..run.open_run import load_run
+from ..run.run_dir import CHECKPOINT_NAMES
 from ..run.settings import ConfigError, TrainConfig
-from ..run.training import build_model, load_trials
-from ..backends.backend import get_backend
-
 
 
 class AnalysisError(ValueError):
@@ -70,33 +66,19 @@ class TaskActivity:
         return self.h[self.delay]
 
 
-def load_network(run_dir, checkpoint="best") -> Network:
-    """Read RUN_DIR's config, its ``checkpoint`` (best or last) and its test trials.
-
-    AnalysisError (one line) when RUN_DIR is not a run or has no such checkpoint.
-    """
-    run = Path(run_dir)
-    if checkpoint not in CHECKPOINT_NAMES:
+def load_network(run_dir, checkpoint=None) -> Network:
+    """Open RUN_DIR (:func:`refrnn.run.open_run.load_run`, on the CPU): its settings,
+    its ``checkpoint`` (None: best when it exists, else last), the network and its
+    test trials. AnalysisError (one line) when RUN_DIR is not a run or has no
+    such checkpoint."""
+    if checkpoint is not None and checkpoint not in CHECKPOINT_NAMES:
         raise AnalysisError(f"checkpoint must be one of {CHECKPOINT_NAMES}, got {checkpoint!r}")
     try:
-        path = checkpoint_path(run, checkpoint)
+        run = load_run(run_dir, checkpoint, device="cpu")  # NumPy/SciPy analysis
     except ConfigError as e:
         raise AnalysisError(str(e)) from None
-    if not path.is_file():
-        have = [c for c in CHECKPOINT_NAMES if (run / f"{c}.h5").is_file()]
-        hint = f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have else \
-            "; train it first (refrnn train)"
-        raise AnalysisError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")
-    try:
-        cfg = TrainConfig.load(run / "config.json")
-    except (ConfigError, ValueError) as e:
-        raise AnalysisError(f"cannot read {str(run / 'config.json')!r}: {e}") from None
-    ckpt = load_checkpoint(path)  # CheckpointError (one line) when damaged
-    check_checkpoint(ckpt, cfg, str(path))  # this run's checkpoint, finite
-    _, test_trials, names = load_trials(cfg)
-    model = build_model(cfg, get_backend("cpu"))  # NumPy/SciPy analysis
-    restore_params(model, ckpt, str(path))  # CheckpointError when it does not fit
-    return Network(run, cfg, model, test_trials, names, ckpt.step, checkpoint)
+    return Network(run.run_dir, run.config, run.model, run.test_trials, run.task_names,
+                   run.step, run.checkpoint_name)
 
 
 def task_activity(model, trials, task_index: int, n_tasks: int, batch_size=100,

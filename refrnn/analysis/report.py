@@ -282,13 +282,13 @@ def write_tables(res: Analysis, out) -> list:
     return paths
 
 
-def analyze_run(run_dir, checkpoint="best", tasks=None, out=None, figures=True, **options):
-    """Load RUN_DIR's checkpoint, analyse it and write CSVs (and figures when
-    ``figures`` and matplotlib is there) into ``out`` (default
-    RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths)."""
+def analyze_run(run_dir, checkpoint=None, tasks=None, out=None, figures=True, **options):
+    """Load RUN_DIR's checkpoint (None: best when it exists, else last), analyse it
+    and write CSVs (and figures when ``figures`` and matplotlib is there) into
+    ``out`` (default RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths)."""
     net = load_network(run_dir, checkpoint)
     res = analyze(net, Options(tasks=tasks, **options))
-    out = Path(out) if out is not None else Path(run_dir) / f"analysis_{checkpoint}"
+    out = Path(out) if out is not None else Path(run_dir) / f"analysis_{net.checkpoint}"
     paths = write_tables(res, out)
     if figures:
         paths += draw_all(res, out)  # needs matplotlib, the plot extra

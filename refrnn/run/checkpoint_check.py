@@ -59,12 +59,13 @@ def _non_finite(name, value, out):
 
 
 def check_checkpoint(ckpt: Checkpoint, cfg: TrainConfig, where: str,
-                     check_step: bool = True) -> None:
+                     check_step: bool = True, mismatch=CheckpointError) -> None:
     """CheckpointError unless ``ckpt`` belongs to the run of ``cfg`` and holds
     only finite parameters and optimiser state (module docstring).
 
     ``check_step``: also refuse a checkpoint past ``cfg.steps`` (a resume
-    says that itself, in its own words)."""
+    says that itself, in its own words). ``mismatch``: the error of another
+    run's checkpoint (a resume asks for settings: ConfigError)."""
     try:
         theirs = _identity_settings(ckpt.config)
     except (ConfigError, TypeError, ValueError) as e:
@@ -73,7 +74,7 @@ def check_checkpoint(ckpt: Checkpoint, cfg: TrainConfig, where: str,
     diff = [k for k in ours if theirs.get(k) != ours[k]]
     if diff:
         k = diff[0]
-        raise CheckpointError(f"checkpoint {where!r} belongs to another run: it was written "
+        raise mismatch(f"checkpoint {where!r} belongs to another run: it was written "
                               f"with {k}={theirs.get(k)!r}, this run has {k}={ours[k]!r}"
                               + (f" ({len(diff) - 1} more settings differ)" if diff[1:] else ""))
     if check_step and ckpt.step > cfg.steps:

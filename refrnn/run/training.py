@@ -3,11 +3,10 @@
     train(config=None, *, resume=False, force=False, quiet=False, callback=None,
           **overrides) -> RunResult
 
-resolves the settings, checks and locks the run directory, loads the trial
-cache, builds the model and sampler, hands them to :class:`refrnn.run.loop.Loop`
-(a fresh start or a checkpoint's state), and turns Ctrl-C into a saved stop;
-:func:`evaluate_run` scores a finished run's checkpoint. A run
-writes ``out/``: ``config.json`` (the resolved TrainConfig), ``metrics.csv``
+resolves and checks the settings (once), checks and locks the run directory,
+loads the trial cache, builds the model and sampler and hands them to the
+harness (:class:`refrnn.run.harness.Harness`, a fresh start or a
+checkpoint's state), which runs the loop. A run writes ``out/``: ``config.json`` (the resolved TrainConfig), ``metrics.csv``
 (one row per evaluation), ``last.h5`` / ``best.h5`` checkpoints and the final
 ``eval.csv`` table. Every random draw comes from the seed: the weights from
 ``seed``, the batch stream from a child seed, and the recurrent noise of update
@@ -18,37 +17,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from .checkpoint import load_checkpoint, restore_params
-from .evaluation import evaluate
+from .checkpoint import load_checkpoint
+from .checkpoint_check import IDENTITY_FREE, check_checkpoint
 from .harness import Harness, RunResult, SigintFlag, float_warnings_off
-from .loop import EVAL_STREAM, SAMPLER_STREAM, TrainingDiverged, seed_for
-from .run_dir import (check_config_source, check_run_dir, check_task_dt, checkpoint_path,
-                      prepare_run_dir, resume_line)
+from .loop import SAMPLER_STREAM, TrainingDiverged, seed_for
+from .memory import check_run_fits
+from .open_run import build_model, load_trials
+from .run_dir import (check_config_source, check_run_dir, check_task_dt, prepare_run_dir,
+                      resume_line)
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..backends.backend import get_backend
-from ..core.model import RNN
-from ..data import cache
 from ..data.stream import StreamSampler
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from ..tasks.trials import input_noise_std
-from .checkpoint_check import IDENTITY_FREE, check_checkpoint
-from .memory import check_eval_fits, check_run_fits
 
-__all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged", "evaluate_run"]
-
-# Settings a resumed run may change; anything else must match the checkpoint.
-RESUMABLE = IDENTITY_FREE
+__all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged"]
 
 
 def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
     """Merge ``config`` (TrainConfig, dict or file path) with ``overrides``.
 
     When resuming a run whose ``config.json`` exists, that file is the base and
-    only the RESUMABLE settings may differ from it (ConfigError otherwise).
+    only the settings a resume may change (IDENTITY_FREE) may differ from it (ConfigError otherwise).
     """
     if config is None:
         base = {}
@@ -72,22 +64,11 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
 
 
 def check_compatible(stored: dict, wanted: dict, where: str):
-    diff = [k for k in wanted if k not in RESUMABLE and stored.get(k) != wanted[k]]
+    diff = [k for k in wanted if k not in IDENTITY_FREE and stored.get(k) != wanted[k]]
     if diff:
         k = diff[0]
         raise ConfigError(f"cannot resume: {where} has {k}={stored.get(k)!r} but "
                           f"{k}={wanted[k]!r} was asked for (start a new run, or --force)")
-
-
-def load_trials(cfg: TrainConfig):
-    """(train dict, test dict, task names) from the configured trial cache."""
-    args, kw = cfg.cache_request()
-    return cache.load_trials(*args, path=cfg.cache_path, **kw)
-
-
-def build_model(cfg: TrainConfig, backend) -> RNN:
-    """The run's network (``cfg.model_config()``), weights drawn from ``cfg.seed``."""
-    return RNN(cfg.model_config(), backend, seed=cfg.seed)
 
 
 def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
@@ -143,8 +124,8 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     ckpt = None
     if resuming:
         ckpt = load_checkpoint(cfg.out_dir / "last.h5")
-        check_compatible(ckpt.config, cfg.to_dict(), str(cfg.out_dir / "last.h5"))
-        check_checkpoint(ckpt, cfg, str(cfg.out_dir / "last.h5"), check_step=False)
+        check_checkpoint(ckpt, cfg, str(cfg.out_dir / "last.h5"), check_step=False,
+                         mismatch=ConfigError)
         if ckpt.step > cfg.steps:
             raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "
                               f"past steps={cfg.steps}; nothing to resume (ask for more "
@@ -165,26 +146,3 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
         with SigintFlag() as stop:
             harness.run(stop)
     return harness.result()
-
-
-def evaluate_run(run_dir, checkpoint="last", noise=False, seed=0, device=None,
-                 batch_size=None, score="refrnn"):
-    """Score a run's checkpoint on its test trials (the dict of refrnn.run.evaluation.evaluate).
-
-    ``checkpoint`` is "last", "best" or a path to a checkpoint file
-    (:func:`refrnn.run.run_dir.checkpoint_path`); ``score`` the rule ``perf``
-    reports (refrnn, yang2019 or neurogym; refrnn.run.scoring).
-    """
-    path = checkpoint_path(run_dir, checkpoint)
-    cfg = TrainConfig.load(Path(run_dir) / "config.json")
-    if device is not None:
-        cfg = cfg.replace(device=device)
-    check_eval_fits(cfg, batch_size)
-    ckpt = load_checkpoint(path)
-    check_checkpoint(ckpt, cfg, str(path))  # this run's, finite: else one line saying why
-    _, test_trials, names = load_trials(cfg)
-    model = build_model(cfg, get_backend(cfg.device))
-    restore_params(model, ckpt, str(path))
-    rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
-    return evaluate(model, test_trials, names, batch_size=batch_size or cfg.eval_batch_size,
-                    noise=noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms), score=score)

@@ -31,9 +31,9 @@ import scipy.sparse as sp
 from ..backends.plain import pattern_coordinates
 from ..core.masks import make_mask
 from ..files.atomic import atomic_output, atomic_write_text
-from ..run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ..run.checkpoint_check import check_checkpoint
-from ..run.run_dir import checkpoint_path, prepare_run_dir
+from ..run.checkpoint import Checkpoint, save_checkpoint
+from ..run.open_run import load_run
+from ..run.run_dir import prepare_run_dir
 from ..run.settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..tasks.registry import task_names
 
@@ -76,8 +76,9 @@ def _settings(cfg, step: int, source: str) -> dict:
             "layout": "W_rec dense (N, N) zero outside mask; rows receive; x (T, B, n_in)"}
 
 
-def export_arrays(run_dir, checkpoint: str = "last") -> dict:
-    """The named arrays of a run's checkpoint ("last", "best" or a file path).
+def export_arrays(run_dir, checkpoint=None) -> dict:
+    """The named arrays of a run's checkpoint (None: best when it exists, else
+    last; "last", "best" or a file path; :func:`refrnn.run.open_run.load_run`).
 
     ``refrnn_settings`` holds: format, model (ModelConfig fields: sizes,
     activation, alpha, sigma_rec, mask kind, sparsity, mask_seed, dtype,
@@ -85,14 +86,10 @@ def export_arrays(run_dir, checkpoint: str = "last") -> dict:
     run's config.json) and a one-line layout note.
     Raises ConfigError / CheckpointError (ValueErrors) for a bad run.
     """
-    path = checkpoint_path(run_dir, checkpoint)
-    cfg = TrainConfig.load(Path(run_dir) / "config.json")
-    ck = load_checkpoint(path)
-    check_checkpoint(ck, cfg, str(path))  # this run's checkpoint, finite
-    if tuple(ck.mask_shape) != (int(cfg.hidden),) * 2:
-        raise ConfigError(f"checkpoint {str(path)!r} has a {ck.mask_shape} mask, "
-                          f"config.json hidden={cfg.hidden}")
-    return arrays_from_params(ck.params, ck.mask_indptr, ck.mask_indices, cfg, ck.step, str(path))
+    run = load_run(run_dir, checkpoint, device="cpu", trials=False)
+    ck = run.checkpoint
+    return arrays_from_params(ck.params, ck.mask_indptr, ck.mask_indices, run.config, ck.step,
+                              str(run.checkpoint_path))
 
 
 def arrays_from_params(params: dict, indptr, indices, cfg, step: int = 0, source: str = "") -> dict:

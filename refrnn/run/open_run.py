@@ -1,0 +1,142 @@
+"""Open a trained run: one function for every command that reads one.
+
+    load_run(run_dir, checkpoint=None, device=None, trials=True) -> OpenRun
+        the run's settings (config.json), its checkpoint (loaded and checked:
+        this run's, finite), the model with those parameters and, with
+        ``trials``, its held-out trials
+    evaluate_run(run_dir, checkpoint=None, ...) -> scores of that network
+
+``checkpoint`` None is the default of every command (eval, analyze, export):
+``best.h5`` when the run has one, else ``last.h5``; ``OpenRun.checkpoint_name``
+says which was used. "best", "last" or a checkpoint file's path choose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_params
+from .checkpoint_check import check_checkpoint
+from .evaluation import evaluate
+from .loop import EVAL_STREAM, seed_for
+from .memory import check_eval_fits
+from .run_dir import CHECKPOINT_NAMES, checkpoint_path
+from .settings import ConfigError, TrainConfig
+from ..backends.backend import get_backend
+from ..core.model import RNN
+from ..data import cache
+from ..tasks.registry import task_names
+from ..tasks.trials import input_noise_std
+
+
+def load_trials(cfg: TrainConfig):
+    """(train dict, test dict, task names) from the configured trial cache."""
+    args, kw = cfg.cache_request()
+    return cache.load_trials(*args, path=cfg.cache_path, **kw)
+
+
+def build_model(cfg: TrainConfig, backend) -> RNN:
+    """The run's network (``cfg.model_config()``), weights drawn from ``cfg.seed``."""
+    return RNN(cfg.model_config(), backend, seed=cfg.seed)
+
+
+@dataclass
+class OpenRun:
+    """A trained run read back: settings, checkpoint, network, held-out trials."""
+
+    run_dir: Path
+    config: TrainConfig
+    checkpoint: Checkpoint
+    checkpoint_path: Path
+    checkpoint_name: str      # "best", "last" or the file's name
+    model: RNN                # with the checkpoint's parameters
+    test_trials: Optional[dict]  # task -> TrialBatch (None when not asked for)
+    task_names: list          # one-hot order
+
+    @property
+    def step(self) -> int:
+        return int(self.checkpoint.step)
+
+    def describe(self) -> str:
+        """What a command says it read: "run/best.h5 (step 400)"."""
+        return f"{self.checkpoint_path} (step {self.step})"
+
+
+def find_checkpoint(run_dir, checkpoint=None) -> Path:
+    """The checkpoint file ``checkpoint`` names in ``run_dir`` (None: best.h5 when
+    it exists, else last.h5).
+
+    ConfigError (key "run_dir") when ``run_dir`` is no run directory, (key
+    "checkpoint") when ``checkpoint`` is neither last, best nor an existing
+    file; CheckpointError when the run has no such checkpoint (naming the one
+    it has).
+    """
+    run = Path(run_dir)
+    default = checkpoint is None
+    if default:
+        checkpoint_path(run)  # a run directory at all?
+        checkpoint = "best" if (run / "best.h5").is_file() else "last"
+    path = checkpoint_path(run, checkpoint)
+    if default and not path.is_file():
+        raise CheckpointError(f"run {str(run)!r} has no best.h5 checkpoint nor last.h5; "
+                              "train it first (refrnn train)")
+    if checkpoint in CHECKPOINT_NAMES and not path.is_file():
+        have = [c for c in CHECKPOINT_NAMES if (run / f"{c}.h5").is_file()]
+        hint = (f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have
+                else "; train it first (refrnn train)")
+        raise CheckpointError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")
+    return path
+
+
+def load_run(run_dir, checkpoint=None, *, device=None, batch_size=None,
+             trials=True) -> OpenRun:
+    """Open ``run_dir`` (see the module docstring).
+
+    Args:
+        checkpoint: None (best, else last), "best", "last" or a file path.
+        device: where to build the network (default: the run's own device).
+        batch_size: trials per evaluation pass, for the memory check
+            (default: the run's eval_batch_size).
+        trials: load the held-out trials (needs the run's trial cache).
+    Raises ConfigError for a bad run directory, settings or memory estimate,
+    CheckpointError for a missing, damaged, foreign or non-finite checkpoint.
+    """
+    run = Path(run_dir)
+    path = find_checkpoint(run, checkpoint)
+    cfg = TrainConfig.load(run / "config.json")
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    if trials:
+        check_eval_fits(cfg, batch_size)
+    ckpt = load_checkpoint(path)
+    check_checkpoint(ckpt, cfg, str(path))  # this run's, finite: else one line saying why
+    try:
+        backend = get_backend(cfg.device)
+    except RuntimeError as e:  # cuda asked for where there is none
+        raise ConfigError(str(e), "device") from None
+    test_trials, names = None, list(task_names(cfg.task_set))
+    if trials:
+        _, test_trials, names = load_trials(cfg)
+    model = build_model(cfg, backend)
+    restore_params(model, ckpt, str(path))  # CheckpointError when it does not fit
+    name = path.stem if path.parent == run and path.stem in CHECKPOINT_NAMES else path.name
+    return OpenRun(run, cfg, ckpt, path, name, model, test_trials, list(names))
+
+
+def evaluate_run(run_dir, checkpoint=None, noise=False, seed=0, device=None,
+                 batch_size=None, score="refrnn"):
+    """Score a run's checkpoint on its test trials (the dict of refrnn.run.evaluation.evaluate).
+
+    ``checkpoint``: as :func:`load_run`; ``seed`` seeds the evaluation noise
+    (with ``noise``); ``score`` the rule ``perf`` reports (refrnn, yang2019 or
+    neurogym; refrnn.run.scoring).
+    """
+    run = load_run(run_dir, checkpoint, device=device, batch_size=batch_size)
+    cfg = run.config
+    rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
+    return evaluate(run.model, run.test_trials, run.task_names,
+                    batch_size=batch_size or cfg.eval_batch_size, noise=noise, rng=rng,
+                    input_noise_std=input_noise_std(cfg.dt_ms), score=score)

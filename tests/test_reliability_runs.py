@@ -76,14 +76,18 @@ def test_resume_says_where_it_starts_and_refuses_to_go_back(tmp_path, cache_file
 
 
 def test_progress_bar_spans_the_remaining_steps():
-    from refrnn_cli.train_cmd import _Progress
+    import io
+    from refrnn.run.progress import Progress, status
+    from refrnn.run.settings import TrainConfig
     info = dict(step=13, steps=20, start=12, loss=1.0, mean_loss=1.5, mean_perf=0.5,
                 seconds=3.0, eta=21.0)
-    with _Progress(20, 4, quiet=False) as p:
-        p.tty = True
-        p(info)
-        assert p.bar.length == 8 and p.bar.pos == 1
-        assert p._show() == "step 13/20  loss 1.5000  perf 0.500"
+    p = Progress(TrainConfig(steps=20, eval_every=4), stream=io.StringIO())
+    p.tty = True
+    p.begin(12)
+    p.update(info)
+    assert p.span == 8 and p.done - p.first == 1
+    assert status(13, 20, 1.5, 0.5) == "step 13/20  loss 1.5000  perf 0.500"
+    assert "step 13/20  loss 1.5000  perf 0.500" in p.stream.getvalue()
 
 
 def test_console_loss_is_the_csv_loss_and_piped_output_has_an_eta(tmp_path, cache_file):
@@ -104,8 +108,24 @@ def test_console_loss_is_the_csv_loss_and_piped_output_has_an_eta(tmp_path, cach
 def test_python_api_prints_no_nan_loss_at_step_0(tmp_path, cache_file, capsys):
     train(out=str(tmp_path / "r"), steps=4, cache_path=cache_file, **KW)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("step      0/4  loss -  "), lines
-    assert "nan" not in "\n".join(lines)
+    assert lines[0].startswith("training yang19: N=16 "), lines
+    assert lines[1].startswith("untrained: perf "), lines  # step 0: no loss yet, none shown
+    assert lines[2].startswith("step 4/4  loss "), lines
+    assert "nan" not in "\n".join(lines[1:])  # (the first line names the folder: "..._nan_...")
+
+
+def test_python_api_prints_what_the_cli_prints(tmp_path, cache_file, capsys):
+    """One progress printer: refrnn.train(quiet=False) and `refrnn train` say the same."""
+    train(out=str(tmp_path / "py"), steps=8, cache_path=cache_file, **KW)
+    py = capsys.readouterr().out
+    res = invoke("train", *TINY, "--seed", "3", "--steps", 8, "--cache-path", cache_file,
+                 "--out", tmp_path / "cli")
+    assert res.exit_code == 0, res.output
+
+    def shape(text):  # times and the folder differ
+        return [re.sub(r"\(\d+ s(, ETA [^)]+)?\)|-> \S+", "", line)
+                for line in text.splitlines()]
+    assert shape(res.output)[:len(shape(py))] == shape(py), (py, res.output)
 
 
 def _hold_in_child(path):

@@ -113,17 +113,6 @@ def load_checkpoint(path) -> Checkpoint:
                               "with --force") from None
 
 
-def peek_step(path):
-    """The step stored in the checkpoint file ``path``, read from its attributes alone
-    (no checksums, no other data: cheap, for a progress line), or
-    None when it is missing or unreadable (:func:`load_checkpoint` says why)."""
-    try:
-        with open_h5(path) as f:
-            return int(f.attrs["step"])
-    except H5_DAMAGE:
-        return None
-
-
 def _json_default(o):
     if isinstance(o, np.integer):
         return int(o)

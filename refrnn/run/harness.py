@@ -34,7 +34,6 @@ from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkp
 from .eval_table import results_table, write_results_csv
 from .evaluation import MEAN
 from .loop import Counters, Evaluation, TrainingDiverged, evaluate_now, train_loop
-from .progress import evaluation_line
 from .settings import TrainConfig
 from ..core.optim import Adam
 from ..files.atomic import atomic_write_text
@@ -108,10 +107,10 @@ class SigintFlag:
 class Harness:
     """One run directory around one loop (see the module docstring)."""
 
-    def __init__(self, cfg, model, sampler, test_trials, names, quiet=False, callback=None):
+    def __init__(self, cfg, model, sampler, test_trials, names, progress=None, callback=None):
         self.cfg, self.model, self.sampler = cfg, model, sampler
         self.test_trials, self.names = test_trials, names
-        self.quiet, self.callback = quiet, callback
+        self.progress, self.callback = progress, callback  # progress: run.progress.Progress
         self.opt = Adam(model.params, lr=cfg.lr, xp=model.backend.xp)
         self.out = cfg.out_dir
         self.counters = Counters()
@@ -191,9 +190,9 @@ class Harness:
         if perf > self.best_perf:
             self.best_perf, self.best_step = perf, ev.step
             self.save(BEST)
-        if not self.quiet:
-            print(evaluation_line(ev.step, self.cfg.steps, ev.loss, ev.scores[MEAN],
-                                  self.seconds(), self.eta()), flush=True)
+        if self.progress is not None:
+            self.progress.evaluation(ev.step, ev.loss, ev.scores[MEAN], self.seconds(),
+                                     self.eta())
 
     def stop_if_asked(self, stop):
         if stop["set"] and self.step < self.cfg.steps:
@@ -235,8 +234,11 @@ class Harness:
                 self.on_evaluation(update.evaluation)
             if update.step % cfg.checkpoint_interval == 0 or update.step == cfg.steps:
                 self.save(LAST)
+            info = self.progress_info(update.loss)
+            if self.progress is not None:
+                self.progress.update(info)
             if self.callback is not None:
-                self.callback(self.progress_info(update.loss))
+                self.callback(info)
             self.stop_if_asked(stop)
         if self.last_eval is None:  # resumed at its end: nothing trained, score once
             self.last_eval = evaluate_now(self.model, self.test_trials, self.names, cfg,

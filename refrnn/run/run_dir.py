@@ -5,7 +5,6 @@
     check_config_source(path, cfg, resume)  a run's own config.json may not aim at that run
     is_checkpoint_file, is_eval_table    recognisers of refrnn's run files (by content)
     check_task_dt(cfg)                   ConfigError when dt does not fit the task set
-    resume_line(step, steps)             "resuming from step N of M"
     checkpoint_path(run_dir, checkpoint) the checkpoint file "last", "best" or a path names
 
 :func:`refrnn.run.training.train` calls them around the run directory's lock
@@ -121,13 +120,6 @@ def check_task_dt(cfg: TrainConfig) -> None:
         check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
     except ValueError as e:
         raise ConfigError(str(e), "dt") from None
-
-
-def resume_line(step: int, steps: int) -> str:
-    """What a resumed run says first: where it continues, or that it is done."""
-    if step >= steps:
-        return f"run already at step {step} of {steps}: nothing to train (evaluating only)"
-    return f"resuming from step {step} of {steps}"
 
 
 def checkpoint_path(run_dir, checkpoint: str = "last") -> Path:

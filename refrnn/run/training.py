@@ -23,8 +23,8 @@ from .harness import Harness, RunResult, SigintFlag, float_warnings_off
 from .loop import SAMPLER_STREAM, TrainingDiverged, seed_for
 from .memory import check_run_fits
 from .open_run import build_model, load_trials
-from .run_dir import (check_config_source, check_run_dir, check_task_dt, prepare_run_dir,
-                      resume_line)
+from .progress import Progress
+from .run_dir import check_config_source, check_run_dir, check_task_dt, prepare_run_dir
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..data.stream import StreamSampler
@@ -37,10 +37,13 @@ __all__ = ["train", "TrainConfig", "RunResult", "TrainingDiverged"]
 
 
 def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
-    """Merge ``config`` (TrainConfig, dict or file path) with ``overrides``.
+    """The run's settings, resolved and checked once: ``config`` (TrainConfig,
+    dict or file path) with ``overrides`` on top.
 
     When resuming a run whose ``config.json`` exists, that file is the base and
-    only the settings a resume may change (IDENTITY_FREE) may differ from it (ConfigError otherwise).
+    only the settings a resume may change (IDENTITY_FREE) may differ from it.
+    ConfigError for a bad value, a settings file that is the config.json of
+    the run it would overwrite, or a dt that does not fit the task set.
     """
     if config is None:
         base = {}
@@ -55,12 +58,12 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
     if isinstance(config, (str, Path)):
         check_config_source(config, cfg, resume)
     stored_file = cfg.out_dir / "config.json"
-    if not (resume and stored_file.is_file()):
-        return cfg
-    stored = TrainConfig.load(stored_file).resolved()
-    merged = TrainConfig.from_dict({**stored.to_dict(), **requested}).resolved()
-    check_compatible(stored.to_dict(), merged.to_dict(), str(stored_file))
-    return merged
+    if resume and stored_file.is_file():
+        stored = TrainConfig.load(stored_file).resolved()
+        cfg = TrainConfig.from_dict({**stored.to_dict(), **requested}).resolved()
+        check_compatible(stored.to_dict(), cfg.to_dict(), str(stored_file))
+    check_task_dt(cfg)
+    return cfg
 
 
 def check_compatible(stored: dict, wanted: dict, where: str):
@@ -80,7 +83,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         resume: continue ``out`` from its ``last.h5`` (ConfigError if none;
             ConfigError if it is already past ``steps``).
         force: delete an existing run's files in ``out`` first.
-        quiet: print nothing (otherwise a resume line and one line per evaluation).
+        quiet: print nothing (otherwise refrnn.run.progress's lines: the run, where
+            a resume starts, one line per evaluation; a bar on a terminal).
         callback: called after every update with a dict: step, steps, start
             (the step this call began at), loss (this batch), mean_loss (the
             figure metrics.csv logs: mean since the previous row), mean_perf
@@ -94,7 +98,6 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     checkpoint is kept), LockError when another process trains into ``out``.
     """
     cfg = resolve_config(config, overrides, resume)
-    check_task_dt(cfg)
     try:
         backend = get_backend(cfg.device)
     except RuntimeError as e:  # cuda asked for where there is none
@@ -130,19 +133,24 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
             raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "
                               f"past steps={cfg.steps}; nothing to resume (ask for more "
                               f"steps, at least {ckpt.step})", "steps")
-        if not quiet:
-            print(resume_line(ckpt.step, cfg.steps), flush=True)
+    progress = None if quiet else Progress(cfg)
+    if progress is not None:
+        progress.begin(ckpt.step if ckpt is not None else None)
     train_trials, test_trials, names = load_trials(cfg)
     model = build_model(cfg, backend)
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
                             noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
-    harness = Harness(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
+    harness = Harness(cfg, model, sampler, test_trials, names, progress, callback)
     with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
         if ckpt is not None:
             harness.restore(ckpt)
         else:
             harness.start()
         with SigintFlag() as stop:
-            harness.run(stop)
+            try:
+                harness.run(stop)
+            finally:
+                if progress is not None:
+                    progress.end()
     return harness.result()

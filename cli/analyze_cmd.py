@@ -28,7 +28,8 @@ from refrnn.analysis.report import analyze_run, summary_row
               show_default=True, help="A slow point has q(h) below this.")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B",
               help="Task pair for fractional task variance (repeatable).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--analysis-seed", "--seed", "seed", type=click.IntRange(min=0), default=0,
+              show_default=True,
               help="Seed of k-means and of the fixed-point starts.")
 @click.option("--figures/--no-figures", default=None,
               help="Draw the PNG figures (needs matplotlib, the plot extra) "

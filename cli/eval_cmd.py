@@ -9,6 +9,7 @@ from refrnn.files.errors import FileError, check_writable
 from refrnn.files.ownership import check_replaceable
 from refrnn.run.eval_table import is_eval_table, results_table, write_results_csv
 from refrnn.run.open_run import evaluate_run
+from refrnn.run.run_dir import LAST
 from refrnn.run.scoring import SCORES
 
 from .errors import checkpoint_option, find_checkpoint_option
@@ -18,7 +19,7 @@ from .options import setting_option
 def default_csv(run: Path, path: Path, noise: bool, score: str) -> Path:
     """RUN_DIR/eval.csv for the noise-free refrnn score of last.h5 (the table
     training writes), else RUN_DIR/eval_<checkpoint>[_noise][_<score>].csv."""
-    if path == run / "last.h5" and not noise and score == "refrnn":
+    if path == run / LAST and not noise and score == "refrnn":
         return run / "eval.csv"
     tag = path.stem + ("_noise" if noise else "") + ("" if score == "refrnn" else f"_{score}")
     return run / f"eval_{tag}.csv"

@@ -196,7 +196,7 @@ def test_exported_settings_rebuild_the_same_initial_network():
     arrays = arrays_from_params(model.params, model.mask.indptr, model.mask.indices, cfg)
     ms = decode_settings(arrays[SETTINGS_KEY])["model"]
     assert ms["init_radius"] == 0.5
-    again = RNN(ModelConfig.from_dict(ms), seed=cfg.seed)
+    again = RNN(ModelConfig(**ms), seed=cfg.seed)
     for k, v in model.params.items():
         assert np.array_equal(again.params[k], v), k
     assert np.array_equal(arrays["W_rec"][arrays["mask"] != 0], model.params["w_rec"])

@@ -11,13 +11,14 @@ from refrnn.core.losses import cross_entropy
 from refrnn.core.masks import make_mask
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.core.optim import Adam
+from model_helpers import dense_w_rec
 
 
 def _naive(model, x, xi):
     """The one equation, step by step with a dense W_rec (float64 NumPy)."""
     cfg, P = model.config, {k: model.backend.to_numpy(v).astype(np.float64)
                             for k, v in model.params.items()}
-    W = model.backend.to_numpy(model.w_rec_dense()).astype(np.float64)
+    W = dense_w_rec(model).astype(np.float64)
     f = {"relu": lambda u: np.maximum(u, 0), "tanh": np.tanh,
          "softplus": lambda u: np.log1p(np.exp(u))}[cfg.activation]
     T, B, _ = x.shape
@@ -51,7 +52,7 @@ def test_forward_matches_plain_loop(backend, mask, act, alpha):
 
 def test_config_validation_and_round_trip():
     c = ModelConfig(n_in=40, activation="tanh", alpha=0.2, dtype="float64", train_h0=True)
-    assert ModelConfig.from_dict(c.to_dict()) == c
+    assert ModelConfig(**c.to_dict()) == c
     assert ModelConfig(n_in=3).dtype == "float32"
     bad = [dict(alpha=0), dict(alpha=1.5), dict(alpha=float("nan")), dict(activation="gelu"),
            dict(dtype="float16"), dict(n_hidden=0), dict(n_out=-1), dict(mask="grid"),
@@ -61,8 +62,8 @@ def test_config_validation_and_round_trip():
             ModelConfig(n_in=3, **kw)
     with pytest.raises(ValueError, match="n_in"):
         ModelConfig(n_in=0)
-    with pytest.raises(ValueError, match="bogus"):
-        ModelConfig.from_dict({"n_in": 3, "bogus": 1})
+    with pytest.raises(TypeError, match="bogus"):
+        ModelConfig(**{"n_in": 3, "bogus": 1})
 
 
 def test_shapes_dtypes_and_initial_scale():
@@ -78,8 +79,9 @@ def test_shapes_dtypes_and_initial_scale():
     assert not m.params["b"].any() and not m.params["b_out"].any()
     # A 4% mask and a full matrix give W_rec h of the same spread.
     h = np.random.default_rng(1).standard_normal((256, 64))
-    spread = [np.std(RNN(ModelConfig(n_in=3, mask=mk, dtype="float64", init_radius=0.0), seed=2)
-                     .w_rec_dense() @ h) for mk in ("locality", "full")]
+    spread = [np.std(dense_w_rec(RNN(ModelConfig(n_in=3, mask=mk, dtype="float64",
+                                                 init_radius=0.0), seed=2)) @ h)
+              for mk in ("locality", "full")]
     assert spread[0] == pytest.approx(spread[1], rel=0.15)
 
 
@@ -151,7 +153,7 @@ def test_weights_outside_pattern_never_appear():
         assert g["w_rec"].shape == (m.mask.nnz,)
         opt.step(m.params, g)
     assert not np.array_equal(w0, m.params["w_rec"])
-    W = m.w_rec_dense()
+    W = dense_w_rec(m)
     assert not W[outside].any() and np.count_nonzero(W) == m.mask.nnz
 
 
@@ -182,3 +184,9 @@ def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
     raw = np.random.default_rng(3)
     raw.standard_normal((64, 5))
     assert np.array_equal(full.params["w_rec"], raw.standard_normal(64 * 64) / 8.0)
+
+
+def test_default_outputs_are_the_task_classes():
+    """ModelConfig's default n_out spells N_CLASSES (core may not import the tasks)."""
+    from refrnn.tasks.trials import N_CLASSES
+    assert ModelConfig(n_in=3).n_out == N_CLASSES

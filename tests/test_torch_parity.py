@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from refrnn.core import optim  # noqa: E402
+from refrnn.backends.plain import pattern_coordinates  # noqa: E402
 from refrnn.backends.sampled_product import PatternProduct  # noqa: E402
 from refrnn.verify.finite_diff import make_problem  # noqa: E402
 from refrnn.core.model import RNN, ModelConfig  # noqa: E402
@@ -70,7 +71,7 @@ def test_threaded_split_path_matches():
 def test_blocked_pattern_product_is_exercised():
     # The locality case above is only a test of the blocked path if it takes it.
     model = RNN(ModelConfig(n_in=3, n_hidden=100, sparsity=0.05, dtype="float64"))
-    pp = PatternProduct(model.rows, model.cols, 100, np)
+    pp = PatternProduct(*pattern_coordinates(model.mask), 100, np)
     assert pp.blocked
 
 

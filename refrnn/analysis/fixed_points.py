@@ -59,17 +59,6 @@ class FixedPoints:
         return int(self.points.shape[0])
 
 
-def minimize_q(dyn, starts, max_iter=500, gtol=1e-12):
-    """Minimise q from every start (M, N); returns the end states (M, N) and q (M,).
-
-    ``dyn`` may hold one drive per start (Dynamics with c (N, M))."""
-    H0 = np.array(starts, dtype=np.float64)
-    if H0.ndim != 2 or H0.shape[1] != dyn.n:
-        raise ValueError(f"starts must be (M, {dyn.n}), got {H0.shape}")
-    H, _, _ = minimize_columns(dyn.q_and_grad, H0.T, max_iter=max_iter, gtol=gtol)
-    return H.T, dyn.q(H)
-
-
 def deduplicate(points, q, tol):
     """Indices of the points kept: lowest q first, none within ``tol`` of a kept one."""
     order = np.argsort(q, kind="stable")

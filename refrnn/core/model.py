@@ -1,4 +1,4 @@
-"""The leaky rate RNN: configuration, parameters and the forward pass.
+"""The leaky rate RNN: configuration, parameters, the forward pass and its backward.
 
 The one equation (Yang et al. 2019 convention, activation inside the leak):
 
@@ -31,7 +31,7 @@ draw beyond 1 is a 5-sigma event, so the clip leaves those masks untouched.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class ModelConfig:
     """Architecture of an RNN (see the module docstring for the equation)."""
 
     n_in: int
-    n_out: int = 17
+    n_out: int = 17  # = tasks.trials.N_CLASSES (core imports no task code; a test checks)
     n_hidden: int = 256
     activation: str = "relu"
     alpha: float = 1.0
@@ -88,14 +88,6 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        extra = sorted(set(d) - known)
-        if extra:
-            raise ValueError(f"unknown ModelConfig keys {extra}")
-        return cls(**d)
 
 
 class ForwardRecord:
@@ -153,8 +145,7 @@ class RNN:
         self.mask = make_mask(config.mask, N, config.sparsity, config.mask_seed)
         m = self.mask
         deg = np.diff(m.indptr)
-        rows, self.cols = pattern_coordinates(m)  # (nnz,) receiver, source of each entry
-        self.rows = rows
+        rows, cols = pattern_coordinates(m)  # (nnz,) receiver, source of each entry
         rng = np.random.default_rng(seed)
         p = {
             "W_in": rng.standard_normal((N, config.n_in)) / math.sqrt(config.n_in),
@@ -163,7 +154,7 @@ class RNN:
             "W_out": rng.standard_normal((config.n_out, N)) / math.sqrt(N),
             "b_out": np.zeros(config.n_out),
         }
-        self_loop = rows == self.cols
+        self_loop = rows == cols
         p["w_rec"][self_loop] = np.clip(p["w_rec"][self_loop], -SELF_MAX, SELF_MAX)
         if config.init_radius > 0:  # same start for every mask (refrnn.core.spectral)
             p["w_rec"] = scale_to_radius(m, p["w_rec"], config.init_radius)
@@ -172,13 +163,6 @@ class RNN:
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
         self.W = self.backend.prims.recurrent(  # W_rec's operator (engine)
             m, self.dtype, sheet=torus_shape(config.mask, N))
-
-    def w_rec_dense(self):
-        """W_rec as a dense (N, N) backend array (for inspection)."""
-        N = self.config.n_hidden
-        out = self.xp.zeros((N, N), dtype=self.dtype)
-        out.ravel()[self.xp.asarray(self.rows * N + self.cols)] = self.params["w_rec"]
-        return out
 
     def workspace(self, name: str, shape):
         """A reusable scratch array (uninitialised) of ``shape``, kept between calls.

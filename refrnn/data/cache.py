@@ -33,6 +33,7 @@ from ..files.sealed_h5 import open_h5, write_sealed_h5
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_compat, check_dt
 from ..tasks.registry import get_task, task_names
+from ..tasks.trials import DEFAULT_DT
 
 __all__ = ["CacheError", "SPLITS", "TrialCache", "build_cache", "cache_settings",
            "default_cache_path", "get_or_build_cache", "load_trials", "open_cache",
@@ -47,7 +48,7 @@ def is_cache_file(path) -> bool:
 
 
 def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None,
-                   compat=None, dt=100, task_seed=0) -> dict:
+                   compat=None, dt=DEFAULT_DT, task_seed=0) -> dict:
     """Every setting that determines a cache's content, validated.
 
     ``test_trials_per_task`` defaults to max(1, trials_per_task // 10);
@@ -84,7 +85,7 @@ def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None
 
 
 def default_cache_path(task_set, trials_per_task, seed, *, test_trials_per_task=None,
-                       compat=None, dt=100, task_seed=0, cache_dir=None) -> Path:
+                       compat=None, dt=DEFAULT_DT, task_seed=0, cache_dir=None) -> Path:
     """Where the default cache for these settings lives (named by cache_file.cache_file_name)."""
     s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
                        compat=compat, dt=dt, task_seed=task_seed)
@@ -99,7 +100,7 @@ def task_rng(seed: int, split: str, task: str) -> np.random.Generator:
 
 
 def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
-                compat=None, dt=100, task_seed=0, path=None, wait=False) -> Path:
+                compat=None, dt=DEFAULT_DT, task_seed=0, path=None, wait=False) -> Path:
     """Generate every task's train and test trials and write them atomically.
 
     Settings as in :func:`cache_settings`.  Returns the path written:
@@ -221,7 +222,7 @@ def verify_cache(path) -> dict:
 
 
 def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
-                       compat=None, dt=100, task_seed=0, cache_dir=None) -> TrialCache:
+                       compat=None, dt=DEFAULT_DT, task_seed=0, cache_dir=None) -> TrialCache:
     """Open the default cache for these settings, building it when missing.
 
     An invalid default cache (truncated, altered, older task code) is rebuilt

@@ -17,7 +17,7 @@ import numpy as np
 
 from .stream import StreamSampler, check_int
 from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS
-from ..tasks.trials import N_CLASSES, N_OBS, input_noise_std
+from ..tasks.trials import DEFAULT_DT, N_CLASSES, N_OBS, input_noise_std
 
 
 def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
@@ -58,7 +58,7 @@ class Dataset:
     """
 
     def __init__(self, task_set=DEFAULT_TASK_SET, batch_size=1, seq_len=None, *, tasks=None,
-                 batch_first=False, cache_len=None, max_batch=None, compat=None, dt=100,
+                 batch_first=False, cache_len=None, max_batch=None, compat=None, dt=DEFAULT_DT,
                  seed=0, noise=True, trials_per_task=1000, eval_trials=100, cache_seed=0,
                  cache_path=None, split="train"):
         from . import cache  # h5py: the in-memory data path imports without it

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backends.memory import check_fits
 from ..tasks import registry
-from ..tasks.trials import N_OBS
+from ..tasks.trials import DEFAULT_DT, N_OBS
 
 STEP_BYTES = N_OBS * 4 + 8 + 1           # obs float32, label int64, noise uint8
 GENERATE_STEP_BYTES = 2 * N_OBS * 8      # while a task generates: float64 obs and a copy
@@ -27,7 +27,7 @@ FILE_TASK_BYTES = 1 << 17                # and its fixed part per task (chunks, 
 
 
 @functools.lru_cache(maxsize=64)
-def trial_steps(task_set: str, dt: int = 100, compat=None, task_seed: int = 0,
+def trial_steps(task_set: str, dt: int = DEFAULT_DT, compat=None, task_seed: int = 0,
                 lookup=None) -> tuple:
     """(mean, max) trial length in steps over the task set's tasks at ``dt``.
 

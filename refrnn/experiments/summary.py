@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from ..run.metrics_csv import Curve, read_metrics  # metrics.csv: written and read there
-from ..run.settings import TrainConfig
 from ..files.tables import format_table
 from .one_run import DONE_MARKER, has_done_marker, read_done_marker
 

@@ -34,12 +34,11 @@ from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkp
 from .eval_table import results_table, write_results_csv
 from .evaluation import MEAN
 from .loop import Counters, Evaluation, TrainingDiverged, evaluate_now, train_loop
+from .run_dir import BEST, LAST
 from .settings import TrainConfig
 from ..core.optim import Adam
 from ..files.atomic import atomic_write_text
 from ..files.errors import FileError
-
-LAST, BEST = "last.h5", "best.h5"  # a run's two checkpoints
 
 
 @dataclass
@@ -232,7 +231,7 @@ class Harness:
         for update in events:
             if update.evaluation is not None:
                 self.on_evaluation(update.evaluation)
-            if update.step % cfg.checkpoint_interval == 0 or update.step == cfg.steps:
+            if update.step % cfg.checkpoint_every == 0 or update.step == cfg.steps:
                 self.save(LAST)
             info = self.progress_info(update.loss)
             if self.progress is not None:
@@ -254,7 +253,7 @@ class Harness:
         c = self.counters
         perf = self.last_eval[MEAN]["perf"] if self.last_eval else math.nan
         return {"step": c.step, "steps": self.cfg.steps, "start": self.start_step,
-                "loss": loss, "mean_loss": c.loss_sum / c.loss_n if c.loss_n else self.row_loss,
+                "loss": loss, "mean_loss": c.mean_loss() if c.loss_n else self.row_loss,
                 "mean_perf": perf, "seconds": self.seconds(), "eta": self.eta()}
 
     def result(self) -> RunResult:

@@ -87,6 +87,10 @@ class Counters:
     loss_n: int = 0            # how many
     last_loss: float = math.nan  # the latest update's loss
 
+    def mean_loss(self) -> float:
+        """The mean loss since the latest evaluation (NaN when no update since)."""
+        return self.loss_sum / self.loss_n if self.loss_n else math.nan
+
 
 @dataclass
 class Evaluation:
@@ -152,7 +156,7 @@ def train_loop(model, opt, sampler, test_trials, names, cfg, counters: Counters,
 
 def _evaluation(model, test_trials, names, cfg, c: Counters) -> Evaluation:
     """Score now; the mean loss since the previous evaluation goes with it."""
-    loss = c.loss_sum / c.loss_n if c.loss_n else math.nan
+    loss = c.mean_loss()
     c.loss_sum, c.loss_n = 0.0, 0
     return Evaluation(c.step, loss, evaluate_now(model, test_trials, names, cfg, c.step))
 

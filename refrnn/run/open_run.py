@@ -23,7 +23,7 @@ from .checkpoint_check import check_checkpoint
 from .evaluation import evaluate
 from .loop import EVAL_STREAM, seed_for
 from .memory import check_eval_fits
-from .run_dir import CHECKPOINT_NAMES, checkpoint_path
+from .run_dir import BEST, CHECKPOINT_NAMES, checkpoint_path
 from .settings import ConfigError, TrainConfig
 from ..backends.backend import get_backend
 from ..core.model import RNN
@@ -78,7 +78,7 @@ def find_checkpoint(run_dir, checkpoint=None) -> Path:
     default = checkpoint is None
     if default:
         checkpoint_path(run)  # a run directory at all?
-        checkpoint = "best" if (run / "best.h5").is_file() else "last"
+        checkpoint = "best" if (run / BEST).is_file() else "last"
     path = checkpoint_path(run, checkpoint)
     if default and not path.is_file():
         raise CheckpointError(f"run {str(run)!r} has no best.h5 checkpoint nor last.h5; "

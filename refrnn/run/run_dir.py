@@ -23,7 +23,8 @@ from ..files.ownership import (check_replaceable, h5_with_marker, json_object_wi
                                text_starting_with)
 from ..tasks.registry import check_dt_fits
 
-RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
+LAST, BEST = "last.h5", "best.h5"  # a run's two checkpoints: the latest, the best scored
+RUN_FILES = ("config.json", "metrics.csv", LAST, BEST, "eval.csv")
 CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
 CHECKPOINT_MARK = b"refrnn-checkpoint-"  # the start of every checkpoint format name
 _CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -43,8 +44,8 @@ def _is_run_config(path) -> bool:
 RUN_FILE_KINDS = {
     "config.json": ("a refrnn run's config.json", _is_run_config),
     "metrics.csv": ("a refrnn metrics.csv", lambda p: text_starting_with(p, "step,loss,")),
-    "last.h5": ("a refrnn checkpoint", is_checkpoint_file),
-    "best.h5": ("a refrnn checkpoint", is_checkpoint_file),
+    LAST: ("a refrnn checkpoint", is_checkpoint_file),
+    BEST: ("a refrnn checkpoint", is_checkpoint_file),
     "eval.csv": ("a refrnn evaluation table", is_eval_table),
 }
 
@@ -70,7 +71,7 @@ def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out {str(out)!r} exists and is not a directory")
     if resume:
-        if (out / "last.h5").is_file():
+        if (out / LAST).is_file():
             return True
         if not out.exists():
             raise ConfigError(f"nothing to resume: run directory {str(out)!r} does not "

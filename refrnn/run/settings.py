@@ -26,14 +26,12 @@ from ..core.masks import MASK_KINDS, in_degree
 from ..core.model import ACTIVATIONS, DTYPES, ModelConfig
 from ..tasks.encoding import COMPAT_MODES
 from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, task_names
-from ..tasks.trials import N_CLASSES, N_OBS
+from ..tasks.trials import DEFAULT_DT, N_CLASSES, N_OBS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the same parser, as a package (a dependency before Python 3.11)
     import tomli as tomllib
-
-DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Encoding")
 
 
 class ConfigError(ValueError):
@@ -127,10 +125,6 @@ class TrainConfig:
     def out_dir(self) -> Path:
         return Path(self.out if self.out is not None else f"runs/{self.task_set}-seed{self.seed}")
 
-    @property
-    def checkpoint_interval(self) -> int:
-        return int(self.checkpoint_every or self.eval_every)
-
     def cache_request(self):
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
@@ -150,7 +144,8 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """A validated copy with dt, out and checkpoint_every filled in."""
         return dataclasses.replace(self, dt=self.dt_ms, out=str(self.out_dir),
-                                   checkpoint_every=self.checkpoint_interval).validate()
+                                   checkpoint_every=self.checkpoint_every or self.eval_every
+                                   ).validate()
 
     # --------------------------------------------------------------- validation
     def validate(self) -> "TrainConfig":

@@ -24,7 +24,7 @@ from .loop import SAMPLER_STREAM, TrainingDiverged, seed_for
 from .memory import check_run_fits
 from .open_run import build_model, load_trials
 from .progress import Progress
-from .run_dir import check_config_source, check_run_dir, check_task_dt, prepare_run_dir
+from .run_dir import LAST, check_config_source, check_run_dir, check_task_dt, prepare_run_dir
 from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..data.stream import StreamSampler
@@ -126,8 +126,8 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
     if resuming:
-        ckpt = load_checkpoint(cfg.out_dir / "last.h5")
-        check_checkpoint(ckpt, cfg, str(cfg.out_dir / "last.h5"), check_step=False,
+        ckpt = load_checkpoint(cfg.out_dir / LAST)
+        check_checkpoint(ckpt, cfg, str(cfg.out_dir / LAST), check_step=False,
                          mismatch=ConfigError)
         if ckpt.step > cfg.steps:
             raise ConfigError(f"run {str(cfg.out_dir)!r} is already at step {ckpt.step}, "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .encoding import check_compat, check_dt, floor_ms
-from .trials import TrialBatch, input_noise_std
+from .trials import DEFAULT_DT, TrialBatch, input_noise_std
 
 
 class Task:
@@ -30,7 +30,7 @@ class Task:
     period_names: tuple = ()
     param_names: tuple = ()  # per-trial parameters besides durations (incl. integrate, seq)
 
-    def __init__(self, name, base, integrate=0, seq=0, dt=100, compat=None):
+    def __init__(self, name, base, integrate=0, seq=0, dt=DEFAULT_DT, compat=None):
         self.name = name
         self.base = base
         self.integrate = int(integrate)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .base import Task
 from .encoding import MS_PER_UNIT, THETA, angle_to_index, assemble, bump
-from .trials import N_OBS, NOISE_ALL, RING
+from .trials import DEFAULT_DT, N_OBS, NOISE_ALL, RING
 
 DM_COHS = (0.08, 0.16, 0.32, 0.64)
 DLY_STRENGTHS = (0.3, 0.6, 1.0)
@@ -60,7 +60,7 @@ class DMTask(Task):
     param_names = ("theta1", "theta2") + _COH_KEYS + ("ground_truth", "integrate", "seq")
     _base_decision_ms = 200
 
-    def __init__(self, name, base, integrate=0, seq=0, dt=100, compat=None):
+    def __init__(self, name, base, integrate=0, seq=0, dt=DEFAULT_DT, compat=None):
         super().__init__(name, base, integrate, seq, dt, compat)
         self.delayed = "dly" in base
         ctx, last = base.startswith("ctx"), base[-1]

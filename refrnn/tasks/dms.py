@@ -19,7 +19,7 @@ import numpy as np
 
 from .base import Task, alternating_modality, check_choice
 from .encoding import INT_DELAYS, MS_PER_UNIT, THETA, angle_to_index, assemble, bump, uniform_ms
-from .trials import N_OBS, NOISE_MOD1, RING
+from .trials import DEFAULT_DT, N_OBS, NOISE_MOD1, RING
 
 HALF = RING // 2
 
@@ -42,7 +42,7 @@ class DelayMatchTask(Task):
     period_names = ("fixation", "sample", "delay", "test", "decision")
     _base_decision_ms = 900
 
-    def __init__(self, name, base, integrate=0, seq=0, dt=100, compat=None, seed=0):
+    def __init__(self, name, base, integrate=0, seq=0, dt=DEFAULT_DT, compat=None, seed=0):
         super().__init__(name, base, integrate, seq, dt, compat)
         self.category = base in ("dmc", "dnmc")
         self.matchgo = base in ("dms", "dmc")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .base import Task, alternating_modality, check_choice
 from .encoding import INT_DELAYS, OMEGA, THETA, assemble, bump
-from .trials import N_OBS, RING
+from .trials import DEFAULT_DT, N_OBS, RING
 
 
 class GoTask(Task):
@@ -23,7 +23,7 @@ class GoTask(Task):
     param_names = ("ground_truth", "anti", "modality", "integrate", "seq")
     _base_decision_ms = 500
 
-    def __init__(self, name, base, integrate=0, seq=0, dt=100, compat=None):
+    def __init__(self, name, base, integrate=0, seq=0, dt=DEFAULT_DT, compat=None):
         super().__init__(name, base, integrate, seq, dt, compat)
         self.anti = "anti" in base
         self.reaction = base.startswith("rt")

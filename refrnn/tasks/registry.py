@@ -23,7 +23,7 @@ from .dm import DMTask
 from .dms import DelayMatchTask
 from .encoding import check_compat, check_dt
 from .go import GoTask
-from .trials import N_CLASSES, N_OBS, TrialBatch
+from .trials import DEFAULT_DT, N_CLASSES, N_OBS, TrialBatch
 
 GO_TASKS = ("go", "rtgo", "dlygo", "anti", "rtanti", "dlyanti")
 DM_TASKS = ("dm1", "dm2", "ctxdm1", "ctxdm2", "multidm",
@@ -84,7 +84,7 @@ def parse_name(name: str):
     return _SPECS[name]
 
 
-def get_task(name: str, dt=100, compat=None, seed=0) -> Task:
+def get_task(name: str, dt=DEFAULT_DT, compat=None, seed=0) -> Task:
     """The task ``name`` at step length dt ms.
 
     Args:
@@ -105,7 +105,7 @@ def get_task(name: str, dt=100, compat=None, seed=0) -> Task:
     return DelayMatchTask(name, base, integrate, seq, dt, compat, seed=seed)
 
 
-def make_trial(name: str, compat=None, dt=100, **params) -> TrialBatch:
+def make_trial(name: str, compat=None, dt=DEFAULT_DT, **params) -> TrialBatch:
     """One noise-free trial of task ``name`` from explicit parameters.
 
     ``params`` use the reference trial-dictionary names (ground_truth, theta1,
@@ -116,7 +116,7 @@ def make_trial(name: str, compat=None, dt=100, **params) -> TrialBatch:
     return get_task(name, dt=dt, compat=compat).make_trial(**params)
 
 
-def task_info(name: str, dt=100, compat=None, seed=0) -> dict:
+def task_info(name: str, dt=DEFAULT_DT, compat=None, seed=0) -> dict:
     """Summary of one task: name, family, base, integrate, seq, n_obs (33),
     n_classes (17), periods (list of (period, tuple of possible ms))."""
     t = get_task(name, dt=dt, compat=compat, seed=seed)

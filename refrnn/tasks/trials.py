@@ -26,6 +26,7 @@ import numpy as np
 
 N_OBS = 33  # fixation + two rings of 16
 N_CLASSES = 17  # fixate + 16 ring directions
+DEFAULT_DT = 100  # ms: every task set's step (docs/tasks.md, "Encoding")
 RING = 16
 
 # Which of the 33 observation units get input noise, by per-step noise code.

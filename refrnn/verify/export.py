@@ -33,8 +33,8 @@ from ..core.masks import make_mask
 from ..files.atomic import atomic_output, atomic_write_text
 from ..run.checkpoint import Checkpoint, save_checkpoint
 from ..run.open_run import load_run
-from ..run.run_dir import prepare_run_dir
-from ..run.settings import ConfigError, TrainConfig, load_config_file, normalize_keys
+from ..run.run_dir import LAST, prepare_run_dir
+from ..run.settings import TrainConfig, load_config_file, normalize_keys
 from ..tasks.registry import task_names
 
 EXPORT_FORMAT = "refrnn-export-1"
@@ -256,7 +256,7 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     prepare_run_dir(cfg, resume=False, force=force)
     atomic_write_text(cfg.out_dir / "config.json", cfg.to_json())
     step = int(settings["step"]) if settings is not None else 0
-    save_checkpoint(cfg.out_dir / "last.h5", Checkpoint(
+    save_checkpoint(cfg.out_dir / LAST, Checkpoint(
         step=step, params=params, mask_indptr=m.indptr, mask_indices=cols,
         mask_shape=tuple(m.shape), optim={}, config=cfg.to_dict(),
         extra={"imported": settings["source"] if settings else "user arrays"}))

@@ -2,7 +2,7 @@
 FTV histograms, PCA trajectories, fixed points in PC space.
 
 Needs matplotlib (the plot extra), imported inside the functions; every
-file is written through refrnn.files.atomic.
+file is written through refrnn.files.png (atomically).
 """
 from __future__ import annotations
 
@@ -10,34 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.atomic import atomic_output
+from ..files.png import pyplot, save_png
 
 MAX_TRAJ = 6  # tasks drawn in the PCA trajectory figure
 
 
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise ImportError("figures need matplotlib: pip install 'refrnn[plot]' "
-                          "(or pass --no-figures)") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, plt, path) -> Path:
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return Path(path)
-
-
 def plot_task_variance(res, path) -> Path:
     """Normalised TV, kept units (rows, ordered by cluster) x tasks."""
-    plt = _pyplot()
+    plt = pyplot()
     norm = res.tv.norm
     order = (np.argsort(res.clustering.labels, kind="stable")
              if res.clustering is not None else np.arange(norm.shape[0]))
@@ -57,11 +37,11 @@ def plot_task_variance(res, path) -> Path:
         ax.set_title(f"normalised task variance, {res.clustering.k} clusters", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def plot_silhouette(res, path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     c = res.clustering
     fig, ax = plt.subplots(figsize=(4, 3))
     ks = sorted(c.curve)
@@ -70,11 +50,11 @@ def plot_silhouette(res, path) -> Path:
     ax.set_xlabel("k (clusters)")
     ax.set_ylabel("silhouette score")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def plot_ftv(res, path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     pairs = list(res.ftv)
     fig, axes = plt.subplots(1, len(pairs), figsize=(3 * len(pairs), 2.6), squeeze=False)
     for ax, (A, B) in zip(axes[0], pairs):
@@ -83,12 +63,12 @@ def plot_ftv(res, path) -> Path:
         ax.set_xlim(-1, 1)
     axes[0, 0].set_ylabel("units")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def plot_trajectories(res, path) -> Path:
     """Mean trajectories of a few tasks in the first two pooled PCs."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
     for task in list(res.trajectories)[:MAX_TRAJ]:
         xy = res.trajectories[task]
@@ -98,13 +78,13 @@ def plot_trajectories(res, path) -> Path:
     ax.set_ylabel(f"PC2 ({100 * res.var_all[1]:.0f}%)")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def plot_fixed_points(res, path) -> Path:
     """Slow points of every task in PC space: filled = stable, open = unstable;
     circles from activity starts, triangles from delay-period starts."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
     cmap = plt.get_cmap("tab20")
     order = {t: i for i, t in enumerate(res.fixed)}
@@ -126,7 +106,7 @@ def plot_fixed_points(res, path) -> Path:
     if len(res.fixed) <= 20:
         ax.legend(fontsize=5, ncol=2)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def draw_all(res, out) -> list:

@@ -12,24 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.atomic import atomic_output
+from ..files.png import pyplot, save_png
 from .grid import default_label
 from .one_run import has_done_marker, read_done_marker
 from .summary import Curve, read_metrics
 
 LABEL_KEYS = ("task_set", "mask", "sparsity", "hidden")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "plotting needs matplotlib: install the plot extra, "
-            "pip install 'refrnn[plot]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 @dataclasses.dataclass
@@ -110,7 +98,7 @@ def _band(runs):
 def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
     """Mean performance against step, one line per label (mean over seeds)
     and a shaded min-max band over seeds; one panel per task set."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = _group(runs)
     fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4.4),
                              squeeze=False)
@@ -129,7 +117,7 @@ def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path:
@@ -141,7 +129,7 @@ def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path
         path: the PNG to write.
         xlabel: what x is.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2),
                              squeeze=False)
     for ax, (task_set, lines) in zip(axes[0], panels.items()):
@@ -154,7 +142,7 @@ def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_png(fig, path)
 
 
 def final_task_table(members: dict):
@@ -177,7 +165,7 @@ def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
     """Heat map of final per-task performance (mean over seeds): rows =
     configuration labels, columns = tasks, for one task set. More than
     ``per_panel`` tasks are wrapped into panels stacked top to bottom."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = _group(runs)
     task_set = task_set or next(iter(groups))
     labels, tasks, grid = final_task_table(groups[task_set])
@@ -207,18 +195,7 @@ def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
     axes[0, 0].set_title(f"{task_set}: final performance per task "
                          "(mean over seeds)")
     fig.tight_layout()
-    return _save(fig, plt, path)
-
-
-def _save(fig, plt, path) -> Path:
-    """Save as PNG through a temporary name in the same folder."""
-    path = Path(path)
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def plot_runs(paths, out_prefix: str | Path) -> list[Path]:

@@ -7,10 +7,10 @@ import click
 
 from refrnn.files.errors import FileError, check_writable
 from refrnn.files.ownership import check_replaceable
-from refrnn.run.eval_table import is_eval_table, results_table, write_results_csv
+from refrnn.score.table import is_eval_table, results_table, write_results_csv
 from refrnn.run.open_run import evaluate_run
 from refrnn.run.run_dir import LAST
-from refrnn.run.scoring import SCORES
+from refrnn.score.rules import SCORES
 
 from .errors import checkpoint_option, find_checkpoint_option
 from .options import setting_option

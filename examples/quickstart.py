@@ -9,7 +9,7 @@ TrainConfig setting can be passed to refrnn.train() as a keyword.
 import argparse
 
 import refrnn
-from refrnn.run.eval_table import results_table
+from refrnn.score.table import results_table
 from refrnn.run.open_run import evaluate_run
 
 

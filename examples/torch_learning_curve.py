@@ -20,7 +20,7 @@ import torch
 import refrnn
 from refrnn.files.atomic import atomic_write_text
 from refrnn.verify.export import arrays_from_params
-from refrnn.run.evaluation import evaluate
+from refrnn.score.evaluation import evaluate
 from refrnn.verify.torch_twin import MaskedRNN
 from refrnn.run.open_run import build_model, load_trials
 from refrnn.run.loop import SAMPLER_STREAM, seed_for

@@ -39,7 +39,7 @@ _LAZY = {
     "evaluate_run": "refrnn.run.open_run",
     "RunResult": "refrnn.run.harness",
     "TrainingDiverged": "refrnn.run.loop",
-    "evaluate": "refrnn.run.evaluation",
+    "evaluate": "refrnn.score.evaluation",
     "CheckpointError": "refrnn.run.checkpoint",
     "build_cache": "refrnn.data.cache",
     "open_cache": "refrnn.data.cache",

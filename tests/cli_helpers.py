@@ -24,7 +24,7 @@ def train_tiny(out, cache_file):
 
 
 def read_eval_csv(path):
-    """An eval.csv (refrnn.run.eval_table.write_results_csv) back as a results dict:
+    """An eval.csv (refrnn.score.table.write_results_csv) back as a results dict:
     task -> {perf, decision_acc, n}."""
     out = {}
     with open(path, newline="") as f:

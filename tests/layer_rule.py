@@ -1,6 +1,6 @@
 """The layer rule of refrnn, as data, and the checker that enforces it.
 
-Data flows one way: tasks -> data -> core -> run -> metrics -> files, with
+Data flows one way: tasks -> data -> core -> score -> run -> files, with
 experiments, verify and the CLI on top (docs/architecture.md). A layer is a
 folder of refrnn/ (``refrnn/core/`` is the layer ``core``); ``cli/`` (installed
 as ``refrnn_cli``) is the layer ``cli``; ``refrnn/__init__.py`` is the public
@@ -32,13 +32,14 @@ import re
 from pathlib import Path
 
 # Which layers a layer may import besides itself.
-_BELOW_RUN = {"core", "data", "tasks", "backends", "files"}
+_BELOW_RUN = {"score", "core", "data", "tasks", "backends", "files"}
 LAYERS = {
     "files": set(),
     "backends": set(),
     "tasks": set(),
     "core": {"backends"},
     "data": {"tasks", "backends", "files"},
+    "score": {"core", "data", "tasks", "backends", "files"},
     "run": _BELOW_RUN,
     "experiments": {"run"} | _BELOW_RUN,
     "verify": {"run"} | _BELOW_RUN,
@@ -68,7 +69,7 @@ LAZY_FOR_MINIMAL = {
 _BOOKKEEPING = ("refrnn.files", "refrnn.run.checkpoint", "refrnn.run.checkpoint_check",
                 "refrnn.run.harness", "refrnn.run.metrics_csv", "refrnn.run.progress",
                 "refrnn.run.run_dir", "refrnn.run.training", "refrnn.run.open_run",
-                "refrnn.run.eval_table", "refrnn.run.settings", "refrnn.data.cache",
+                "refrnn.score.table", "refrnn.run.settings", "refrnn.data.cache",
                 "refrnn.data.cache_file", "refrnn_cli")
 _OUTSIDE_WORLD = ("os", "sys", "io", "time", "signal", "threading", "pathlib", "shutil",
                   "tempfile", "json", "csv", "h5py", "click", "warnings", "logging")

@@ -11,7 +11,7 @@ from refrnn.run.settings import TrainConfig
 from refrnn.data.stream import trial_batch
 from refrnn.verify.export import (SETTINGS_KEY, decode_settings, encode_settings, export_arrays,
                                   import_arrays, read_npz, write_npz)
-from refrnn.run.evaluation import score_outputs
+from refrnn.score.evaluation import score_outputs
 from refrnn.run.open_run import evaluate_run
 from refrnn.run.training import train
 from refrnn_cli.main import cli

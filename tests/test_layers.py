@@ -1,8 +1,8 @@
 """The layer rule (tests/layer_rule.py) holds on the tree, and its checker can fail.
 
 The rule, as LAYERS says it: files, backends and tasks import nothing of
-refrnn; core imports backends; data imports tasks, backends and files; run
-imports those and core; experiments, verify and analysis import run and below
+refrnn; core imports backends; data imports tasks, backends and files; score
+imports those and core; run imports those and score; experiments, verify and analysis import run and below
 (not each other); refrnn/__init__.py and cli/ sit on top; nothing in refrnn/
 imports cli. No cycles; imports inside functions only for optional extras; no
 private names across modules.
@@ -155,7 +155,7 @@ def test_the_training_loop_imports_no_bookkeeping():
     assert not [p for p in before if "pure module" in p], before
     for line, what in (("from .checkpoint import save_checkpoint", "refrnn.run.checkpoint"),
                        ("from . import metrics_csv", "refrnn.run.metrics_csv"),
-                       ("from .evaluation import MEAN\nfrom .progress import fmt_loss",
+                       ("from ..score.evaluation import MEAN\nfrom .progress import fmt_loss",
                         "refrnn.run.progress"),
                        ("from ..files.atomic import atomic_write_text", "refrnn.files.atomic")):
         changed = dict(sources, **{"refrnn/run/loop.py": sources["refrnn/run/loop.py"]
@@ -163,11 +163,11 @@ def test_the_training_loop_imports_no_bookkeeping():
         new = set(check_sources(changed)) - before
         assert any(f"imports bookkeeping {what}" in p for p in new), (line, new)
     # through another module: evaluation importing a file writer makes the loop impure
-    changed = dict(sources, **{"refrnn/run/evaluation.py": sources["refrnn/run/evaluation.py"]
+    changed = dict(sources, **{"refrnn/score/evaluation.py": sources["refrnn/score/evaluation.py"]
                                + "\nfrom ..files.tables import write_csv\n"})
     new = set(check_sources(changed)) - before
     assert any("refrnn.run.loop imports bookkeeping refrnn.files.tables (through "
-               "refrnn.run.loop -> refrnn.run.evaluation -> refrnn.files.tables)" in p
+               "refrnn.run.loop -> refrnn.score.evaluation -> refrnn.files.tables)" in p
                for p in new), new
     changed = dict(sources, **{"refrnn/run/loop.py": "import time\n"
                                + sources["refrnn/run/loop.py"]})

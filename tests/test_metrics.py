@@ -1,10 +1,10 @@
-"""Scoring (refrnn.run.evaluation) on hand-made outputs and hand-made trials."""
+"""Scoring (refrnn.score.evaluation) on hand-made outputs and hand-made trials."""
 import numpy as np
 import pytest
 
 from cli_helpers import read_eval_csv as read_csv
-from refrnn.run.eval_table import results_table, write_results_csv
-from refrnn.run.evaluation import MEAN, evaluate, score_outputs, summarize
+from refrnn.score.table import results_table, write_results_csv
+from refrnn.score.evaluation import MEAN, evaluate, score_outputs, summarize
 from refrnn.tasks.trials import N_OBS, TrialBatch
 
 

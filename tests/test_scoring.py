@@ -1,4 +1,4 @@
-"""The three scoring rules (refrnn.run.scoring, docs/tasks.md) on hand-made outputs.
+"""The three scoring rules (refrnn.score.rules, docs/tasks.md) on hand-made outputs.
 
 Each case is one trial of T = 6 steps: fixation at steps 0-2 (label 0), decision
 at steps 3-5 (label 5 = ring unit 4, 90 degrees), unless it says otherwise.
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from refrnn.run.evaluation import MEAN, evaluate, score_outputs
-from refrnn.run.scoring import SCORES, neurogym_correct, popvec, yang2019_correct
+from refrnn.score.evaluation import MEAN, evaluate, score_outputs
+from refrnn.score.rules import SCORES, neurogym_correct, popvec, yang2019_correct
 from refrnn_cli.main import cli
 
 T, DS, L = 6, 3, 5
@@ -172,7 +172,7 @@ class _Linear:
 
 
 def test_evaluate_neurogym_perf_is_argmax_at_each_trials_last_step():
-    """evaluate's neurogym column (refrnn.run.scoring.neurogym_correct) on ragged
+    """evaluate's neurogym column (refrnn.score.rules.neurogym_correct) on ragged
     trials, batched with padding, against the rule written out trial by trial."""
     from refrnn.tasks.trials import N_OBS, TrialBatch
 

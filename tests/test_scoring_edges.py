@@ -1,4 +1,4 @@
-"""Scoring edge cases and the constants each rule depends on (refrnn.run.scoring).
+"""Scoring edge cases and the constants each rule depends on (refrnn.score.rules).
 
 Every constant a rule reads is pinned by a case on each side of it, so that
 changing it (say the yang2019 tolerance from 0.2*pi to 0.25*pi, or the
@@ -8,8 +8,8 @@ a non-finite logit never scores.
 import numpy as np
 import pytest
 
-from refrnn.run.evaluation import score_outputs
-from refrnn.run.scoring import (N_RING, NO_ANSWER,
+from refrnn.score.evaluation import score_outputs
+from refrnn.score.rules import (N_RING, NO_ANSWER,
                                 neurogym_correct, popvec, predicted_class, yang2019_correct)
 
 T, LABEL = 6, 5  # label 5 = ring unit 4, at 90 degrees

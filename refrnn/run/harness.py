@@ -31,12 +31,12 @@ import numpy as np
 
 from . import metrics_csv
 from .checkpoint import Checkpoint, CheckpointError, restore_params, save_checkpoint
-from .eval_table import results_table, write_results_csv
-from .evaluation import MEAN
 from .loop import Counters, Evaluation, TrainingDiverged, evaluate_now, train_loop
 from .run_dir import BEST, LAST
 from .settings import TrainConfig
 from ..core.optim import Adam
+from ..score.evaluation import MEAN
+from ..score.table import results_table, write_results_csv
 from ..files.atomic import atomic_write_text
 from ..files.errors import FileError
 

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from .evaluation import evaluate
+from ..score.evaluation import evaluate
 from ..core import losses
 from ..core.optim import clip_grad_norm, grad_norm
 from ..tasks.trials import input_noise_std
@@ -99,7 +99,7 @@ class Evaluation:
 
     step: int
     loss: float
-    scores: dict  # refrnn.run.evaluation.evaluate's dict: task -> scores, plus "mean"
+    scores: dict  # refrnn.score.evaluation.evaluate's dict: task -> scores, plus "mean"
 
 
 @dataclass

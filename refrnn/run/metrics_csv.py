@@ -7,7 +7,7 @@ Columns (:func:`metrics_columns`)::
 
 ``loss`` is the mean training loss since the previous row (empty at step 0),
 the means are refrnn's perf, decision accuracy and the Yang 2019 and neurogym
-perf (refrnn.run.scoring); per-task columns use refrnn's rule; ``seconds``
+perf (refrnn.score.rules); per-task columns use refrnn's rule; ``seconds``
 is the run's training time so far. The file is rewritten whole, atomically,
 for every row, so a full disk cannot cut a row in half.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluation import MEAN
+from ..score.evaluation import MEAN
 from ..files.atomic import atomic_write_text
 from ..files.errors import file_errors
 
@@ -46,7 +46,7 @@ def start_metrics(run_dir, names) -> Path:
 
 
 def append_row(run_dir, names, step: int, loss: float, res: dict, seconds: float) -> None:
-    """Add the row of one evaluation ``res`` (refrnn.run.evaluation.evaluate's dict).
+    """Add the row of one evaluation ``res`` (refrnn.score.evaluation.evaluate's dict).
 
     ``loss`` NaN is written as an empty field (no update since the last row).
     """

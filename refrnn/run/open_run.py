@@ -20,7 +20,6 @@ import numpy as np
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_params
 from .checkpoint_check import check_checkpoint
-from .evaluation import evaluate
 from .loop import EVAL_STREAM, seed_for
 from .memory import check_eval_fits
 from .run_dir import BEST, CHECKPOINT_NAMES, checkpoint_path
@@ -28,6 +27,7 @@ from .settings import ConfigError, TrainConfig
 from ..backends.backend import get_backend
 from ..core.model import RNN
 from ..data import cache
+from ..score.evaluation import evaluate
 from ..tasks.registry import task_names
 from ..tasks.trials import input_noise_std
 
@@ -128,11 +128,11 @@ def load_run(run_dir, checkpoint=None, *, device=None, batch_size=None,
 
 def evaluate_run(run_dir, checkpoint=None, noise=False, seed=0, device=None,
                  batch_size=None, score="refrnn"):
-    """Score a run's checkpoint on its test trials (the dict of refrnn.run.evaluation.evaluate).
+    """Score a run's checkpoint on its test trials (the dict of refrnn.score.evaluation.evaluate).
 
     ``checkpoint``: as :func:`load_run`; ``seed`` seeds the evaluation noise
     (with ``noise``); ``score`` the rule ``perf`` reports (refrnn, yang2019 or
-    neurogym; refrnn.run.scoring).
+    neurogym; refrnn.score.rules).
     """
     run = load_run(run_dir, checkpoint, device=device, batch_size=batch_size)
     cfg = run.config

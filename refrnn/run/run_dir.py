@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .eval_table import is_eval_table
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
 from ..files.ownership import (check_replaceable, h5_with_marker, json_object_with,
                                text_starting_with)
+from ..score.table import is_eval_table
 from ..tasks.registry import check_dt_fits
 
 LAST, BEST = "last.h5", "best.h5"  # a run's two checkpoints: the latest, the best scored

@@ -23,7 +23,7 @@ def results_table(results) -> str:
 
 
 def write_results_csv(results, path) -> Path:
-    """Write ``results`` (refrnn.run.evaluation.evaluate's dict) as CSV, atomically."""
+    """Write ``results`` (refrnn.score.evaluation.evaluate's dict) as CSV, atomically."""
     tasks = [k for k in results if k != MEAN] + ([MEAN] if MEAN in results else [])
     return write_csv(path, [{"task": t, "perf": repr(float(results[t]["perf"])),
                              "decision_acc": repr(float(results[t]["decision_acc"])),

@@ -4,7 +4,7 @@ A trial counts as correct (``perf`` = 1) under refrnn's rule when the network's
 argmax output is 0 (fixate) at every step before the decision period and
 equals the label at the last decision step. Decision accuracy is the fraction
 of decision steps, pooled over a task's trials, whose argmax equals the label.
-The Yang 2019 and neurogym rules (refrnn.run.scoring) are scored beside it, as
+The Yang 2019 and neurogym rules (refrnn.score.rules) are scored beside it, as
 ``perf_yang2019`` and ``perf_neurogym``; ``score=`` chooses which one ``perf``
 holds. All are reported per task and as the unweighted mean over tasks (key
 ``"mean"``).
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scoring import SCORES, check_score, neurogym_correct, predicted_class, yang2019_correct
+from .rules import SCORES, check_score, neurogym_correct, predicted_class, yang2019_correct
 from ..data.stream import trial_batch
 
 MEAN = "mean"
@@ -68,7 +68,7 @@ def evaluate(model, test_trials, task_names, batch_size=256, noise=False, rng=No
         tasks: optional subset of task names to score (default: all in
             ``test_trials`` that are in ``task_names``).
         score: the rule ``perf`` reports: "refrnn", "yang2019" or "neurogym"
-            (refrnn.run.scoring, docs/tasks.md).
+            (refrnn.score.rules, docs/tasks.md).
     Returns:
         dict task -> {"perf", "decision_acc", "n", "perf_refrnn",
         "perf_yang2019", "perf_neurogym"}, plus "mean" (unweighted over tasks;

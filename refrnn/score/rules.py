@@ -4,7 +4,7 @@ Three rules score a trial from the network's outputs y (17 logits per step:
 class 0 = fixate, class k = ring unit k-1 at angle 2*pi*(k-1)/16):
 
 - ``refrnn``: argmax 0 at every step before the decision period and argmax =
-  label at the trial's last step (:func:`refrnn.run.evaluation.score_outputs`).
+  label at the trial's last step (:func:`refrnn.score.evaluation.score_outputs`).
 - ``yang2019``: Yang et al. 2019's ``get_perf``, last step only. With
   p = softmax(y) there, the network fixates when p[0] > 0.5 and reports the
   population-vector angle of p[1:17]. A trial whose label is 0 (no response)

@@ -234,3 +234,14 @@ def test_real_tasks_repeat_their_steps():
     assert table.obs.shape[0] * 10 < table.steps.size
     for t, tb in tbs.items():
         assert same_bits(ct[t].obs, tb.obs) and same_bits(ct[t].labels, tb.labels)
+
+
+def test_the_memory_estimate_covers_what_a_loaded_split_holds():
+    """refrnn.data.footprint's per-step figure bounds the compact split's bytes
+    (at a cache's size: the table of distinct steps grows slower than the steps)."""
+    from refrnn.data.footprint import STEP_BYTES
+    from refrnn.tasks import task_names
+    rng = np.random.default_rng(2)
+    tbs = {t: get_task(t).generate(1000, rng) for t in task_names("yang19")}
+    table = next(iter(C.compact_trials(tbs).values())).table
+    assert table.nbytes <= STEP_BYTES * table.steps.size

@@ -160,7 +160,8 @@ class TrialCache:
         if name not in self._loaded:
             try:
                 with open_h5(self.path) as f:
-                    table = TableBuilder()
+                    table = TableBuilder(sum(int(f[f"{name}/{t}"].attrs["n_steps"])
+                                             for t in self.task_names))
                     for t in self.task_names:
                         table.add(t, L.read_task(f[f"{name}/{t}"], t))
                     self._loaded[name] = table.finish()

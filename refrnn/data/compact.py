@@ -24,7 +24,7 @@ never in memory).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,22 +48,34 @@ class TrialTable:
         return sum(a.nbytes for a in (self.obs, self.noise, self.labels, self.steps))
 
 
-@dataclass
 class CompactTrials:
     """n trials of one task as rows ``start + offsets[i] : start + offsets[i+1]``
     of ``table.steps``; the rest as in :class:`refrnn.tasks.trials.TrialBatch`.
 
+    ``bounds`` (int64) and ``params`` are held in the narrowest integer dtype
+    that holds their values (a trial's bounds and parameters would otherwise
+    take more memory than its steps) and widened back on each access.
     ``obs``, ``labels`` and ``noise`` render this task's steps densely on each
     access (S x 33 floats): for tools and tests; batches never use them.
     """
 
-    task: str
-    table: TrialTable
-    start: int
-    offsets: np.ndarray
-    bounds: np.ndarray
-    period_names: tuple
-    params: dict = field(default_factory=dict)
+    def __init__(self, task, table, start, offsets, bounds, period_names, params=None):
+        self.task, self.table, self.start = task, table, int(start)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.period_names = tuple(period_names)
+        self._bounds = narrow(np.asarray(bounds, dtype=np.int64))
+        self._params = {k: (narrow(np.asarray(v)), np.asarray(v).dtype)
+                        for k, v in (params or {}).items()}
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """int64 (n, P+1) period boundaries relative to each trial's onset."""
+        return self._bounds.astype(np.int64)
+
+    @property
+    def params(self) -> dict:
+        """dict name -> (n,) per-trial parameters, in their own dtypes."""
+        return {k: v.astype(dtype) for k, (v, dtype) in self._params.items()}
 
     @property
     def n_trials(self) -> int:
@@ -75,9 +87,9 @@ class CompactTrials:
         return np.diff(self.offsets)
 
     def period(self, name: str) -> np.ndarray:
-        """(n, 2) start and end step of period ``name`` in each trial."""
+        """(n, 2) int64 start and end step of period ``name`` in each trial."""
         p = self.period_names.index(name)
-        return self.bounds[:, p:p + 2]
+        return self._bounds[:, p:p + 2].astype(np.int64)
 
     @property
     def decision_start(self) -> np.ndarray:
@@ -117,6 +129,16 @@ class CompactTrials:
     def subset(self, idx) -> TrialBatch:
         """A dense TrialBatch of trials ``idx`` (1-D int array), in that order."""
         return self.dense().subset(idx)
+
+
+def narrow(a: np.ndarray) -> np.ndarray:
+    """An integer array in the narrowest dtype that holds its values; other
+    arrays as they are."""
+    if a.dtype.kind in "iu" and a.size:
+        t = np.result_type(np.min_scalar_type(a.min()), np.min_scalar_type(a.max()))
+        if t.itemsize < a.dtype.itemsize:
+            return a.astype(t)
+    return a
 
 
 def step_keys(tb: TrialBatch) -> np.ndarray:
@@ -159,42 +181,47 @@ def unique_rows(keys: np.ndarray):
     return runs[first[order]], rank[inv][run_of_step]
 
 
-def _index_dtype(n_rows: int):
-    return np.uint16 if n_rows <= 1 << 16 else np.uint32
-
-
 class TableBuilder:
-    """Collects TrialBatches task by task into one TrialTable (peak: one dense
-    task at a time plus 4 bytes a step)."""
+    """Collects TrialBatches task by task into one TrialTable of ``n_steps``
+    steps: each task's steps are written into their place as it is added, so
+    the peak is one dense task beside the compact result."""
 
-    def __init__(self):
-        self._parts = []  # (TrialBatch without obs, local table keys, local inverse)
+    def __init__(self, n_steps: int):
+        self._steps = np.empty(int(n_steps), dtype=np.uint16)  # uint32 past 65,536 rows
+        self._row = {}          # a distinct step's key bytes -> its table row
+        self._new = []          # the keys of the rows, in row order, in blocks
+        self._trials = {}       # name -> CompactTrials, their table set by finish()
+        self._filled = 0
 
     def add(self, name: str, tb: TrialBatch):
         """Add the trials ``tb`` under the key ``name``."""
         keys = step_keys(tb)
-        table, inv = unique_rows(keys)
-        inv = inv.astype(_index_dtype(table.shape[0]))  # a task's own table is small
-        meta = (name, tb.task, tb.offsets, tb.bounds, tb.period_names, tb.params)
-        self._parts.append((meta, table, inv))
+        n = keys.shape[0]
+        if self._filled + n > self._steps.size:
+            raise ValueError(f"task {tb.task!r}: more steps than the {self._steps.size} announced")
+        local, inv = unique_rows(keys)
+        before = len(self._row)
+        ids = np.array([self._row.setdefault(row.tobytes(), len(self._row))
+                        for row in local], dtype=np.int64)  # a task has few distinct steps
+        self._new.append(local[ids >= before])  # new rows got the ids before, before + 1, ...
+        if len(self._row) > 1 << 16 and self._steps.dtype == np.uint16:
+            self._steps = self._steps.astype(np.uint32)
+        self._steps[self._filled:self._filled + n] = ids[inv]
+        self._trials[name] = CompactTrials(tb.task, None, self._filled, tb.offsets, tb.bounds,
+                                           tb.period_names, tb.params)
+        self._filled += n
 
     def finish(self) -> dict:
-        """dict task -> CompactTrials, all in one TrialTable (in the order added)."""
-        if not self._parts:
-            return {}
-        local = [p[1] for p in self._parts]
-        table, remap = unique_rows(np.concatenate(local))
-        steps = np.empty(sum(p[2].size for p in self._parts), dtype=_index_dtype(len(table)))
-        tt = TrialTable(np.ascontiguousarray(table[:, :N_OBS]).view(np.float32),
-                        table[:, N_OBS].astype(np.uint8), table[:, N_OBS + 1].astype(np.int64),
-                        steps)
-        out, start, row0 = {}, 0, 0
-        while self._parts:
-            (name, task, offsets, bounds, period_names, params), tab, inv = self._parts.pop(0)
-            steps[start:start + inv.size] = remap[row0:row0 + tab.shape[0]][inv]
-            out[name] = CompactTrials(task, tt, start, offsets, bounds, period_names, params)
-            start, row0 = start + inv.size, row0 + tab.shape[0]
-        return out
+        """dict name -> CompactTrials, all in one TrialTable (in the order added)."""
+        if self._filled != self._steps.size:
+            raise ValueError(f"{self._filled} steps added, {self._steps.size} announced")
+        keys = np.concatenate(self._new) if self._new else np.zeros((0, _KEY), np.uint32)
+        table = TrialTable(np.ascontiguousarray(keys[:, :N_OBS]).view(np.float32),
+                           keys[:, N_OBS].astype(np.uint8), keys[:, N_OBS + 1].astype(np.int64),
+                           self._steps)
+        for ct in self._trials.values():
+            ct.table = table
+        return self._trials
 
 
 def compact_trials(trials) -> dict:
@@ -204,7 +231,7 @@ def compact_trials(trials) -> dict:
     if values and all(isinstance(v, CompactTrials) and v.table is values[0].table
                       for v in values):
         return dict(trials)
-    b = TableBuilder()
+    b = TableBuilder(sum(int(v.offsets[-1]) for v in values))
     for name, v in trials.items():
         b.add(name, v.dense() if isinstance(v, CompactTrials) else v)
     return b.finish()

@@ -3,8 +3,8 @@
 A cached trial shows the same observation for a whole period, and a task set
 shows few distinct observations at all (the stimuli sit on the 16-unit ring
 grid and a few strengths): the 3.0 M training steps of the Mod-Cog cache with
-1,000 trials per task hold about 8,700 distinct (observation, noise code,
-label) triples. So a split is held as
+1,000 trials per task hold 8,658 distinct (observation, noise code, label)
+triples. So a split is held as::
 
     TrialTable
         obs     float32 (R, 33)   the distinct observations, R rows
@@ -18,9 +18,9 @@ and each task as a :class:`CompactTrials`, a view of its steps in that table
 That is 2 bytes a step (4 past 65,536 distinct steps) instead of the 141 of
 a dense TrialBatch (33 float32, an int64 label and a noise code). Batches
 render their dense inputs from it when they are drawn
-(:mod:`refrnn.data.batch`); :func:`compact_trials` makes one from
-TrialBatches (the cache does it task by task as it reads, so a dense split is
-never in memory).
+(:mod:`refrnn.data.stream`); :func:`compact_trials` makes one from
+TrialBatches, and :class:`TableBuilder` task by task (the cache reads that
+way, so a dense split is never in memory). docs/data.md, "In memory".
 """
 from __future__ import annotations
 

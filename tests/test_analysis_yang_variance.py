@@ -15,7 +15,7 @@ from refrnn.analysis.report import Options, analyze, write_tables
 from refrnn.analysis.task_variance import align_at, normalise, task_variance
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.run.settings import TrainConfig
-from refrnn.tasks.registry import get_task
+from refrnn.tasks.registry import get_task, task_names
 from refrnn.tasks.trials import N_OBS
 from yang_reference import reference, states, yang_ftv
 
@@ -101,6 +101,20 @@ def test_bad_input_is_one_clear_error():
         task_variance(h, valid, np.zeros(2, int), statistic="yang2019")
     with pytest.raises(ValueError, match="start"):
         align_at(h, valid, np.array([0, 4]))
+
+
+@pytest.mark.parametrize("task", list(task_names("yang19")) + list(task_names("modcog"))[::9])
+def test_the_fixation_period_ends_at_stimulus_onset(task):
+    """What the statistic drops: each trial's "fixation" period, which ends at
+    the first step whose input differs from the first step's (the first
+    stimulus; in rtgo/rtanti it comes with the decision period), as Yang et
+    al.'s fix1 epoch ends at stim_ons."""
+    tr = get_task(task).generate(6, np.random.default_rng(0))
+    assert tr.period_names[0] == "fixation"
+    for k in range(tr.n_trials):
+        obs = tr.trial(k)[0]
+        onset = np.flatnonzero(np.any(obs != obs[0], axis=1))[0]
+        assert tr.period("fixation")[k, 1] == onset > 0, (task, k)
 
 
 # ---- thresholds ------------------------------------------------------------

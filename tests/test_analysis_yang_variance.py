@@ -4,6 +4,7 @@ the pair's own units (TV_A + TV_B > 1e-3). Hand-made activity and networks
 with known answers, and refrnn against the plain-NumPy reference
 tests/yang_reference.py on a small random network."""
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -207,10 +208,15 @@ def test_ftv_uses_the_pairs_own_units_on_a_network(tmp_path):
             assert {r["tv_statistic"] for r in csv.DictReader(f)} == {"yang"}, name
 
 
-def test_analyze_rejects_an_unknown_statistic():
+def test_analyze_rejects_an_unknown_statistic_and_a_task_without_fixation():
     net = hand_network(["go", "anti"], N=3, n_trials=3)
     with pytest.raises(ValueError, match="statistic must be one of"):
         analyze(net, Options(**QUICK, tv_statistic="fixation-kept"))
+    tr = net.test_trials["anti"]
+    net.test_trials["anti"] = replace(tr, period_names=("wait",) + tr.period_names[1:])
+    with pytest.raises(ValueError, match="'anti' has no fixation period"):
+        analyze(net, Options(**QUICK))
+    assert analyze(net, Options(**QUICK, tv_statistic="all-steps")).tv.statistic == "all-steps"
 
 
 # ---- against the plain-NumPy reference -----------------------------------

@@ -7,9 +7,9 @@
 
 Per task, one at a time (docs/analysis.md): the noise-free states of the
 held-out trials, their task variance (Yang et al. 2019's statistic unless
-``tv_statistic`` names another; every TV table says which), covariance and mean trajectory, and the
-starts of the fixed-point search: ``n_starts`` states drawn from that task's
-activity. Then the fixed and slow points of every task's map at once, each
+``tv_statistic`` names another; every TV table says which), covariance and
+mean trajectory, and the starts of the fixed-point search: ``n_starts``
+states drawn from that task's activity. Then the fixed and slow points of every task's map at once, each
 under its fixation-period input (fixation unit and rule unit on, stimuli
 off: the observation of the trials' first step), searched twice: from
 states of the whole activity ("activity" starts), and, for tasks with a
@@ -130,6 +130,10 @@ def analyze(net, options: Options | None = None) -> Analysis:
     if opt.tv_statistic not in STATISTICS:
         raise AnalysisError(f"task-variance statistic must be one of {STATISTICS}, "
                             f"got {opt.tv_statistic!r}")
+    no_fix = [t for t in tasks if "fixation" not in net.test_trials[t].period_names]
+    if opt.tv_statistic == "yang" and no_fix:
+        raise AnalysisError(f"task {no_fix[0]!r} has no fixation period, which the 'yang' "
+                            "task variance drops; use the 'all-steps' statistic")
     pairs = opt.pairs if opt.pairs is not None else default_pairs(tasks)
     for A, B in pairs:  # checked before any work
         if A not in tasks or B not in tasks:
@@ -143,9 +147,6 @@ def analyze(net, options: Options | None = None) -> Analysis:
     for a, task in enumerate(tasks):
         act = task_activity(model, net.test_trials[task], names.index(task), len(names),
                             opt.batch_size, opt.max_trials)
-        if opt.tv_statistic == "yang" and act.fixation_end is None:
-            raise AnalysisError(f"task {task!r} has no fixation period, which the 'yang' "
-                                "task variance drops; use the 'all-steps' statistic")
         tv[:, a] = task_variance(act.h, act.valid, act.fixation_end, opt.tv_statistic)
         states = act.states().astype(np.float64)
         moments.add(states)
@@ -267,7 +268,8 @@ def write_tables(res: Analysis, out) -> list:
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
         paths.append(write_csv(out / "silhouette.csv", [
-            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat} for k, s in c.curve.items()]))
+            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
+            for k, s in c.curve.items()]))
     paths.append(write_csv(out / "ftv.csv", [
         {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
         for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))

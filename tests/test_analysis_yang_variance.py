@@ -162,7 +162,7 @@ def test_analyze_drops_the_fixation_period_of_a_network():
 
 def test_analyze_aligns_dm1_trials_at_stimulus_onset():
     """Unit 0 = relu(1 - fixation input): 0 until the decision period, 1 in
-    it. dm1's fixation lasts 2 to 5 steps, its stimulus a fixed 5, so after
+    it. dm1's fixation lasts 2 to 4 steps, its stimulus a fixed 5, so after
     stimulus onset every trial is the same: Yang's TV is exactly 0; aligned at
     the trial start the jittered decision onsets make variance."""
     net = hand_network(["dm1", "go"], N=3, n_trials=20)

@@ -49,9 +49,9 @@ class Options:
     n_starts: int = 32              # fixed-point starts per task
     q_tol: float = 1e-4             # slow point: q below this
     fp_iter: int = 200              # L-BFGS iterations of the fixed-point search
-    threshold: float = THRESHOLD    # a unit is kept above this summed TV (an FTV pair's units too)
-    tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
+    threshold: float = THRESHOLD    # summed task variance at or under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
+    tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
     seed: int = 0
     batch_size: int = 100
 

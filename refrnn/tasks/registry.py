@@ -21,7 +21,7 @@ import math
 from .base import Task
 from .dm import DMTask
 from .dms import DelayMatchTask
-from .encoding import check_compat, check_dt
+from .encoding import NEUROGYM, check_compat, check_dt
 from .go import GoTask
 from .trials import N_CLASSES, N_OBS, TrialBatch
 
@@ -90,14 +90,18 @@ def get_task(name: str, dt=100, compat=None, seed=0) -> Task:
     Args:
         name: a task name (see the module docstring).
         dt: step length in ms (durations are floored to it).
-        compat: None (refrnn rules) or "modcog-2023" (the reference's label
-            formula and 500 ms delay for go/anti).
+        compat: None (refrnn rules), "modcog-2023" (the reference's label
+            formula and 500 ms delay for go/anti) or "neurogym-2.3"
+            (neurogym 2.3.1's yang19 trials; the 20 base tasks only).
         seed: task-set seed; fixes the per-instance delay of the non-interval
             delayed-match tasks (dms, dnms, dmc, dnmc and their seq forms).
     """
     base, integrate, seq = parse_name(name)
     dt = check_dt(dt)
     check_compat(compat)
+    if compat == NEUROGYM and (integrate or seq):
+        raise ValueError(f"task {name!r} is a Mod-Cog task: compat={NEUROGYM!r} covers "
+                         "the 20 yang19 tasks only (neurogym has no Mod-Cog tasks)")
     if base in GO_TASKS:
         return GoTask(name, base, integrate, seq, dt, compat)
     if base in DM_TASKS:

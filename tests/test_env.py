@@ -88,3 +88,15 @@ def test_spaces_and_attributes():
     dm1 = TaskEnv("dm1", compat="neurogym-2.3")
     assert dm1.timing == {"fixation": ("uniform", (200, 500)),
                           "stimulus": ("choice", [200, 400, 600]), "decision": 200}
+
+
+def test_neurogym_rule_set_is_for_yang19_only():
+    from refrnn.tasks.registry import check_compat_fits, check_dt_fits
+
+    check_compat_fits("yang19", "neurogym-2.3")
+    check_dt_fits("yang19", 100, "neurogym-2.3")
+    for call in (lambda: check_compat_fits("modcog82", "neurogym-2.3"),
+                 lambda: get_task("dmsintr", compat="neurogym-2.3"),
+                 lambda: TaskEnv("modcog", compat="neurogym-2.3")):
+        with pytest.raises(ValueError, match="covers the 20 yang19 tasks only"):
+            call()

@@ -17,6 +17,7 @@ interface). No gym or neurogym import; every draw comes from the env's own
 """
 from __future__ import annotations
 
+import difflib
 import re
 from types import SimpleNamespace
 
@@ -64,7 +65,6 @@ def _task_name(s: str) -> str:
     all_names = TASK_SETS["modcog"]
     if s in all_names:
         return s
-    import difflib
     close = difflib.get_close_matches(s, list(all_names) + list(TASK_SETS), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown task or task set {s!r}{hint} (see `refrnn tasks`)")

@@ -144,6 +144,14 @@ def period_grid_ms(task_set: str, compat=None) -> int:
     return grid
 
 
+def check_compat_fits(task_set: str, compat) -> None:
+    """ValueError when rule set ``compat`` cannot make every task of ``task_set``
+    ("neurogym-2.3" covers the 20 yang19 tasks only)."""
+    if compat == NEUROGYM and set(task_names(task_set)) - set(BASE_TASKS):
+        raise ValueError(f"compat={NEUROGYM!r} covers the 20 yang19 tasks only (neurogym has "
+                         f"no Mod-Cog tasks); task set {task_set!r} has Mod-Cog tasks")
+
+
 def check_dt_fits(task_set: str, dt, compat=None) -> None:
     """ValueError unless ``dt`` divides :func:`period_grid_ms` of ``task_set``.
 
@@ -151,6 +159,7 @@ def check_dt_fits(task_set: str, dt, compat=None) -> None:
     different task timing), so refrnn refuses such a dt instead of flooring
     silently; the message lists the allowed values.
     """
+    check_compat_fits(task_set, compat)
     grid = period_grid_ms(task_set, compat)
     ok = float(dt).is_integer() and int(dt) > 0 and grid % int(dt) == 0
     if not ok:

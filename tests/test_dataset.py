@@ -267,3 +267,23 @@ def test_neurogym_rule_set_turns_the_cue_off(cache, tmp_path):
     ngym = Dataset("yang19", {"compat": "neurogym-2.3"}, 16, 400, seed=0, noise=False,
                    cache_path=str(tmp_path / "ngym.h5"), **KW)
     assert p_cue(own) == 1.0 and p_cue(ngym) < 0.6
+
+
+def test_yang19_notebook_evaluation_cell(cache):
+    """What neurogym's yang19 notebook does after training, on refrnn's env: per task
+    env, new_trial(), ob + its own one-hot, gt[-1]; the input width is the dataset's."""
+    d = Dataset("yang19", batch_size=32, seq_len=100, cache_path=cache, seed=0, **KW)
+    env = d.env
+    ob_size, act_size = env.observation_space.shape[0], env.action_space.n
+    assert (ob_size, act_size) == (d.inputs_shape[-1], 17) and env.timing
+    scores = {e_i.spec.id: [] for e_i in env.envs}
+    for env_idx, e_i in enumerate(env.envs):
+        for _ in range(3):
+            trial = e_i.new_trial()
+            ob, gt = e_i.ob, e_i.gt
+            one_hot = np.zeros((ob.shape[0], len(env.envs)))
+            one_hot[:, env_idx] = 1.0
+            x = np.concatenate([ob, one_hot], axis=1)[:, np.newaxis, :]
+            assert x.shape == (gt.shape[0], 1, ob_size) and trial["task"] == d.task_names[env_idx]
+            scores[e_i.spec.id].append(gt[-1])
+    assert list(scores) == [f"yang19.{t}-v0" for t in d.task_names]

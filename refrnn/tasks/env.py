@@ -27,7 +27,7 @@ from .registry import BASE_TASKS, TASK_SETS, get_task
 from .trials import N_CLASSES, N_OBS, NOISE_UNITS, RING, input_noise_std
 
 _NGYM_ID = re.compile(r"^(\w+)\.(\w+)-v(\d+)$")
-_DRAWS = 64  # candidate trials per try when new_trial(**kwargs) fixes parameters
+_DRAWS = 64  # trials drawn per task at once (and candidates per try when kwargs fix some)
 
 
 def task_id(name: str) -> str:
@@ -171,6 +171,7 @@ class TaskEnv:
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         trial_ss, space_ss, kids_ss = ss.spawn(3)
         self.rng = np.random.default_rng(trial_ss)
+        self._blocks = {}
         self.observation_space._rng = self.action_space._rng = np.random.default_rng(space_ss)
         for env, k in zip(self.envs, kids_ss.spawn(len(self.envs))):
             env.seed(k)
@@ -189,7 +190,14 @@ class TaskEnv:
         else:
             self.i_env = int((self.i_env + 1 + self.rng.integers(k - 1)) % k)
         task = self._tasks[self.i_env]
-        tb = _draw(task, self.rng, kwargs)
+        if kwargs:
+            tb = _draw(task, self.rng, kwargs)
+        else:  # the next of a block of trials drawn at once (vectorised: ~30x faster)
+            block, j = self._blocks.get(task.name, (None, _DRAWS))
+            if j == _DRAWS:
+                block, j = task.generate(_DRAWS, self.rng), 0
+            self._blocks[task.name] = (block, j + 1)
+            tb = block.subset([j])
         obs = tb.obs.astype(np.float32)
         if self.noise:
             units = NOISE_UNITS[tb.noise]                                    # (T, 33) bool

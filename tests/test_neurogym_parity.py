@@ -189,3 +189,28 @@ def test_rule_set_fixation_cue_distribution(tmp_path):
         assert abs(pr - po) <= 4 * se + 0.01, (fam, pr, po, se)
         if fam in ("dm", "dly"):  # the test can fail: the default rules do
             assert abs(p["own"][fam][0] - pr) > 8 * se + 0.1
+
+
+def test_dataset_takes_neurogyms_env_objects(tmp_path):
+    """refrnn.Dataset(env) with neurogym's own yang19 env objects, as its Dataset takes them."""
+    import neurogym as ngym
+    from neurogym.envs.collections import get_collection
+    from neurogym.utils.scheduler import RandomSchedule
+    from neurogym.wrappers import ScheduleEnvs
+
+    import refrnn
+
+    kw = dict(batch_size=2, seq_len=20, seed=0, trials_per_task=10, eval_trials=2,
+              cache_path=str(tmp_path / "c.h5"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = ngym.make("yang19.dlygo-v0", dt=100)
+        envs = [ngym.make(t, dt=100) for t in get_collection("yang19")]
+        d1 = refrnn.Dataset(one, **kw)
+        d20 = refrnn.Dataset(ScheduleEnvs(envs, RandomSchedule(20), env_input=True), **kw)
+        d3 = refrnn.Dataset(ScheduleEnvs(envs[:3], RandomSchedule(3)), **kw)
+    assert (d1.task_names, d1.n_inputs) == (["dlygo"], one.observation_space.shape[0])
+    assert d20.task_names == task_names("yang19") and d20.n_inputs == 53
+    assert d3.task_names == ["go", "rtgo", "dlygo"] and d3().__getitem__(0).shape == (20, 2, 33)
+    with pytest.raises(ValueError, match="'PerceptualDecisionMaking-v0': refrnn has the yang19"):
+        refrnn.Dataset(ngym.make("PerceptualDecisionMaking-v0"), **kw)

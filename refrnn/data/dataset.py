@@ -37,17 +37,26 @@ def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
 
 
 def _from_object(env):
-    """(task names, one_hot, dt, compat) of an env object, or ValueError."""
+    """(task names, one_hot, dt, compat) of an env object, or ValueError.
+
+    neurogym's objects are read by their ids only: a yang19 env (``spec.id``)
+    or a ScheduleEnvs of them (its ``envs`` and ``env_input``)."""
     if isinstance(env, TaskEnv):
         return env.task_names, env.one_hot, env.dt, env.compat
-    top = getattr(env, "unwrapped", env)
-    subs = getattr(top, "envs", None) if getattr(top, "env_input", False) else None
-    ids = [getattr(getattr(e, "spec", None), "id", None) for e in (subs or [env])]
+    def spec_id(e):
+        return getattr(getattr(e, "spec", None), "id", None)
+
+    subs = getattr(env, "envs", None) if hasattr(env, "env_input") else None
+    if subs and None not in map(spec_id, subs):  # a schedule of registered envs
+        one_hot = bool(env.env_input)
+    else:  # one registered env (a yang19 task is itself a schedule of its modalities)
+        subs, one_hot = [env], False
+    ids = [spec_id(e) for e in subs]
     if None in ids:
         raise ValueError(f"env {type(env).__name__} is not a task refrnn knows: pass a task "
                          "name (e.g. 'yang19.go-v0'), a task set or a list of names")
     names, _ = resolve_tasks(ids)
-    return names, bool(subs), getattr(top, "dt", 100), None
+    return names, one_hot, getattr(getattr(env, "unwrapped", env), "dt", 100), None
 
 
 def _env_kwargs(env_kwargs, dt, compat):

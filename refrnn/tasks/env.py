@@ -67,7 +67,8 @@ def _task_name(s: str) -> str:
         return s
     close = difflib.get_close_matches(s, list(all_names) + list(TASK_SETS), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise ValueError(f"unknown task or task set {s!r}{hint} (see `refrnn tasks`)")
+    raise ValueError(f"unknown task or task set {s!r}{hint}: refrnn has the yang19 and "
+                     "Mod-Cog tasks (see `refrnn tasks`)")
 
 
 class Box:

@@ -205,6 +205,11 @@ def test_env_object_and_env_kwargs(cache, tmp_path):
     x, y = d50()
     obs = x[..., :33]
     assert set(np.unique(obs[..., 0])) <= {0.0, 1.0}  # sigma 0: noise-free
+    from refrnn.tasks import get_task
+    for _ in range(20):  # env too: each trial equals its noise-free rendering
+        trial = d50.env.new_trial()
+        clean = get_task(trial.pop("task"), dt=50).make_trial(**trial)
+        assert np.array_equal(d50.env.ob[:, :33], clean.obs)
 
 
 @pytest.mark.parametrize("env_kwargs, match", [

@@ -157,12 +157,14 @@ class Dataset:
             seed = int(np.random.SeedSequence().entropy)
         self.seed_value = check_int("seed", seed, 0)
         # the same cache settings, hence the same file, as a training run's
+        cache_set = env if isinstance(env, str) and env in TASK_SETS \
+            else _cache_set(self.task_names)
         train, test, _ = cache.load_trials(
-            _cache_set(self.task_names), trials_per_task, cache_seed, path=cache_path,
+            cache_set, trials_per_task, cache_seed, path=cache_path,
             test_trials_per_task=eval_trials, compat=compat, dt=dt)
         self.cache_len = _cache_len(self.n_inputs, self.batch_size, self.seq_len, cache_len)
         self._cache_len = self.cache_len  # neurogym's name
-        self.env = TaskEnv(self.task_names, dt=dt, compat=compat, noise=noise,
+        self.env = TaskEnv(self.task_names, dt=dt, compat=compat, noise=noise, sigma=sigma,
                            one_hot=one_hot, seed=self.seed_value)
         self.dt = self.env.dt
         # the sampler draws cache_len steps per row; batches are windows of them

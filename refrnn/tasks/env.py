@@ -125,19 +125,21 @@ class TaskEnv:
             "neurogym-2.3"; docs/tasks.md). task_seed: the task-set seed.
         seed: seeds the env's Generator; None draws fresh entropy from the
             OS (as neurogym); refrnn's commands always pass a seed.
-        noise: add input noise N(0, 1/dt) to ``ob`` as neurogym does.
+        noise: add input noise to ``ob`` as neurogym does, std sigma/sqrt(dt)
+            (sigma 1.0: neurogym's default).
         one_hot: append the rule one-hot (default: as :func:`resolve_tasks`).
     Attributes after ``new_trial()``: ``ob`` float32 (T, n_inputs), ``gt``
     int64 (T,), ``trial`` (dict), ``task`` (its name), ``i_env`` (its index).
     """
 
     def __init__(self, tasks="yang19", dt=100, compat=None, seed=None, noise=True,
-                 one_hot=None, task_seed=0):
+                 one_hot=None, task_seed=0, sigma=1.0):
         names, auto = resolve_tasks(tasks)
         self.task_names = names
         self.one_hot = auto if one_hot is None else bool(one_hot)
         self._tasks = [get_task(n, dt=dt, compat=compat, seed=task_seed) for n in names]
         self.dt, self.compat, self.noise = self._tasks[0].dt, compat, bool(noise)
+        self.noise_std = float(sigma) * input_noise_std(self.dt)
         self.n_inputs = N_OBS + (len(names) if self.one_hot else 0)
         ob_name = {"fixation": 0, "stimulus_mod1": range(1, 1 + RING),
                    "stimulus_mod2": range(1 + RING, 1 + 2 * RING)}
@@ -150,7 +152,8 @@ class TaskEnv:
                                      None)
         # one env per task (seeded below), as ScheduleEnvs.envs
         self.envs = [TaskEnv(n, dt=dt, compat=compat, seed=0, noise=noise, one_hot=False,
-                             task_seed=task_seed) for n in names] if len(names) > 1 else []
+                             task_seed=task_seed, sigma=sigma)
+                     for n in names] if len(names) > 1 else []
         self.seed(seed)
 
     @property
@@ -202,7 +205,7 @@ class TaskEnv:
         obs = tb.obs.astype(np.float32)
         if self.noise:
             units = NOISE_UNITS[tb.noise]                                    # (T, 33) bool
-            obs[units] += (input_noise_std(self.dt)
+            obs[units] += (self.noise_std
                            * self.rng.standard_normal(int(units.sum()))).astype(np.float32)
         ob = np.zeros((obs.shape[0], self.n_inputs), dtype=np.float32)
         ob[:, :N_OBS] = obs

@@ -122,6 +122,15 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         raise
 
 
+def make_sampler(cfg: TrainConfig, train_trials, names, backend=None) -> StreamSampler:
+    """The run's batch stream: ``cfg.batch_size`` x ``cfg.seq_len``, drawn from
+    ``seed_for(cfg.seed, SAMPLER_STREAM)``, input noise when ``cfg.input_noise``."""
+    return StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
+                         seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
+                         noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0,
+                         reuse_x=True)  # each batch is used up by its step
+
+
 def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     resuming = prepare_run_dir(cfg, resume, force)
     ckpt = None
@@ -138,9 +147,7 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
         progress.begin(ckpt.step if ckpt is not None else None)
     train_trials, test_trials, names = load_trials(cfg)
     model = build_model(cfg, backend)
-    sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
-                            seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
-                            noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
+    sampler = make_sampler(cfg, train_trials, names, backend)
     harness = Harness(cfg, model, sampler, test_trials, names, progress, callback)
     with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
         if ckpt is not None:

@@ -80,27 +80,24 @@ def float_warnings_off():
         yield
 
 
-class SigintFlag:
-    """Within the block, Ctrl-C sets ``flag["set"]`` instead of raising (main thread only).
+@contextmanager
+def ctrl_c_flag():
+    """Within the block, Ctrl-C sets ``flag["set"]`` instead of raising (main thread
+    only); a second Ctrl-C raises KeyboardInterrupt at once."""
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
 
-    A second Ctrl-C raises KeyboardInterrupt at once.
-    """
-
-    def __enter__(self):
-        self.flag = {"set": False}
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum, frame):
-                if self.flag["set"]:
-                    raise KeyboardInterrupt
-                self.flag["set"] = True
-            self.old = signal.signal(signal.SIGINT, handler)
-        return self.flag
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-        return False
+    def handler(signum, frame):
+        if flag["set"]:
+            raise KeyboardInterrupt
+        flag["set"] = True
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 class Harness:

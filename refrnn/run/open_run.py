@@ -60,10 +60,6 @@ class OpenRun:
     def step(self) -> int:
         return int(self.checkpoint.step)
 
-    def describe(self) -> str:
-        """What a command says it read: "run/best.h5 (step 400)"."""
-        return f"{self.checkpoint_path} (step {self.step})"
-
 
 def find_checkpoint(run_dir, checkpoint=None) -> Path:
     """The checkpoint file ``checkpoint`` names in ``run_dir`` (None: best.h5 when

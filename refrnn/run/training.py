@@ -1,13 +1,13 @@
-"""Start, resume and end a training run (the step and its loop: refrnn.run.loop).
+"""Start, resume and end a training run (the loop itself: refrnn.run.loop).
 
     train(config=None, *, resume=False, force=False, quiet=False, callback=None,
           **overrides) -> RunResult
 
 resolves and checks the settings (once), checks and locks the run directory,
 loads the trial cache, builds the model and sampler and hands them to the
-harness (:class:`refrnn.run.harness.Harness`, a fresh start or a
-checkpoint's state), which runs the loop. A run writes ``out/``: ``config.json`` (the resolved TrainConfig), ``metrics.csv``
-(one row per evaluation), ``last.h5`` / ``best.h5`` checkpoints and the final
+harness (:class:`refrnn.run.harness.Harness`, a fresh start or a checkpoint's
+state), which runs the loop. A run writes ``out/``: ``config.json`` (the
+resolved TrainConfig), ``metrics.csv`` (one row per evaluation), ``last.h5`` / ``best.h5`` checkpoints and the final
 ``eval.csv`` table. Every random draw comes from the seed: the weights from
 ``seed``, the batch stream from a child seed, and the recurrent noise of update
 s from ``SeedSequence([seed, 1, s])``, so a run resumed from a checkpoint
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .checkpoint import load_checkpoint
 from .checkpoint_check import IDENTITY_FREE, check_checkpoint
-from .harness import Harness, RunResult, SigintFlag, float_warnings_off
+from .harness import Harness, RunResult, ctrl_c_flag, float_warnings_off
 from .loop import SAMPLER_STREAM, TrainingDiverged, seed_for
 from .memory import check_run_fits
 from .open_run import build_model, load_trials
@@ -154,7 +154,7 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
             harness.restore(ckpt)
         else:
             harness.start()
-        with SigintFlag() as stop:
+        with ctrl_c_flag() as stop:
             try:
                 harness.run(stop)
             finally:

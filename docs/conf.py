@@ -79,12 +79,13 @@ html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 
 # ---- the API pages: one per subpackage, one section per module --------------
 LAYERS = [
-    ("files", "Files: atomic writes, errors, locks, notices, tables, digests"),
+    ("files", "Files: atomic writes, errors, locks, notices, tables, figures, digests"),
     ("backends", "Backends: the array primitives the engine runs on"),
     ("core", "Core: the network, its equation and its gradient"),
     ("tasks", "Tasks: the Yang 2019 and Mod-Cog task batteries"),
     ("data", "Data: the trial cache and batches"),
-    ("run", "Run: settings, training, evaluation, scoring"),
+    ("score", "Score: a network scored on held-out trials, the scoring rules, the table"),
+    ("run", "Run: the training loop, its harness, settings, checkpoints, opening a run"),
     ("experiments", "Experiments: grids, sweeps, summaries, plots"),
     ("verify", "Verify: finite differences, the PyTorch twin, export"),
     ("analysis", "Analysis: looking inside a trained network"),

@@ -40,7 +40,8 @@ RELAX = 30        # steps of F taken by every second start before the search
 G_TOL = 1e-9      # converged: max |grad q| below this ...
 X_TOL = 1e-8      # ... and the last step moved no coordinate by this much
 MAX_ITER = 5000   # L-BFGS iterations per start and round at most
-ROUNDS = 3        # rounds of L-BFGS and kink polish
+ROUNDS = 3        # rounds of L-BFGS and polish
+HANDOFF_G, HANDOFF_X = 1e-4, 1e-3  # relu: the first round's L-BFGS stops here for the polish
 
 
 @dataclass
@@ -167,23 +168,28 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=MA
 
 def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
     """Minimise every column of H0 (N, M) to convergence (module docstring):
-    L-BFGS, then the kink polish of what stalled on a kink, for ROUNDS rounds,
-    each round's L-BFGS run from where the last ended. Returns (X, converged (M,))."""
+    ROUNDS rounds of L-BFGS, each from where the last ended, each followed by
+    the relu polish (refrnn.analysis.kinks.polish) of every column not
+    converged. A relu network's first round stops L-BFGS at the looser
+    HANDOFF tolerances and lets the polish finish. Returns (X, converged (M,))."""
     X = H0.copy()
     ok = np.zeros(X.shape[1], dtype=bool)
     todo = np.arange(X.shape[1])
+    polishable = joint.activation == "relu" and joint.n <= dense_max
     for rnd in range(ROUNDS):
         def fg(Xs, cols, todo=todo):
             return joint.q_and_grad(Xs, todo if cols is None else todo[cols])
 
-        res = minimize_columns(fg, X[:, todo], max_iter=max_iter, gtol=gtol, xtol=xtol)
+        loose = polishable and rnd == 0
+        res = minimize_columns(fg, X[:, todo], max_iter=max_iter,
+                               gtol=HANDOFF_G if loose else gtol,
+                               xtol=HANDOFF_X if loose else xtol)
         X[:, todo] = res.X
-        ok[todo] = res.status == CONVERGED
-        for j in np.flatnonzero(res.status != CONVERGED):
+        ok[todo] = (res.status == CONVERGED) & (np.max(np.abs(res.G), axis=0) < gtol) & \
+            (res.step < xtol)
+        for j in np.flatnonzero(~ok[todo]):
             i, dyn = todo[j], dyns[owner[todo[j]]]
-            if not kink_units(dyn, X[:, i], kink_tol)[0].size:
-                continue
-            h = polish(dyn, X[:, i], kink_tol) if dyn.n <= dense_max else None
+            h = polish(dyn, X[:, i], kink_tol) if polishable else None
             if h is not None:
                 X[:, i] = h
                 ok[i] = smallest_gradient(dyn, h, kink_tol) < gtol

@@ -102,42 +102,46 @@ def stability_class(n_unstable) -> str:
 
 
 def polish(dyn, h, tol=KINK_TOL):
-    """The minimum of q on the kink of h (N,), exactly, for relu; None when
-    there is none to take.
+    """The minimum of q within the relu activity pattern of h (N,), on h's
+    kinks, solved exactly; None for another f, or when it is not in that pattern.
 
     Within one activity pattern of relu (each unit's u > 0 or < 0 kept),
     f(u) = d * u with d = 1 (active) or 0, so r(h) = F(h) - h = A h + b with
-    A = alpha (diag(d) W - I), b = alpha d * c: q is quadratic there, and a
-    kink unit k on its kink (u_k = 0) adds f(u_k) = 0 and the linear
-    constraint W[k] h = -c_k. L-BFGS stalls beside such a minimum (q has no
-    gradient there); this solves the equality-constrained least squares for
-    the step delta nearest h (minimum norm) and returns h + delta when every
-    other unit keeps its side (else the quadratic does not hold there: None).
+    A = alpha (diag(d) W - I), b = alpha d * c: q is quadratic there. A unit
+    k on its kink (|u_k| < tol) stays on it: f(u_k) = 0 and the linear
+    constraint W[k] h = -c_k. This solves that (equality-constrained) least
+    squares for the step delta nearest h (minimum norm: on a line of minima,
+    the point of the line nearest h) and returns h + delta when every other
+    unit keeps its side (else the quadratic does not hold there: None).
+    L-BFGS stalls beside a minimum on a kink (q has no gradient there) and
+    creeps along a slow manifold; this ends both.
     """
     if dyn.activation != "relu":
         return None
     h = np.asarray(h, dtype=np.float64)
     u = dyn.u(h)
     units = kink_units(dyn, h, tol)[0]
-    if units.size == 0:
-        return None
     a = dyn.alpha
     d = (u > 0).astype(np.float64)
     d[units] = 0.0
     Wd = dyn.W.toarray()
     A = a * (d[:, None] * Wd - np.eye(dyn.n))
     r0 = A @ h + a * d * dyn.c                    # r at h with the kink units at f = 0
-    WK = Wd[units]                                # (K, N): W_K delta = -u_K
-    d0 = np.linalg.lstsq(WK, -u[units], rcond=None)[0]
-    _, s, Vt = np.linalg.svd(WK)
-    rank = int(np.sum(s > s.max() * 1e-12)) if s.size else 0
-    Z = Vt[rank:].T                               # (N, N - rank) null space of W_K
-    y = np.linalg.lstsq(A @ Z, -(r0 + A @ d0), rcond=None)[0]
-    h_new = h + d0 + Z @ y
+    d0, Z = np.zeros(dyn.n), None
+    if units.size:
+        WK = Wd[units]                            # (K, N): W_K delta = -u_K
+        d0 = np.linalg.lstsq(WK, -u[units], rcond=None)[0]
+        _, s, Vt = np.linalg.svd(WK)
+        Z = Vt[int(np.sum(s > s.max() * 1e-12)):].T   # null space of W_K
+    if Z is None:
+        step = np.linalg.lstsq(A, -r0, rcond=None)[0]
+    else:
+        step = d0 + Z @ np.linalg.lstsq(A @ Z, -(r0 + A @ d0), rcond=None)[0]
+    h_new = h + step
     u_new = dyn.u(h_new)
     others = np.ones(dyn.n, dtype=bool)
     others[units] = False
     if np.any(np.sign(u_new[others]) != np.sign(u[others])) or \
-            np.max(np.abs(u_new[units])) >= tol:
+            (units.size and np.max(np.abs(u_new[units])) >= tol):
         return None
     return h_new

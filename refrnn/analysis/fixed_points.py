@@ -168,15 +168,15 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=MA
 
 def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
     """Minimise every column of H0 (N, M) to convergence (module docstring):
-    ROUNDS rounds of L-BFGS, each from where the last ended, each followed by
-    the relu polish (refrnn.analysis.kinks.polish) of every column not
-    converged. A relu network's first round stops L-BFGS at the looser
+    for relu, ROUNDS rounds of L-BFGS, each from where the last ended, each
+    followed by the polish (refrnn.analysis.kinks.polish) of every column not
+    converged; one L-BFGS run for a smooth f. A relu network's first round stops L-BFGS at the looser
     HANDOFF tolerances and lets the polish finish. Returns (X, converged (M,))."""
     X = H0.copy()
     ok = np.zeros(X.shape[1], dtype=bool)
     todo = np.arange(X.shape[1])
     polishable = joint.activation == "relu" and joint.n <= dense_max
-    for rnd in range(ROUNDS):
+    for rnd in range(ROUNDS if polishable else 1):
         def fg(Xs, cols, todo=todo):
             return joint.q_and_grad(Xs, todo if cols is None else todo[cols])
 
@@ -201,6 +201,25 @@ def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
     return X, ok
 
 
+def describe_point(dyn, h, kink_tol=KINK_TOL, dense_max=DENSE_MAX, n_eig=N_EIG) -> dict:
+    """Stability of one point h (N,) on every side of its kinks: eigenvalues
+    (S, n), n_kink, stability ("stable", "unstable", "mixed"), n_unstable
+    (most on a side), slowest (largest |lambda|), n_marginal (fewest
+    |lambda - 1| < MARGINAL_TOL on a side), complete (all eigenvalues)."""
+    ev, complete = [], True
+    for s in side_slopes(dyn, h, kink_tol):
+        e, full = jacobian_eigenvalues(dyn, h, dense_max, n_eig, slopes=s)
+        ev.append(e)
+        complete &= full
+    ev = np.array(ev)
+    n_uns = np.sum(np.abs(ev) > 1.0 + 1e-9, axis=1)
+    return {"eigenvalues": ev, "n_kink": int(kink_units(dyn, h, kink_tol)[0].size),
+            "stability": stability_class(n_uns), "n_unstable": int(n_uns.max()),
+            "slowest": float(np.abs(ev).max()),
+            "n_marginal": int(np.min(np.sum(np.abs(ev - 1.0) < MARGINAL_TOL, axis=1))),
+            "complete": bool(complete)}
+
+
 def _summarise(dyn, starts, H, q, ok, q_tol, dedup_tol, dense_max, n_eig, max_points,
                kink_tol):
     if dedup_tol is None:
@@ -209,28 +228,17 @@ def _summarise(dyn, starts, H, q, ok, q_tol, dedup_tol, dense_max, n_eig, max_po
     keep = good[deduplicate(H[good], q[good], dedup_tol)] if good.size else good
     if max_points is not None:
         keep = keep[:int(max_points)]
-    vals, complete = [], True
-    kink, stab, unst, slow, marg = [], [], [], [], []
-    for i in keep:
-        sides = side_slopes(dyn, H[i], kink_tol)
-        ev = []
-        for s in sides:
-            e, full = jacobian_eigenvalues(dyn, H[i], dense_max, n_eig, slopes=s)
-            ev.append(e)
-            complete &= full
-        ev = np.array(ev)
-        n_uns = np.sum(np.abs(ev) > 1.0 + 1e-9, axis=1)
-        vals.append(ev)
-        kink.append(kink_units(dyn, H[i], kink_tol)[0].size)
-        stab.append(stability_class(n_uns))
-        unst.append(int(n_uns.max()))
-        slow.append(float(np.abs(ev).max()))
-        marg.append(int(np.min(np.sum(np.abs(ev - 1.0) < MARGINAL_TOL, axis=1))))
+    desc = [describe_point(dyn, H[i], kink_tol, dense_max, n_eig) for i in keep]
+    vals = [d["eigenvalues"] for d in desc]
+    col = {k: [d[k] for d in desc] for k in ("n_kink", "stability", "n_unstable", "slowest",
+                                            "n_marginal", "complete")}
     return FixedPoints(
         points=H[keep], q=q[keep], eigenvalues=vals,
-        n_kink=np.array(kink, dtype=np.int64), stability=np.array(stab, dtype="<U8"),
-        n_unstable=np.array(unst, dtype=np.int64), slowest=np.array(slow),
-        n_marginal=np.array(marg, dtype=np.int64),
-        complete=bool(complete), n_starts=int(starts.shape[0]),
+        n_kink=np.array(col["n_kink"], dtype=np.int64),
+        stability=np.array(col["stability"], dtype="<U8"),
+        n_unstable=np.array(col["n_unstable"], dtype=np.int64),
+        slowest=np.array(col["slowest"], dtype=np.float64),
+        n_marginal=np.array(col["n_marginal"], dtype=np.int64),
+        complete=bool(all(col["complete"])), n_starts=int(starts.shape[0]),
         n_converged=int(ok.sum()), n_not_converged=int((~ok).sum()), q_final=q,
         converged=ok)

@@ -18,7 +18,7 @@ from refrnn.analysis.dynamics import Dynamics
 from refrnn.analysis.fixed_points import MAX_ITER, describe_point, find_fixed_points
 from refrnn.analysis.kinks import kink_units, polish, side_slopes, smallest_gradient
 from refrnn.analysis.lbfgs import CAPPED, CONVERGED, minimize_columns
-from refrnn.analysis.slow_sets import continuous_sets
+from refrnn.analysis.slow_sets import continuous_sets, path_q, slow_path
 
 
 def leaky_net(n=40, alpha=0.1, seed=0):
@@ -175,3 +175,26 @@ def test_a_line_attractor_is_found_and_flagged():
     assert len(sets) == 1 and sets[0].dim == 1 and sets[0].members.size == fp.n_points
     off = (fp.points - 2.0) - np.outer((fp.points - 2.0) @ v, v)
     assert np.max(np.abs(off)) < 1e-9                 # on the line
+
+
+class RingValley:
+    """Not a network: q(h) = (|h| - 1)^2 / 2 in the plane, zero on the unit
+    circle, with the q, q_and_grad interface slow_sets uses."""
+
+    def q(self, H, cols=None):
+        return 0.5 * (np.linalg.norm(H, axis=0) - 1.0) ** 2
+
+    def q_and_grad(self, H, cols=None):
+        r = np.linalg.norm(H, axis=0)
+        return self.q(H), (r - 1.0) * H / r
+
+
+def test_a_bent_path_follows_a_curved_slow_set():
+    ring = RingValley()
+    a = np.array([1.0, 0.0])
+    b = np.array([np.cos(2.0), np.sin(2.0)])          # 115 degrees round the circle
+    assert path_q(ring, a, b).max() > 0.1              # the chord cuts through r = 0.54
+    # refined until each chord is slow: 4 chords of 29 degrees, q up to 4.8e-4
+    assert 4e-4 < slow_path(ring, a, b, q_tol=1e-3) < 1e-3
+    assert slow_path(ring, a, b, q_tol=1e-3, depth=0) > 0.1
+    assert slow_path(ring, a, b, q_tol=1e-6) > 1e-6    # 8 chords of 14 degrees: 3e-5, not joined

@@ -6,7 +6,7 @@ are continuous (issue 37), on hand-made networks with known answers:
   converged instead of counting where they stopped;
 - fixed points on a relu kink: classified on both sides, whatever side
   round-off puts the point on; a marginal eigenvalue on one side only is none;
-- a relu slow point (q > 0) on a kink, found as converged;
+- a relu slow point (q = 0.125 > 0) on a kink, found as converged;
 - isolated fixed points close together, each with a marginal eigenvalue: not
   a continuous set (q between them is large); a line attractor is one.
 """
@@ -101,23 +101,26 @@ def test_search_finds_the_kink_point_from_either_side():
 
 
 def kinked_slow_point_net():
-    """relu, alpha 1, two units: F(h) = (relu(h_1 - 1), relu(h_0 + 1)) has no
-    fixed point near (1, 2) ... q's least value sits on unit 0's kink
-    (u_0 = h_1 - 1 = 0) with q > 0: L-BFGS stalls there."""
-    W = sp.csr_matrix(np.array([[0.0, 1.0], [1.0, 0.0]]))
-    return Dynamics(W, np.array([-1.0, 1.0]), "relu", 1.0)
+    """relu, alpha 1: unit 0 with W_00 = 2, c_0 = 1, unit 1 driven to 2. Unit
+    0 has no fixed point: left of its kink (h_0 < -0.5, u_0 < 0) q = h_0^2 / 2
+    falls towards it, right of it q = (h_0 + 1)^2 / 2 rises from it. q's least
+    value, 0.125, sits on the kink, where q has no gradient."""
+    W = sp.csr_matrix(np.diag([2.0, 0.5]))
+    return Dynamics(W, np.array([1.0, 1.0]), "relu", 1.0), np.array([-0.5, 2.0])
 
 
 def test_a_slow_point_on_a_kink_converges():
-    dyn = kinked_slow_point_net()
-    # on the kink u_0 = 0 (h_1 = 1): r = (-h_0, h_0 + 1 - 1) = (-h_0, h_0): q = h_0^2,
-    # least at h_0 = 0, q = 0 there; off it q grows on both sides
+    dyn, h = kinked_slow_point_net()
     rng = np.random.default_rng(1)
-    starts = np.array([0.0, 1.0]) + 0.2 * rng.standard_normal((8, 2))
-    fp = find_fixed_points(dyn, starts, q_tol=1e-10, relax=0)
-    assert fp.n_not_converged == 0 and fp.n_points >= 1
-    for p in fp.points:
-        assert smallest_gradient(dyn, p) < 1e-9
+    starts = h + 0.3 * rng.standard_normal((8, 2))
+    fp = find_fixed_points(dyn, starts, q_tol=0.2, relax=0)
+    assert fp.n_not_converged == 0 and fp.n_points == 1
+    assert np.max(np.abs(fp.points[0] - h)) < 1e-12 and abs(fp.q[0] - 0.125) < 1e-12
+    assert fp.n_kink[0] == 1 and fp.stability[0] == "mixed"
+    assert smallest_gradient(dyn, fp.points[0]) < 1e-12
+    # L-BFGS alone stalls beside it, its one-sided gradient far from zero
+    res = minimize_columns(dyn.q_and_grad, starts.T, max_iter=5000)
+    assert np.all(res.status != CONVERGED) and np.all(np.max(np.abs(res.G), axis=0) > 0.1)
 
 
 def test_polish_gives_the_exact_minimum_of_the_piece():

@@ -10,11 +10,14 @@ hand-written gradient of refrnn.analysis.dynamics; every second start first
 takes RELAX steps of F. A start has converged when max |grad q| < G_TOL and
 its last step moved no coordinate by X_TOL or more; on a kink of f
 (refrnn.analysis.kinks), when the least max |grad q| over the kink's
-one-sided slopes is below G_TOL and it stalled or its last step was below
-X_TOL. Starts that reach neither within ``max_iter`` iterations are counted
-as not converged and never become points. Converged end states with
-q < ``q_tol`` are de-duplicated greedily (lowest q first; a point closer
-than ``dedup_tol`` to one already kept is dropped: 1% of the starts' RMS norm).
+one-sided slopes is below G_TOL. For relu, q is quadratic on each activity
+pattern: the first round of L-BFGS stops at the looser HANDOFF tolerances
+and refrnn.analysis.kinks.polish solves the rest exactly; what is left runs
+again, up to ROUNDS rounds of ``max_iter`` iterations. Starts that converge
+in none are counted as not converged and never become points. Converged end
+states with q < ``q_tol`` are de-duplicated greedily (lowest q first; a
+point closer than ``dedup_tol`` to one already kept is dropped: 1% of the
+starts' RMS norm).
 
 Eigenvalues of the Jacobian on every side of the point's kinks (one side for
 a smooth point): dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units,

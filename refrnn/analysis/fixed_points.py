@@ -11,9 +11,10 @@ takes RELAX steps of F. A start has converged when max |grad q| < G_TOL and
 its last step moved no coordinate by X_TOL or more; on a kink of f
 (refrnn.analysis.kinks), when the least max |grad q| over the kink's
 one-sided slopes is below G_TOL. For relu, q is quadratic on each activity
-pattern: the first round of L-BFGS stops at the looser HANDOFF tolerances
-and refrnn.analysis.kinks.polish solves the rest exactly; what is left runs
-again, up to ROUNDS rounds of ``max_iter`` iterations. Starts that converge
+pattern: the first two rounds of L-BFGS stop at the looser HANDOFF
+tolerances and refrnn.analysis.kinks.polish solves the rest exactly; what is
+left runs again, up to ROUNDS rounds of ``max_iter`` iterations, the last
+to G_TOL and X_TOL. Starts that converge
 in none are counted as not converged and never become points. Converged end
 states with q < ``q_tol`` are de-duplicated greedily (lowest q first; a
 point closer than ``dedup_tol`` to one already kept is dropped: 1% of the
@@ -44,7 +45,7 @@ G_TOL = 1e-9      # converged: max |grad q| below this ...
 X_TOL = 1e-8      # ... and the last step moved no coordinate by this much
 MAX_ITER = 5000   # L-BFGS iterations per start and round at most
 ROUNDS = 3        # rounds of L-BFGS and polish
-HANDOFF_G, HANDOFF_X = 1e-4, 1e-3  # relu: the first round's L-BFGS stops here for the polish
+HANDOFF = ((1e-4, 1e-3), (1e-6, 1e-5))  # relu: rounds 1, 2 stop L-BFGS here for the polish
 
 
 @dataclass
@@ -183,10 +184,9 @@ def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
         def fg(Xs, cols, todo=todo):
             return joint.q_and_grad(Xs, todo if cols is None else todo[cols])
 
-        loose = polishable and rnd == 0
-        res = minimize_columns(fg, X[:, todo], max_iter=max_iter,
-                               gtol=HANDOFF_G if loose else gtol,
-                               xtol=HANDOFF_X if loose else xtol)
+        g_stop, x_stop = HANDOFF[rnd] if polishable and rnd < len(HANDOFF) else (gtol, xtol)
+        res = minimize_columns(fg, X[:, todo], max_iter=max_iter, gtol=max(g_stop, gtol),
+                               xtol=max(x_stop, xtol))
         X[:, todo] = res.X
         ok[todo] = (res.status == CONVERGED) & (np.max(np.abs(res.G), axis=0) < gtol) & \
             (res.step < xtol)

@@ -174,8 +174,9 @@ def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
     """Minimise every column of H0 (N, M) to convergence (module docstring):
     for relu, ROUNDS rounds of L-BFGS, each from where the last ended, each
     followed by the polish (refrnn.analysis.kinks.polish) of every column not
-    converged; one L-BFGS run for a smooth f. A relu network's first round stops L-BFGS at the looser
-    HANDOFF tolerances and lets the polish finish. Returns (X, converged (M,))."""
+    converged; one L-BFGS run for a smooth f. A relu network's first two
+    rounds stop L-BFGS at the looser HANDOFF tolerances and let the polish
+    finish; the last stops at gtol and xtol. Returns (X, converged (M,))."""
     X = H0.copy()
     ok = np.zeros(X.shape[1], dtype=bool)
     todo = np.arange(X.shape[1])

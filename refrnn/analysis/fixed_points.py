@@ -45,6 +45,7 @@ G_TOL = 1e-9      # converged: max |grad q| below this ...
 X_TOL = 1e-8      # ... and the last step moved no coordinate by this much
 MAX_ITER = 5000   # L-BFGS iterations per start and round at most
 ROUNDS = 3        # rounds of L-BFGS and polish
+POLISH_MAX = 512  # relu networks up to this N are polished (a dense solve per start)
 HANDOFF = ((1e-4, 1e-3), (1e-6, 1e-5))  # relu: rounds 1, 2 stop L-BFGS here for the polish
 
 
@@ -159,7 +160,7 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=MA
                               zip(np.cumsum([0] + sizes[:-1]), sizes)]).astype(np.int64)
         H0[:, odd] = relax_starts(joint, H0[:, odd], relax, odd)
     owner = np.repeat(np.arange(len(dyns)), sizes)         # the input of each column
-    X, ok = _search(joint, [*dyns], owner, H0, max_iter, gtol, xtol, kink_tol, dense_max)
+    X, ok = _search(joint, [*dyns], owner, H0, max_iter, gtol, xtol, kink_tol)
     q = joint.q(X)
     out, off = [], 0
     for d, s, m in zip(dyns, starts, sizes):
@@ -170,9 +171,9 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=MA
     return out
 
 
-def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
+def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol):
     """Minimise every column of H0 (N, M) to convergence (module docstring):
-    for relu, ROUNDS rounds of L-BFGS, each from where the last ended, each
+    for relu (N <= POLISH_MAX), ROUNDS rounds of L-BFGS, each from where the last ended, each
     followed by the polish (refrnn.analysis.kinks.polish) of every column not
     converged; one L-BFGS run for a smooth f. A relu network's first two
     rounds stop L-BFGS at the looser HANDOFF tolerances and let the polish
@@ -180,7 +181,7 @@ def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol, dense_max):
     X = H0.copy()
     ok = np.zeros(X.shape[1], dtype=bool)
     todo = np.arange(X.shape[1])
-    polishable = joint.activation == "relu" and joint.n <= dense_max
+    polishable = joint.activation == "relu" and joint.n <= POLISH_MAX
     for rnd in range(ROUNDS if polishable else 1):
         def fg(Xs, cols, todo=todo):
             return joint.q_and_grad(Xs, todo if cols is None else todo[cols])

@@ -134,7 +134,7 @@ def polish(dyn, h, tol=KINK_TOL):
         _, s, Vt = np.linalg.svd(WK)
         Z = Vt[int(np.sum(s > s.max() * 1e-12)):].T   # null space of W_K
     if Z is None:
-        step = np.linalg.lstsq(A, -r0, rcond=None)[0]
+        step = _solve(A, -r0)
     else:
         step = d0 + Z @ np.linalg.lstsq(A @ Z, -(r0 + A @ d0), rcond=None)[0]
     h_new = h + step
@@ -145,3 +145,16 @@ def polish(dyn, h, tol=KINK_TOL):
             (units.size and np.max(np.abs(u_new[units])) >= tol):
         return None
     return h_new
+
+
+def _solve(A, b):
+    """x with A x = b: LU (np.linalg.solve), or least squares of least norm
+    where A is singular (a line of minima) or the LU's residual is not small."""
+    try:
+        x = np.linalg.solve(A, b)
+        if np.all(np.isfinite(x)) and \
+                np.linalg.norm(A @ x - b) <= 1e-10 * max(np.linalg.norm(b), 1e-300):
+            return x
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(A, b, rcond=None)[0]

@@ -25,7 +25,8 @@ from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
               help="Fixed-point searches per task from its activity, and as many (at most "
                    "one per state) from its delay-period states (tasks with a delay).")
 @click.option("--q-tol", type=click.FloatRange(min=0, min_open=True), default=1e-4,
-              show_default=True, help="A slow point has q(h) below this.")
+              show_default=True, help="A slow point has q(h) below this (a converged "
+                                      "minimum); so has every state on a continuous set's path.")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B",
               help="Task pair for fractional task variance (repeatable).")
 @click.option("--tv-statistic", type=click.Choice(STATISTICS), default=DEFAULT_STATISTIC,
@@ -81,11 +82,13 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
                f"{row['pr_task_mean']} per task (mean); PC1-3 hold {row['var_pc3']}")
     click.echo(f"fixed/slow points per task: {row['fp_per_task']} "
                f"({row['stable_per_task']} stable); tasks with a continuous set: "
-               f"{row['tasks_continuous']} of {len(res.tasks)}")
+               f"{row['tasks_continuous']} of {len(res.tasks)}; starts not converged: "
+               f"{row['fp_not_converged']}")
     if row["delay_tasks"]:
         click.echo(f"from delay-period starts ({row['delay_tasks']} tasks with a delay): "
                    f"{row['delay_fp_per_task']} per task ({row['delay_stable_per_task']} "
-                   f"stable); with a continuous set: {row['delay_tasks_continuous']}")
+                   f"stable); with a continuous set: {row['delay_tasks_continuous']}; "
+                   f"not converged: {row['delay_not_converged']}")
     else:
         click.echo("no analysed task has a delay period (its fixation input after a "
                    "stimulus): no delay-start search")

@@ -36,13 +36,18 @@ from typing import Callable, Iterable
 
 from ..data.cache import build_cache, default_cache_path
 from ..files.atomic import atomic_write_text
-from ..files.tables import write_csv
+from ..files.ownership import check_replaceable
+from ..files.tables import is_table_starting, write_csv
 from ..run.settings import TrainConfig, normalize_keys
 from .dask_client import DaskSession, import_distributed
 from .grid import RunSpec, expand_grid, validate_specs
 from .one_run import failed_flag, is_done, run_spec
 from .summary import RunSummary, aggregate, summarize_run
 from .run_guard import earlier_rows, label_suffix
+
+
+# the summaries a sweep writes into its folder, and their first columns
+SUMMARIES = {"summary.csv": ("label", "seed"), "summary_by_config.csv": ("label", "n_seeds")}
 
 
 def _worker_env(jobs: int) -> dict:
@@ -161,6 +166,9 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     if scheduler is not None:  # fail on a missing extra before writing anything
         import_distributed()
     out_dir = Path(out_dir)
+    for name, cols in SUMMARIES.items():  # a user's file there: refused before any run
+        check_replaceable(out_dir / name, f"a sweep summary ({','.join(cols)},...)",
+                          lambda p, c=cols: is_table_starting(p, c))
     for sub in ("_specs", "_logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     session = None

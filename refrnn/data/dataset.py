@@ -16,14 +16,20 @@ from types import SimpleNamespace
 import numpy as np
 
 from .stream import StreamSampler, check_int
-from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS
+from ..backends.memory import check_fits
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, task_names
 from ..tasks.trials import N_CLASSES, N_OBS, input_noise_std
+
+
+# bytes per served step and row besides the inputs (8 * n_in: the block and a
+# batch_first copy): observations, labels, gather indices, task ids, weights
+BLOCK_STEP_BYTES = 2 * N_OBS * 4 + 6 * 8
 
 
 def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
     """neurogym's rule: about 1e5 numbers per row, rounded up to whole windows."""
-    if cache_len is None:
-        cache_len = int(1e5 / (n_in + 1) / batch_size)
+    if cache_len is None:  # at least one step (then one window) for a huge batch_size
+        cache_len = max(1, int(1e5 / (n_in + 1) / batch_size))
     if isinstance(cache_len, bool) or not isinstance(cache_len, (int, np.integer)) \
             or cache_len < 1:
         raise ValueError(f"cache_len must be a positive integer, got {cache_len!r}")
@@ -68,6 +74,12 @@ class Dataset:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if task_set not in TASK_SETS:
             raise ValueError(f"task_set must be one of {', '.join(TASK_SETS)}, got {task_set!r}")
+        # one estimate before any allocation: a served block is (cache_len, batch_size) steps
+        n_in = N_OBS + len(task_names(task_set))
+        rows = check_int("batch_size", batch_size, 1)
+        steps = _cache_len(n_in, rows, check_int("seq_len", seq_len, 1), cache_len)
+        check_fits({"one block of served batches": rows * steps * (8 * n_in + BLOCK_STEP_BYTES)},
+                   f"a Dataset of batch_size {rows} x {steps} steps", "lower batch_size or seq_len")
         # the same cache settings, hence the same file, as a training run's
         train, test, names = cache.load_trials(
             task_set, trials_per_task, cache_seed, path=cache_path,

@@ -21,6 +21,8 @@ caller passes ``force`` (the user asked for it: ``--force``):
     check_replaceable(path, what, is_own, force)   FileError unless path is absent or own
     owned_output(path, what, is_own, force)        check, write atomically, record
     written_by_refrnn(path)                        the manifest records these bytes
+    remedy(path, is_own, own_todo, what)           advice for a bad file: ``own_todo``
+                                                   (which may delete it) only for refrnn's own
     h5_with_marker(path, marker)            an HDF5 file carrying refrnn's format mark
     zip_with_member(path, name)             a zip (.npz, torch .pt) holding ``name``
     json_object_with(path, required, known) a JSON object of refrnn's keys
@@ -46,7 +48,7 @@ try:
 except ImportError:  # Windows: appends are not locked
     fcntl = None
 
-__all__ = ["check_replaceable", "owned_output", "written_by_refrnn", "record_written",
+__all__ = ["check_replaceable", "owned_output", "remedy", "written_by_refrnn", "record_written",
            "h5_with_marker", "zip_with_member", "json_object_with", "text_starting_with",
            "MANIFEST", "HEAD_BYTES"]
 
@@ -78,6 +80,15 @@ def check_replaceable(path, what: str, is_own=None, force=None) -> Path:
             "force=True (--force)")
     raise FileError(f"cannot replace {path}: it exists and is not {what} (refrnn "
                     f"replaces only files it recognises as its own); {todo}")
+
+
+def remedy(path, is_own, own_todo: str, what: str) -> str:
+    """What to do about a file refrnn cannot use: ``own_todo`` (e.g. "delete it
+    and rebuild it") when ``is_own(path)`` recognises it as refrnn's, else
+    advice that deletes and overwrites nothing (it may be the user's file)."""
+    if is_own(path) or written_by_refrnn(path):
+        return own_todo
+    return f"it is not {what}: check the path (refrnn deletes no file it did not write)"
 
 
 @contextmanager

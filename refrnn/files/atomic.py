@@ -35,7 +35,7 @@ try:
 except ImportError:  # Windows: no flock, so no way to tell a dead writer's file
     fcntl = None
 
-STALE_TMP_S = 10.0  # a temporary file younger than this is never removed (its writer
+STALE_TMP_S = 1.0  # a temporary file younger than this is never removed (its writer
                     # may not have locked it yet)
 
 

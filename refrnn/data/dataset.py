@@ -17,7 +17,8 @@ import numpy as np
 
 from .stream import StreamSampler, check_int
 from ..backends.memory import check_fits
-from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, task_names
+from ..tasks.encoding import check_dt
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, check_dt_fits, task_names
 from ..tasks.trials import N_CLASSES, N_OBS, input_noise_std
 
 
@@ -74,6 +75,7 @@ class Dataset:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if task_set not in TASK_SETS:
             raise ValueError(f"task_set must be one of {', '.join(TASK_SETS)}, got {task_set!r}")
+        check_dt_fits(task_set, check_dt(dt), compat)  # the CLI's rule: dt divides the periods
         # one estimate before any allocation: a served block is (cache_len, batch_size) steps
         n_in = N_OBS + len(task_names(task_set))
         rows = check_int("batch_size", batch_size, 1)

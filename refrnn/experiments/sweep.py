@@ -183,7 +183,8 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     made = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
     session = None
     try:
-        make_folder(out_dir)
+        for sub in ("_specs", "_logs"):  # removed again at the end when still empty
+            make_folder(out_dir / sub)
         if scheduler is not None:  # connect and check workers before building caches
             session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
         return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,

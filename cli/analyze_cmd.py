@@ -8,6 +8,7 @@ import click
 
 from refrnn.analysis.activity import AnalysisError
 from refrnn.analysis.report import analyze_run, summary_row
+from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
 
 
 def _finite(value, hint):
@@ -36,6 +37,11 @@ def _finite(value, hint):
               help="A slow point has q(h) below this.")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B",
               help="Task pair for fractional task variance (repeatable).")
+@click.option("--tv-statistic", type=click.Choice(STATISTICS), default=DEFAULT_STATISTIC,
+              show_default=True,
+              help="Task variance: 'yang' (Yang et al. 2019: fixation dropped, trials aligned "
+                   "at stimulus onset) or 'all-steps' (every step from trial start; refrnn "
+                   "before issue 36).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of k-means and of the fixed-point starts.")
 @click.option("--figures/--no-figures", default=None,
@@ -45,7 +51,7 @@ def _finite(value, hint):
               help="Replace files in --out that refrnn did not write (e.g. your own "
                    "summary.csv); without it they are refused.")
 def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pairs,
-                seed, figures, force):
+                tv_statistic, seed, figures, force):
     """Look inside a trained network (docs/analysis.md): write CSVs and figures
     and print the headline numbers. Bad input ends in one `Error:` line."""
     pair_list = None
@@ -73,13 +79,15 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
         res, paths = analyze_run(run_dir, checkpoint=checkpoint, tasks=list(tasks) or None,
                                  out=out, figures=figures, force=force,
                                  max_trials=max_trials,
-                                 n_starts=n_starts, q_tol=q_tol, pairs=pair_list, seed=seed)
+                                 n_starts=n_starts, q_tol=q_tol, pairs=pair_list, seed=seed,
+                                 tv_statistic=tv_statistic)
     except AnalysisError as e:
         raise click.ClickException(str(e)) from None
     row = summary_row(res)
     click.echo(f"{res.run_dir} ({res.checkpoint}.h5, step {res.step}): "
                f"{len(res.tasks)} tasks, {row['n_units_kept']} units kept "
-               f"({row['n_units_dropped']} below the task-variance threshold)")
+               f"({row['n_units_dropped']} below the task-variance threshold; "
+               f"statistic {row['tv_statistic']})")
     click.echo(f"clusters: {row['n_clusters'] or res.cluster_note} "
                f"(silhouette {row['silhouette'] or '-'})")
     click.echo(f"participation ratio: {row['pr_all']} over all tasks, "

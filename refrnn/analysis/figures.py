@@ -50,7 +50,8 @@ def plot_task_variance(res, path, force=False) -> Path:
         bounds = np.cumsum(np.bincount(res.clustering.labels))[:-1] - 0.5
         for b in bounds:
             ax.axhline(b, color="cyan", lw=0.6)
-        ax.set_title(f"normalised task variance, {res.clustering.k} clusters", fontsize=9)
+        ax.set_title(f"normalised task variance ({res.tv.statistic}), "
+                     f"{res.clustering.k} clusters", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
     return _save(fig, path, force)
@@ -77,7 +78,7 @@ def plot_ftv(res, path, force=False) -> Path:
         ax.hist(res.ftv[(A, B)], bins=np.linspace(-1, 1, 21), color="0.4")
         ax.set_xlabel(f"FTV({A}, {B})", fontsize=8)
         ax.set_xlim(-1, 1)
-    axes[0, 0].set_ylabel("units")
+    axes[0, 0].set_ylabel(f"units (task variance: {res.tv.statistic})")
     fig.tight_layout()
     return _save(fig, path, force)
 

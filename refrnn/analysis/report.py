@@ -6,9 +6,10 @@
     analyze_run(run_dir, checkpoint, tasks, out, **options) -> (Analysis, paths)
 
 Per task, one at a time (docs/analysis.md): the noise-free states of the
-held-out trials, their task variance, covariance and mean trajectory, and the
-starts of the fixed-point search: ``n_starts`` states drawn from that task's
-activity. Then the fixed and slow points of every task's map at once, each
+held-out trials, their task variance (Yang et al. 2019's statistic unless
+``tv_statistic`` names another; every TV table says which), covariance and
+mean trajectory, and the starts of the fixed-point search: ``n_starts``
+states drawn from that task's activity. Then the fixed and slow points of every task's map at once, each
 under its fixation-period input (fixation unit and rule unit on, stimuli
 off: the observation of the trials' first step), searched twice: from
 states of the whole activity ("activity" starts), and, for tasks with a
@@ -35,8 +36,8 @@ from .dimensionality import Moments, covariance_spectrum, explained, participati
 from .dynamics import constant_input, model_dynamics, recurrent_matrix
 from .figures import FIGURES, draw_all
 from .fixed_points import find_fixed_points_many, is_continuous_set, set_dimension
-from .fractional import default_pairs, fractional_variance
-from .task_variance import THRESHOLD, normalise, task_variance
+from .fractional import default_pairs, fractional_variance, pair_units
+from .task_variance import DEFAULT_STATISTIC, STATISTICS, THRESHOLD, normalise, task_variance
 
 N_PCS = 10
 
@@ -50,8 +51,9 @@ class Options:
     n_starts: int = 32              # fixed-point starts per task
     q_tol: float = 1e-4             # slow point: q below this
     fp_iter: int = 200              # L-BFGS iterations of the fixed-point search
-    threshold: float = THRESHOLD    # summed task variance under which a unit is left out
+    threshold: float = THRESHOLD    # summed task variance at or under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
+    tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
     seed: int = 0
     batch_size: int = 100
 
@@ -76,6 +78,7 @@ class Analysis:
     clustering: object = None            # Clustering or None
     cluster_note: str = ""
     ftv: dict = field(default_factory=dict)        # (A, B) -> (U',) values
+    ftv_units: dict = field(default_factory=dict)  # (A, B) -> (U',) their unit indices
     pr_task: dict = field(default_factory=dict)    # task -> participation ratio
     var_task: dict = field(default_factory=dict)   # task -> first PCs' shares
     n_states: dict = field(default_factory=dict)
@@ -136,6 +139,13 @@ def analyze(net, options: Options | None = None) -> Analysis:
     N = model.config.n_hidden
     rng = np.random.default_rng(opt.seed)
     rng_delay = np.random.default_rng([opt.seed, 1])  # its own: activity starts stay put
+    if opt.tv_statistic not in STATISTICS:
+        raise AnalysisError(f"task-variance statistic must be one of {STATISTICS}, "
+                            f"got {opt.tv_statistic!r}")
+    no_fix = [t for t in tasks if "fixation" not in net.test_trials[t].period_names]
+    if opt.tv_statistic == "yang" and no_fix:
+        raise AnalysisError(f"task {no_fix[0]!r} has no fixation period, which the 'yang' "
+                            "task variance drops; use the 'all-steps' statistic")
     pairs = opt.pairs if opt.pairs is not None else default_pairs(tasks)
     for A, B in pairs:  # checked before any work
         if A not in tasks or B not in tasks:
@@ -149,7 +159,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     for a, task in enumerate(tasks):
         act = task_activity(model, net.test_trials[task], names.index(task), len(names),
                             opt.batch_size, opt.max_trials)
-        tv[:, a] = task_variance(act.h, act.valid)
+        tv[:, a] = task_variance(act.h, act.valid, act.fixation_end, opt.tv_statistic)
         states = act.states().astype(np.float64)
         moments.add(states)
         lam, _ = covariance_spectrum(states)
@@ -174,7 +184,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
         found = find_fixed_points_many([dyns[a] for a in delay_tasks], delay_starts,
                                        q_tol=opt.q_tol, max_iter=opt.fp_iter)
         res.fixed_delay = {tasks[a]: fp for a, fp in zip(delay_tasks, found)}
-    res.tv = normalise(tv, tasks, opt.threshold)
+    res.tv = normalise(tv, tasks, opt.threshold, opt.tv_statistic)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:
         res.clustering = choose_clusters(res.tv.norm, seed=opt.seed)
@@ -182,9 +192,10 @@ def analyze(net, options: Options | None = None) -> Analysis:
         res.cluster_note = (f"not clustered: {U} units above the threshold and "
                             f"{len(tasks)} task(s); need 3 units and 2 tasks")
     col = {t: i for i, t in enumerate(tasks)}
-    kept_tv = res.tv.tv[res.tv.kept]
-    for A, B in pairs:
-        res.ftv[(A, B)] = fractional_variance(kept_tv[:, col[A]], kept_tv[:, col[B]])
+    for A, B in pairs:  # over the pair's own units (Yang et al.), not the kept ones
+        a, b = res.tv.tv[:, col[A]], res.tv.tv[:, col[B]]
+        res.ftv_units[(A, B)] = pair_units(a, b, opt.threshold)
+        res.ftv[(A, B)] = fractional_variance(a, b, opt.threshold)
     lam, V, m = moments.spectrum()
     res.pr_all, res.var_all = participation_ratio(lam), explained(lam, N_PCS)
     res.pcs, res.mean_state = V[:, :3], m
@@ -222,6 +233,7 @@ def summary_row(res: Analysis) -> dict:
         "run": str(res.run_dir), "checkpoint": res.checkpoint, "step": res.step,
         "task_set": res.config.get("task_set"), "mask": res.config.get("mask"),
         "hidden": res.config.get("hidden"), "n_tasks": len(res.tasks),
+        "tv_statistic": res.tv.statistic,
         "n_units_kept": int(res.tv.kept.sum()), "n_units_dropped": res.tv.n_dropped,
         "n_clusters": c.k if c else "", "silhouette": _f(c.curve[c.k]) if c else "",
         "pr_all": _f(res.pr_all), "pr_task_mean": _f(np.mean(list(res.pr_task.values()))),
@@ -258,12 +270,13 @@ def write_tables(res: Analysis, out, force=False) -> list:
     existing file only when it is refrnn's, or with ``force``); returns their paths."""
     out = Path(out)
     tasks, tvr = res.tasks, res.tv
+    stat = {"tv_statistic": tvr.statistic}
     labels = np.full(tvr.kept.size, -1)
     if res.clustering is not None:
         labels[tvr.kept] = res.clustering.labels
     paths = [write_csv(out / "summary.csv", force=force, rows=[summary_row(res)])]
     paths.append(write_csv(out / "task_variance.csv", force=force, rows=[
-        {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]),
+        {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]), **stat,
          **{t: _f(tvr.tv[i, a]) for a, t in enumerate(tasks)}}
         for i in range(tvr.kept.size)]))
     if res.clustering is not None:
@@ -271,14 +284,15 @@ def write_tables(res: Analysis, out, force=False) -> list:
         served = tasks_served(c.centres, tasks)
         paths.append(write_csv(out / "clusters.csv", force=force, rows=[
             {"cluster": j, "n_units": int(np.sum(c.labels == j)),
-             "tasks_served": " ".join(served[j]),
+             "tasks_served": " ".join(served[j]), **stat,
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
         paths.append(write_csv(out / "silhouette.csv", force=force, rows=[
-            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k)} for k, s in c.curve.items()]))
+            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
+            for k, s in c.curve.items()]))
     paths.append(write_csv(out / "ftv.csv", force=force, kind=TABLES["ftv.csv"], rows=[
-        {"task_a": A, "task_b": B, "ftv": _f(v)}
-        for (A, B), vals in res.ftv.items() for v in vals]))
+        {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
+        for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))
     dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
             "pr": _f(res.pr_task[t]),
             **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_task[t][:3])}}

@@ -150,7 +150,7 @@ def record_written(path, digest) -> None:
         return
     manifest = path.parent / MANIFEST
     line = f"{digest}  {path.name}\n".encode("utf-8")
-    for _ in range(5):  # retried when a compaction replaced the file meanwhile
+    while True:  # again when a compaction replaced the file meanwhile (someone progressed)
         try:
             fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError:

@@ -26,13 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.tables import write_csv
+from ..files.figures import check_figures
+from ..files.ownership import check_replaceable
+from ..files.tables import is_table_starting, write_csv
 from ..tasks.registry import TASK_SETS, task_names
 from .activity import AnalysisError, load_network, task_activity
 from .clusters import choose_clusters, tasks_served
 from .dimensionality import Moments, covariance_spectrum, explained, participation_ratio
 from .dynamics import constant_input, model_dynamics, recurrent_matrix
-from .figures import draw_all
+from .figures import FIGURES, draw_all
 from .fixed_points import MAX_ITER, find_fixed_points_many
 from .fractional import default_pairs, fractional_variance, pair_units
 from .slow_sets import continuous_sets
@@ -55,6 +57,13 @@ class Options:
     tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
     seed: int = 0
     batch_size: int = 100
+
+    def __post_init__(self):
+        for name in ("q_tol", "threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
 
 
 @dataclass
@@ -118,6 +127,9 @@ def resolve_tasks(requested, net) -> list:
                                     f"(task set {net.config.task_set}); see refrnn tasks")
             else:
                 raise AnalysisError(f"unknown task {name!r}; see refrnn tasks for the names")
+    if not wanted:
+        raise AnalysisError(f"no task named in {list(requested)!r}; give task or task-set "
+                            "names (see refrnn tasks), or none for all the run's tasks")
     return [t for t in have if t in set(wanted)]
 
 
@@ -263,31 +275,39 @@ def _delay_summary(rows) -> dict:
             "delay_set_dim_mean": _f(np.mean([r["set_dim"] for r in rows]))}
 
 
-def write_tables(res: Analysis, out) -> list:
-    """Write the analysis CSVs into ``out`` (atomically); returns their paths."""
+# what write_tables writes: each file and its first columns
+TABLES = {"summary.csv": ("run", "checkpoint"), "task_variance.csv": ("unit", "kept"),
+          "clusters.csv": ("cluster", "n_units"), "silhouette.csv": ("k", "silhouette"),
+          "ftv.csv": ("task_a", "task_b"), "dimensionality.csv": ("task", "n_states"),
+          "fixed_point_tasks.csv": ("task", "starts"), "fixed_points.csv": ("task", "starts")}
+
+
+def write_tables(res: Analysis, out, force=False) -> list:
+    """Write the analysis CSVs (names: TABLES) into ``out`` (atomically; an
+    existing file only when it is refrnn's, or with ``force``); returns their paths."""
     out = Path(out)
     tasks, tvr = res.tasks, res.tv
     stat = {"tv_statistic": tvr.statistic}
     labels = np.full(tvr.kept.size, -1)
     if res.clustering is not None:
         labels[tvr.kept] = res.clustering.labels
-    paths = [write_csv(out / "summary.csv", [summary_row(res)])]
-    paths.append(write_csv(out / "task_variance.csv", [
+    paths = [write_csv(out / "summary.csv", force=force, rows=[summary_row(res)])]
+    paths.append(write_csv(out / "task_variance.csv", force=force, rows=[
         {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]), **stat,
          **{t: _f(tvr.tv[i, a]) for a, t in enumerate(tasks)}}
         for i in range(tvr.kept.size)]))
     if res.clustering is not None:
         c = res.clustering
         served = tasks_served(c.centres, tasks)
-        paths.append(write_csv(out / "clusters.csv", [
+        paths.append(write_csv(out / "clusters.csv", force=force, rows=[
             {"cluster": j, "n_units": int(np.sum(c.labels == j)),
              "tasks_served": " ".join(served[j]), **stat,
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
-        paths.append(write_csv(out / "silhouette.csv", [
+        paths.append(write_csv(out / "silhouette.csv", force=force, rows=[
             {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
             for k, s in c.curve.items()]))
-    paths.append(write_csv(out / "ftv.csv", [
+    paths.append(write_csv(out / "ftv.csv", force=force, kind=TABLES["ftv.csv"], rows=[
         {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
         for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))
     dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
@@ -297,7 +317,7 @@ def write_tables(res: Analysis, out) -> list:
     dim.append({"task": "all", "n_states": sum(res.n_states.values()),
                 "n_delay_states": sum(res.n_delay_states.values()), "pr": _f(res.pr_all),
                 **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_all[:3])}})
-    paths.append(write_csv(out / "dimensionality.csv", dim))
+    paths.append(write_csv(out / "dimensionality.csv", force=force, rows=dim))
     paths.append(write_csv(out / "fixed_point_tasks.csv",
                            fixed_point_rows(res) + fixed_point_rows(res, "delay")))
     rows = []
@@ -314,18 +334,29 @@ def write_tables(res: Analysis, out) -> list:
                          "n_unstable": int(fp.n_unstable[p]), "slowest": _f(fp.slowest[p]),
                          "n_marginal": int(fp.n_marginal[p]), "set": int(in_set[p]),
                          "pc1": _f(xy[p, 0]), "pc2": _f(xy[p, 1]), "pc3": _f(xy[p, 2])})
-    paths.append(write_csv(out / "fixed_points.csv", rows))
+    paths.append(write_csv(out / "fixed_points.csv", force=force, rows=rows,
+                           kind=TABLES["fixed_points.csv"]))
     return paths
 
 
-def analyze_run(run_dir, checkpoint="best", tasks=None, out=None, figures=True, **options):
+def analyze_run(run_dir, checkpoint="best", tasks=None, out=None, figures=True,
+                force=False, **options):
     """Load RUN_DIR's checkpoint, analyse it and write CSVs (and figures when
     ``figures`` and matplotlib is there) into ``out`` (default
-    RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths)."""
-    net = load_network(run_dir, checkpoint)
-    res = analyze(net, Options(tasks=tasks, **options))
+    RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths).
+
+    A file in ``out`` of a name the analysis writes that refrnn did not write
+    is a FileError before any work, unless ``force`` (refrnn.files.ownership)."""
+    opt = Options(tasks=tasks, **options)
     out = Path(out) if out is not None else Path(run_dir) / f"analysis_{checkpoint}"
-    paths = write_tables(res, out)
+    for name, cols in TABLES.items():  # checked again as each is written
+        check_replaceable(out / name, f"a refrnn table ({','.join(cols)},...)",
+                          lambda p, c=cols: is_table_starting(p, c), force)
     if figures:
-        paths += draw_all(res, out)  # needs matplotlib, the plot extra
+        check_figures([out / name for name in FIGURES], force)
+    net = load_network(run_dir, checkpoint)
+    res = analyze(net, opt)
+    paths = write_tables(res, out, force)
+    if figures:
+        paths += draw_all(res, out, force)  # needs matplotlib, the plot extra
     return res, paths

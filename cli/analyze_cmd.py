@@ -1,6 +1,7 @@
 """`refrnn analyze RUN_DIR`: task variance, clusters, dimensionality and fixed points."""
 from __future__ import annotations
 
+import math
 import time
 
 import click
@@ -8,6 +9,13 @@ import click
 from refrnn.analysis.activity import AnalysisError
 from refrnn.analysis.report import analyze_run, summary_row
 from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
+
+
+def _finite(value, hint):
+    """click's FloatRange lets nan and inf through its bounds: refuse them."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number", param_hint=hint)
+    return value
 
 
 @click.command("analyze")
@@ -26,7 +34,9 @@ from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
               help="Fixed-point searches per task from its activity, and as many (at most "
                    "one per state) from its delay-period states (tasks with a delay).")
 @click.option("--q-tol", type=click.FloatRange(min=0, min_open=True), default=1e-4,
-              show_default=True, help="A slow point has q(h) below this.")
+              show_default=True, callback=lambda ctx, p, v: _finite(v, "'--q-tol'"),
+              help="A slow point has q(h) below this (a converged "
+                   "minimum); so has every state on a continuous set's path.")
 @click.option("--pair", "pairs", multiple=True, metavar="A:B",
               help="Task pair for fractional task variance (repeatable).")
 @click.option("--tv-statistic", type=click.Choice(STATISTICS), default=DEFAULT_STATISTIC,
@@ -40,8 +50,11 @@ from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
 @click.option("--figures/--no-figures", default=None,
               help="Draw the PNG figures (needs matplotlib, the plot extra) "
                    "[default: when matplotlib is installed].")
+@click.option("--force", is_flag=True,
+              help="Replace files in --out that refrnn did not write (e.g. your own "
+                   "summary.csv); without it they are refused.")
 def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pairs,
-                tv_statistic, seed, figures):
+                tv_statistic, seed, figures, force):
     """Look inside a trained network (docs/analysis.md): write CSVs and figures
     and print the headline numbers. Bad input ends in one `Error:` line."""
     pair_list = None
@@ -67,7 +80,8 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
     t0 = time.perf_counter()
     try:
         res, paths = analyze_run(run_dir, checkpoint=checkpoint, tasks=list(tasks) or None,
-                                 out=out, figures=figures, max_trials=max_trials,
+                                 out=out, figures=figures, force=force,
+                                 max_trials=max_trials,
                                  n_starts=n_starts, q_tol=q_tol, pairs=pair_list, seed=seed,
                                  tv_statistic=tv_statistic)
     except AnalysisError as e:
@@ -83,11 +97,13 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
                f"{row['pr_task_mean']} per task (mean); PC1-3 hold {row['var_pc3']}")
     click.echo(f"fixed/slow points per task: {row['fp_per_task']} "
                f"({row['stable_per_task']} stable); tasks with a continuous set: "
-               f"{row['tasks_continuous']} of {len(res.tasks)}")
+               f"{row['tasks_continuous']} of {len(res.tasks)}; starts not converged: "
+               f"{row['fp_not_converged']}")
     if row["delay_tasks"]:
         click.echo(f"from delay-period starts ({row['delay_tasks']} tasks with a delay): "
                    f"{row['delay_fp_per_task']} per task ({row['delay_stable_per_task']} "
-                   f"stable); with a continuous set: {row['delay_tasks_continuous']}")
+                   f"stable); with a continuous set: {row['delay_tasks_continuous']}; "
+                   f"not converged: {row['delay_not_converged']}")
     else:
         click.echo("no analysed task has a delay period (its fixation input after a "
                    "stimulus): no delay-start search")

@@ -2,7 +2,8 @@
 FTV histograms, PCA trajectories, fixed points in PC space.
 
 Needs matplotlib (the plot extra), imported inside the functions; every
-file is written through refrnn.files.png (atomically).
+file is written through refrnn.files.figures (atomically; an existing file
+is replaced only when refrnn wrote it, or with ``force``).
 """
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.png import pyplot, save_png
+from ..files.figures import DPI, pyplot, save_figure
 
 MAX_TRAJ = 6  # tasks drawn in the PCA trajectory figure
 
 
-def plot_task_variance(res, path) -> Path:
+def plot_task_variance(res, path, force=False) -> Path:
     """Normalised TV, kept units (rows, ordered by cluster) x tasks."""
     plt = pyplot()
     norm = res.tv.norm
@@ -38,10 +39,10 @@ def plot_task_variance(res, path) -> Path:
                      f"{res.clustering.k} clusters", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path, force, dpi=DPI, format="png")
 
 
-def plot_silhouette(res, path) -> Path:
+def plot_silhouette(res, path, force=False) -> Path:
     plt = pyplot()
     c = res.clustering
     fig, ax = plt.subplots(figsize=(4, 3))
@@ -51,10 +52,10 @@ def plot_silhouette(res, path) -> Path:
     ax.set_xlabel("k (clusters)")
     ax.set_ylabel("silhouette score")
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path, force, dpi=DPI, format="png")
 
 
-def plot_ftv(res, path) -> Path:
+def plot_ftv(res, path, force=False) -> Path:
     plt = pyplot()
     pairs = list(res.ftv)
     fig, axes = plt.subplots(1, len(pairs), figsize=(3 * len(pairs), 2.6), squeeze=False)
@@ -64,10 +65,10 @@ def plot_ftv(res, path) -> Path:
         ax.set_xlim(-1, 1)
     axes[0, 0].set_ylabel(f"units (task variance: {res.tv.statistic})")
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path, force, dpi=DPI, format="png")
 
 
-def plot_trajectories(res, path) -> Path:
+def plot_trajectories(res, path, force=False) -> Path:
     """Mean trajectories of a few tasks in the first two pooled PCs."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -79,10 +80,10 @@ def plot_trajectories(res, path) -> Path:
     ax.set_ylabel(f"PC2 ({100 * res.var_all[1]:.0f}%)")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path, force, dpi=DPI, format="png")
 
 
-def plot_fixed_points(res, path) -> Path:
+def plot_fixed_points(res, path, force=False) -> Path:
     """Slow points of every task in PC space: filled = stable, open = unstable;
     circles from activity starts, triangles from delay-period starts."""
     plt = pyplot()
@@ -107,17 +108,21 @@ def plot_fixed_points(res, path) -> Path:
     if len(res.fixed) <= 20:
         ax.legend(fontsize=5, ncol=2)
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path, force, dpi=DPI, format="png")
 
 
-def draw_all(res, out) -> list:
-    """Every figure of ``res`` into folder ``out``; returns the paths."""
+FIGURES = ("task_variance.png", "silhouette.png", "ftv.png", "pca_trajectories.png",
+           "fixed_points.png")  # what draw_all may write
+
+
+def draw_all(res, out, force=False) -> list:
+    """Every figure of ``res`` into folder ``out`` (names: FIGURES); returns the paths."""
     out = Path(out)
-    paths = [plot_task_variance(res, out / "task_variance.png")]
+    paths = [plot_task_variance(res, out / "task_variance.png", force)]
     if res.clustering is not None:
-        paths.append(plot_silhouette(res, out / "silhouette.png"))
+        paths.append(plot_silhouette(res, out / "silhouette.png", force))
     if res.ftv:
-        paths.append(plot_ftv(res, out / "ftv.png"))
-    paths.append(plot_trajectories(res, out / "pca_trajectories.png"))
-    paths.append(plot_fixed_points(res, out / "fixed_points.png"))
+        paths.append(plot_ftv(res, out / "ftv.png", force))
+    paths.append(plot_trajectories(res, out / "pca_trajectories.png", force))
+    paths.append(plot_fixed_points(res, out / "fixed_points.png", force))
     return paths

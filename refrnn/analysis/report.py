@@ -26,15 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.tables import write_csv
+from ..files.figures import check_figures
+from ..files.ownership import check_replaceable
+from ..files.tables import is_table_starting, write_csv
+from ..run.open_run import checkpoint_choice
 from ..tasks.registry import TASK_SETS, task_names
 from .activity import AnalysisError, load_network, task_activity
 from .clusters import choose_clusters, tasks_served
 from .dimensionality import Moments, covariance_spectrum, explained, participation_ratio
 from .dynamics import constant_input, model_dynamics, recurrent_matrix
-from .figures import draw_all
-from .fixed_points import find_fixed_points_many, is_continuous_set, set_dimension
+from .figures import FIGURES, draw_all
+from .fixed_points import MAX_ITER, find_fixed_points_many
 from .fractional import default_pairs, fractional_variance, pair_units
+from .slow_sets import continuous_sets
 from .task_variance import DEFAULT_STATISTIC, STATISTICS, THRESHOLD, normalise, task_variance
 
 N_PCS = 10
@@ -48,12 +52,19 @@ class Options:
     max_trials: int | None = None   # trials per task (default: all held-out ones)
     n_starts: int = 32              # fixed-point starts per task
     q_tol: float = 1e-4             # slow point: q below this
-    fp_iter: int = 200              # L-BFGS iterations of the fixed-point search
+    fp_iter: int = MAX_ITER         # L-BFGS iterations per start and round at most
     threshold: float = THRESHOLD    # summed task variance at or under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
     tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
     seed: int = 0
     batch_size: int = 100
+
+    def __post_init__(self):
+        for name in ("q_tol", "threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
 
 
 @dataclass
@@ -81,6 +92,8 @@ class Analysis:
     fixed: dict = field(default_factory=dict)         # task -> FixedPoints, activity starts
     fixed_delay: dict = field(default_factory=dict)   # task -> FixedPoints, delay starts
     n_delay_states: dict = field(default_factory=dict)  # task -> delay-period states
+    sets: dict = field(default_factory=dict)          # task -> [SlowSet], activity starts
+    sets_delay: dict = field(default_factory=dict)    # task -> [SlowSet], delay starts
     seconds: float = 0.0
 
 
@@ -115,6 +128,9 @@ def resolve_tasks(requested, net) -> list:
                                     f"(task set {net.config.task_set}); see refrnn tasks")
             else:
                 raise AnalysisError(f"unknown task {name!r}; see refrnn tasks for the names")
+    if not wanted:
+        raise AnalysisError(f"no task named in {list(requested)!r}; give task or task-set "
+                            "names (see refrnn tasks), or none for all the run's tasks")
     return [t for t in have if t in set(wanted)]
 
 
@@ -168,10 +184,13 @@ def analyze(net, options: Options | None = None) -> Analysis:
             delay_starts.append(held[pick])
     found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
     res.fixed = dict(zip(tasks, found))
+    res.sets = {t: continuous_sets(d, fp, opt.q_tol) for t, d, fp in zip(tasks, dyns, found)}
     if delay_tasks:
         found = find_fixed_points_many([dyns[a] for a in delay_tasks], delay_starts,
                                        q_tol=opt.q_tol, max_iter=opt.fp_iter)
         res.fixed_delay = {tasks[a]: fp for a, fp in zip(delay_tasks, found)}
+        res.sets_delay = {tasks[a]: continuous_sets(dyns[a], fp, opt.q_tol)
+                          for a, fp in zip(delay_tasks, found)}
     res.tv = normalise(tv, tasks, opt.threshold, opt.tv_statistic)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:
@@ -198,17 +217,25 @@ def _f(v, digits=6):
 
 def fixed_point_rows(res: Analysis, starts="activity"):
     """One row per task searched from ``starts`` ("activity" or "delay"):
-    starts, converged, unique points, stable ones, set."""
+    starts, converged, unique points, their stability, the largest
+    continuous set (docs/analysis.md)."""
     rows = []
-    for task, fp in (res.fixed if starts == "activity" else res.fixed_delay).items():
+    found, sets = (res.fixed, res.sets) if starts == "activity" else \
+        (res.fixed_delay, res.sets_delay)
+    for task, fp in found.items():
+        big = sets[task][0] if sets[task] else None
         rows.append({"task": task, "starts": starts, "n_starts": fp.n_starts,
-                     "n_converged": fp.n_converged,
+                     "n_converged": fp.n_converged, "n_not_converged": fp.n_not_converged,
                      "n_points": fp.n_points,
-                     "n_stable": int(np.sum(fp.n_unstable == 0)),
+                     "n_stable": int(np.sum(fp.stability == "stable")),
+                     "n_mixed": int(np.sum(fp.stability == "mixed")),
+                     "n_on_kink": int(np.sum(fp.n_kink > 0)),
                      "min_q": _f(fp.q.min()) if fp.n_points else "",
                      "median_marginal": _f(np.median(fp.n_marginal)) if fp.n_points else "",
-                     "set_dim": set_dimension(fp.points),
-                     "continuous": int(is_continuous_set(fp)),
+                     "continuous": int(big is not None),
+                     "set_points": big.members.size if big else 0,
+                     "set_dim": big.dim if big else 0,
+                     "set_q_path": _f(big.q_path) if big else "",
                      "eigs_complete": int(fp.complete)})
     return rows
 
@@ -227,6 +254,7 @@ def summary_row(res: Analysis) -> dict:
         "pr_all": _f(res.pr_all), "pr_task_mean": _f(np.mean(list(res.pr_task.values()))),
         "var_pc1": _f(res.var_all[0]), "var_pc3": _f(res.var_all[:3].sum()),
         "fp_per_task": _f(np.mean([r["n_points"] for r in fpr])),
+        "fp_not_converged": sum(r["n_not_converged"] for r in fpr),
         "stable_per_task": _f(np.mean([r["n_stable"] for r in fpr])),
         "tasks_continuous": sum(r["continuous"] for r in fpr),
         "set_dim_mean": _f(np.mean([r["set_dim"] for r in fpr])),
@@ -237,40 +265,50 @@ def summary_row(res: Analysis) -> dict:
 def _delay_summary(rows) -> dict:
     """The delay-start search's headline numbers; empty cells without delays."""
     if not rows:
-        return {"delay_tasks": 0, "delay_fp_per_task": "", "delay_stable_per_task": "",
+        return {"delay_tasks": 0, "delay_fp_per_task": "", "delay_not_converged": "",
+                "delay_stable_per_task": "",
                 "delay_tasks_continuous": "", "delay_set_dim_mean": ""}
     return {"delay_tasks": len(rows),
             "delay_fp_per_task": _f(np.mean([r["n_points"] for r in rows])),
+            "delay_not_converged": sum(r["n_not_converged"] for r in rows),
             "delay_stable_per_task": _f(np.mean([r["n_stable"] for r in rows])),
             "delay_tasks_continuous": sum(r["continuous"] for r in rows),
             "delay_set_dim_mean": _f(np.mean([r["set_dim"] for r in rows]))}
 
 
-def write_tables(res: Analysis, out) -> list:
-    """Write the analysis CSVs into ``out`` (atomically); returns their paths."""
+# what write_tables writes: each file and its first columns
+TABLES = {"summary.csv": ("run", "checkpoint"), "task_variance.csv": ("unit", "kept"),
+          "clusters.csv": ("cluster", "n_units"), "silhouette.csv": ("k", "silhouette"),
+          "ftv.csv": ("task_a", "task_b"), "dimensionality.csv": ("task", "n_states"),
+          "fixed_point_tasks.csv": ("task", "starts"), "fixed_points.csv": ("task", "starts")}
+
+
+def write_tables(res: Analysis, out, force=False) -> list:
+    """Write the analysis CSVs (names: TABLES) into ``out`` (atomically; an
+    existing file only when it is refrnn's, or with ``force``); returns their paths."""
     out = Path(out)
     tasks, tvr = res.tasks, res.tv
     stat = {"tv_statistic": tvr.statistic}
     labels = np.full(tvr.kept.size, -1)
     if res.clustering is not None:
         labels[tvr.kept] = res.clustering.labels
-    paths = [write_csv(out / "summary.csv", [summary_row(res)])]
-    paths.append(write_csv(out / "task_variance.csv", [
+    paths = [write_csv(out / "summary.csv", force=force, rows=[summary_row(res)])]
+    paths.append(write_csv(out / "task_variance.csv", force=force, rows=[
         {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]), **stat,
          **{t: _f(tvr.tv[i, a]) for a, t in enumerate(tasks)}}
         for i in range(tvr.kept.size)]))
     if res.clustering is not None:
         c = res.clustering
         served = tasks_served(c.centres, tasks)
-        paths.append(write_csv(out / "clusters.csv", [
+        paths.append(write_csv(out / "clusters.csv", force=force, rows=[
             {"cluster": j, "n_units": int(np.sum(c.labels == j)),
              "tasks_served": " ".join(served[j]), **stat,
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
-        paths.append(write_csv(out / "silhouette.csv", [
+        paths.append(write_csv(out / "silhouette.csv", force=force, rows=[
             {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
             for k, s in c.curve.items()]))
-    paths.append(write_csv(out / "ftv.csv", [
+    paths.append(write_csv(out / "ftv.csv", force=force, kind=TABLES["ftv.csv"], rows=[
         {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
         for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))
     dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
@@ -280,30 +318,48 @@ def write_tables(res: Analysis, out) -> list:
     dim.append({"task": "all", "n_states": sum(res.n_states.values()),
                 "n_delay_states": sum(res.n_delay_states.values()), "pr": _f(res.pr_all),
                 **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_all[:3])}})
-    paths.append(write_csv(out / "dimensionality.csv", dim))
+    paths.append(write_csv(out / "dimensionality.csv", force=force, rows=dim))
     paths.append(write_csv(out / "fixed_point_tasks.csv",
                            fixed_point_rows(res) + fixed_point_rows(res, "delay")))
     rows = []
-    for starts, task, fp in [("activity", t, fp) for t, fp in res.fixed.items()] + \
-            [("delay", t, fp) for t, fp in res.fixed_delay.items()]:
+    for starts, task, fp, sets in \
+            [("activity", t, fp, res.sets[t]) for t, fp in res.fixed.items()] + \
+            [("delay", t, fp, res.sets_delay[t]) for t, fp in res.fixed_delay.items()]:
         xy = (fp.points - res.mean_state) @ res.pcs if fp.n_points else np.zeros((0, 3))
+        in_set = np.full(fp.n_points, -1)
+        for k, s in enumerate(sets):
+            in_set[s.members] = k
         for p in range(fp.n_points):
             rows.append({"task": task, "starts": starts, "point": p, "q": _f(fp.q[p]),
+                         "n_kink": int(fp.n_kink[p]), "stability": fp.stability[p],
                          "n_unstable": int(fp.n_unstable[p]), "slowest": _f(fp.slowest[p]),
-                         "n_marginal": int(fp.n_marginal[p]),
+                         "n_marginal": int(fp.n_marginal[p]), "set": int(in_set[p]),
                          "pc1": _f(xy[p, 0]), "pc2": _f(xy[p, 1]), "pc3": _f(xy[p, 2])})
-    paths.append(write_csv(out / "fixed_points.csv", rows))
+    paths.append(write_csv(out / "fixed_points.csv", force=force, rows=rows,
+                           kind=TABLES["fixed_points.csv"]))
     return paths
 
 
-def analyze_run(run_dir, checkpoint=None, tasks=None, out=None, figures=True, **options):
+def analyze_run(run_dir, checkpoint=None, tasks=None, out=None, figures=True,
+                force=False, **options):
     """Load RUN_DIR's checkpoint (None: best when it exists, else last), analyse it
     and write CSVs (and figures when ``figures`` and matplotlib is there) into
-    ``out`` (default RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths)."""
-    net = load_network(run_dir, checkpoint)
-    res = analyze(net, Options(tasks=tasks, **options))
-    out = Path(out) if out is not None else Path(run_dir) / f"analysis_{net.checkpoint}"
-    paths = write_tables(res, out)
+    ``out`` (default RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths).
+
+    A file in ``out`` of a name the analysis writes that refrnn did not write
+    is a FileError before any work, unless ``force`` (refrnn.files.ownership)."""
+    opt = Options(tasks=tasks, **options)
+    if out is None:
+        out = Path(run_dir) / f"analysis_{checkpoint_choice(run_dir, checkpoint)}"
+    out = Path(out)
+    for name, cols in TABLES.items():  # checked again as each is written
+        check_replaceable(out / name, f"a refrnn table ({','.join(cols)},...)",
+                          lambda p, c=cols: is_table_starting(p, c), force)
     if figures:
-        paths += draw_all(res, out)  # needs matplotlib, the plot extra
+        check_figures([out / name for name in FIGURES], force)
+    net = load_network(run_dir, checkpoint)
+    res = analyze(net, opt)
+    paths = write_tables(res, out, force)
+    if figures:
+        paths += draw_all(res, out, force)  # needs matplotlib, the plot extra
     return res, paths

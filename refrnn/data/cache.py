@@ -136,7 +136,7 @@ def _write_cache(s: dict, path: Path) -> Path:
     return write_sealed_h5(path, fill)  # checked on every open (files/sealed_h5)
 
 
-def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
+def _fail(path, what, todo=None):  # todo: cache_file.cache_error's advice
     raise cache_error(path, what, todo)
 
 

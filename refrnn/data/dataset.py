@@ -18,18 +18,25 @@ from __future__ import annotations
 import numpy as np
 
 from .stream import StreamSampler, check_int
+from ..backends.memory import check_fits
+from ..tasks.encoding import check_dt
 from ..tasks.env import TaskEnv, resolve_tasks
-from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS
+from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, check_dt_fits
 from ..tasks.trials import N_CLASSES, N_OBS, RING
 
 #: env_kwargs refrnn can honour; anything else is refused in one line.
 ENV_KWARGS = ("dt", "dim_ring", "sigma", "compat")
 
 
+# bytes per served step and row besides the inputs (8 * n_in: the block and a
+# batch_first copy): observations, labels, gather indices, task ids, weights
+BLOCK_STEP_BYTES = 2 * N_OBS * 4 + 6 * 8
+
+
 def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
     """neurogym's rule: about 1e5 numbers per row, rounded up to whole windows."""
-    if cache_len is None:
-        cache_len = int(1e5 / (n_in + 1) / batch_size)
+    if cache_len is None:  # at least one step (then one window) for a huge batch_size
+        cache_len = max(1, int(1e5 / (n_in + 1) / batch_size))
     if isinstance(cache_len, bool) or not isinstance(cache_len, (int, np.integer)) \
             or cache_len < 1:
         raise ValueError(f"cache_len must be a positive integer, got {cache_len!r}")
@@ -159,10 +166,16 @@ class Dataset:
         # the same cache settings, hence the same file, as a training run's
         cache_set = env if isinstance(env, str) and env in TASK_SETS \
             else _cache_set(self.task_names)
+        check_dt_fits(cache_set, check_dt(dt), compat)  # the CLI's rule: dt divides the periods
+        self.cache_len = _cache_len(self.n_inputs, self.batch_size, self.seq_len, cache_len)
+        # one estimate before any allocation: a served block is (cache_len, batch_size) steps
+        check_fits({"one block of served batches": self.batch_size * self.cache_len
+                    * (8 * self.n_inputs + BLOCK_STEP_BYTES)},
+                   f"a Dataset of batch_size {self.batch_size} x {self.cache_len} steps",
+                   "lower batch_size or seq_len")
         train, test, _ = cache.load_trials(
             cache_set, trials_per_task, cache_seed, path=cache_path,
             test_trials_per_task=eval_trials, compat=compat, dt=dt)
-        self.cache_len = _cache_len(self.n_inputs, self.batch_size, self.seq_len, cache_len)
         self._cache_len = self.cache_len  # neurogym's name
         self.env = TaskEnv(self.task_names, dt=dt, compat=compat, noise=noise, sigma=sigma,
                            one_hot=one_hot, seed=self.seed_value)

@@ -61,6 +61,14 @@ class OpenRun:
         return int(self.checkpoint.step)
 
 
+def checkpoint_choice(run_dir, checkpoint=None):
+    """``checkpoint``, or when None the default of every command: "best" when
+    ``run_dir`` has best.h5, else "last"."""
+    if checkpoint is not None:
+        return checkpoint
+    return "best" if (Path(run_dir) / BEST).is_file() else "last"
+
+
 def find_checkpoint(run_dir, checkpoint=None) -> Path:
     """The checkpoint file ``checkpoint`` names in ``run_dir`` (None: best.h5 when
     it exists, else last.h5).
@@ -74,7 +82,7 @@ def find_checkpoint(run_dir, checkpoint=None) -> Path:
     default = checkpoint is None
     if default:
         checkpoint_path(run)  # a run directory at all?
-        checkpoint = "best" if (run / BEST).is_file() else "last"
+        checkpoint = checkpoint_choice(run)
     path = checkpoint_path(run, checkpoint)
     if default and not path.is_file():
         raise CheckpointError(f"run {str(run)!r} has no best.h5 checkpoint nor last.h5; "

@@ -123,7 +123,7 @@ def main(argv=None) -> int:
             cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
                               mask="full" if s >= 1 else "locality", sparsity=s)
             prims = Timed(CpuPrimitives())
-            model = RNN(cfg, backend=Backend("cpu", np, scipy.sparse, prims), seed=0)
+            model = RNN(cfg, backend=Backend("cpu", np, prims), seed=0)
             nnz = n * n if model.W.dense else model.mask.nnz
             opt, rng = optim.Adam(model.params, lr=1e-3), np.random.default_rng(2)
             totals = {}

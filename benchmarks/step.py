@@ -21,7 +21,8 @@ process CPU time) give a load-robust comparison.
 alpha = 0.2 (Yang's dt = 20 ms), tanh, softplus, B = 16, T = 100 and 500,
 ring and random masks (the random one runs the CSR kernel); it prints each
 ratio refrnn / PyTorch and its quotient by the headline ratio at the same N
-(the goal: at most 1.2).
+(the goal: at most 1.2), of wall-clock and of CPU-time ratios (the latter
+robust to other load with ``--threads 1``).
 
     python benchmarks/step.py [--quick] [--sizes 256 1024 4096]
         [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--threads K]
@@ -294,27 +295,29 @@ def _matrix(args, sizes, reps) -> int:
     """The MATRIX of settings at each N: ratios, and each over the headline's."""
     s = args.sparsities[0]
     head = (f"{'N':>5} {'setting':14s} | {'refrnn ms':>10} | {'torch ms':>10} | {'ratio':>6} "
-            f"{'cpu ratio':>9} | {'/ headline':>10}")
+            f"{'cpu ratio':>9} | {'/ headline':>10} {'cpu':>5}")
     print(f"matrix at sparsity {s:g}; goal: each ratio at most {MATRIX_GOAL:g} x the headline's")
     print(head)
     print("-" * len(head), flush=True)
     rows = []
     for n in sizes:
         r_reps = args.big_reps if n >= BIG_N else reps
-        base = None
+        base = cpu_base = None
         for name, setting in MATRIX:
             ours = run_worker("refrnn", n, s, r_reps, args.threads, setting)
             theirs = run_worker("torch", n, s, r_reps, args.threads, setting)
             ratio = ours["median_ms"] / theirs["median_ms"]
             cpu_ratio = ours["cpu_median_ms"] / theirs["cpu_median_ms"]
             base = ratio if base is None else base
-            rel = ratio / base
+            cpu_base = cpu_ratio if cpu_base is None else cpu_base
+            rel, cpu_rel = ratio / base, cpu_ratio / cpu_base
             mark = "" if name == "headline" else ("ok" if rel <= MATRIX_GOAL else "MISS")
             print(f"{n:>5} {name:14s} | {ours['median_ms']:10.1f} | {theirs['median_ms']:10.1f} | "
-                  f"{ratio:6.3f} {cpu_ratio:9.3f} | {rel:10.2f} {mark}", flush=True)
+                  f"{ratio:6.3f} {cpu_ratio:9.3f} | {rel:10.2f} {cpu_rel:5.2f} {mark}", flush=True)
             rows.append({"N": n, "sparsity": s, "setting": name, "changes": setting,
                          "refrnn": ours, "torch": theirs, "ratio": ratio, "cpu_ratio": cpu_ratio,
-                         "over_headline": rel, "load1": os.getloadavg()[0]})
+                         "over_headline": rel, "cpu_over_headline": cpu_rel,
+                         "load1": os.getloadavg()[0]})
     print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
     if args.json:
         common.write_json_atomic(args.json, {"machine": common.machine_info(), "matrix": rows,

@@ -7,6 +7,7 @@ the blocked sampled product (``reference_backend(blocked=True)``) is exactly
 what CUDA runs, so it is checked here too, on NumPy.
 """
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -314,3 +315,25 @@ def test_single_threaded_blas_holds_blas_at_one_thread():
         assert infos and all(i["num_threads"] == 1 for i in infos)
         assert ct._HELD == 1
     assert ct._HELD == 0
+
+
+def test_record_arrays_are_reused_only_once_nothing_holds_them():
+    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, sigma_rec=0.2, sparsity=0.1)
+    m, fresh = RNN(cfg, seed=0), RNN(cfg, seed=0)
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((7, 4, 5)) for _ in range(4)]
+    y1, r1 = m.forward(xs[0], rng=np.random.default_rng(0))
+    y2, r2 = m.forward(xs[1], rng=np.random.default_rng(0))
+    assert not np.shares_memory(r1.u, r2.u) and not np.shares_memory(r1.h, r2.h)
+    u1 = weakref.ref(r1.u)
+    del r1, y1
+    y3, r3 = m.forward(xs[2], rng=np.random.default_rng(0))
+    assert u1() is r3.u                           # r1's arrays, kept and written again
+    want = fresh.forward(xs[2], rng=np.random.default_rng(0))[1]
+    np.testing.assert_array_equal(r3.hidden(), want.hidden())
+    view = r2.h[:, 3:9]                           # a view keeps r2's arrays held
+    del r2, y2
+    y4, r4 = m.forward(xs[3], rng=np.random.default_rng(0))
+    assert not np.shares_memory(r4.h, view) and not np.shares_memory(r4.h, r3.h)
+    y5, r5 = m.forward(xs[3][:3], rng=np.random.default_rng(0))  # another shape: new arrays
+    assert r5.u.shape == (64, 3 * 4)

@@ -82,11 +82,12 @@ def workers_for(work: float, uses_blas: bool = True) -> int:
     """How many workers ``work`` multiply-adds get: threads() when there is
     enough work, this is not already a worker, and (for work that calls
     BLAS) BLAS is held at one thread; else 1."""
-    if work < PARALLEL_MIN or (uses_blas and _HELD <= 0):
+    n = threads()
+    if n == 1 or work < PARALLEL_MIN or (uses_blas and _HELD <= 0):
         return 1
     if threading.current_thread().name.startswith(_NAME):
         return 1
-    return threads()
+    return n
 
 
 def one_part(fn, n: int, work: float) -> None:

@@ -202,12 +202,15 @@ class RNN:
         """
         N = self.config.n_hidden
         kept = self.__dict__.setdefault("_records", [])
-        for i, (U, H) in enumerate(kept):
+        free = []
+        for U, H in kept:
             # free: referred to only by the kept tuple, U or H here, getrefcount's argument
-            if U.shape == (N, K) and H.shape == (N, K + B) and \
-                    sys.getrefcount(U) <= 3 and sys.getrefcount(H) <= 3:
+            free.append(sys.getrefcount(U) <= 3 and sys.getrefcount(H) <= 3)
+        for i, (U, H) in enumerate(kept):
+            if free[i] and U.shape == (N, K) and H.shape == (N, K + B):
                 kept.append(kept.pop(i))
                 return U, H
+        kept[:] = [pair for pair, f in zip(kept, free) if not f]  # other shapes: let them go
         pair = (self.xp.empty((N, K), dtype=self.dtype), self.xp.empty((N, K + B), dtype=self.dtype))
         kept.append(pair)
         del kept[:-2]

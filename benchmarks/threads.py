@@ -83,7 +83,8 @@ def main(argv=None) -> int:
     print(f"{'phase':34s} cpu ms per part")
     crit = main_in = 0.0
     for name, calls in phases.items():
-        per = [sum(c[i] for c in calls if i < len(c)) / args.reps for i in range(max(map(len, calls)))]
+        parts = max(map(len, calls))
+        per = [sum(c[i] for c in calls if i < len(c)) / args.reps for i in range(parts)]
         crit += max(per)
         main_in += per[0]
         print(f"{name:34s} " + ", ".join(f"{1e3 * p:.1f}" for p in per))

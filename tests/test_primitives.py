@@ -230,6 +230,10 @@ def test_threads_setting(monkeypatch):
         for bad in (0, -2, 1.5, True):
             with pytest.raises(ValueError, match="threads"):
                 ct.set_threads(bad)
+        get_backend("cpu", threads=4)             # the training run's `threads` setting
+        assert ct.threads() == 4
+        get_backend("cpu", threads=0)             # 0: left as it is
+        assert ct.threads() == 4
     finally:
         ct.set_threads(None)
     assert ct.threads() == 3

@@ -15,9 +15,9 @@ reference that tests/test_primitives.py checks every faster set against:
 - ``recurrent(mask, dtype, sheet)``: W_rec's operator (ArrayRecurrent): load
   the weights, write (Wx, WTx) W_rec x or W_rec^T x into a buffer or
   accumulate W_rec^T x into one (add_WTx, the leaky step's backward), and
-  the sampled product at the mask (the W_rec gradient). ``sheet`` = (r, c) says the neurons lie on an r x c torus
-  (locality, ring masks; None otherwise): the fast CPU set uses it, this
-  set ignores it.
+  the sampled product at the mask (the W_rec gradient). ``sheet`` = (r, c)
+  says the neurons lie on an r x c torus (locality, ring masks; None
+  otherwise): the fast CPU set uses it, this set ignores it.
 """
 from __future__ import annotations
 

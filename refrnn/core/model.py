@@ -211,7 +211,8 @@ class RNN:
                 kept.append(kept.pop(i))
                 return U, H
         kept[:] = [pair for pair, f in zip(kept, free) if not f]  # other shapes: let them go
-        pair = (self.xp.empty((N, K), dtype=self.dtype), self.xp.empty((N, K + B), dtype=self.dtype))
+        xp = self.xp
+        pair = (xp.empty((N, K), dtype=self.dtype), xp.empty((N, K + B), dtype=self.dtype))
         kept.append(pair)
         del kept[:-2]
         return pair

@@ -297,6 +297,9 @@ def test_split_runs_on_the_pool_only_while_blas_is_held(monkeypatch):
     assert seen[(0, 4)] == me and me not in (seen[(4, 7)], seen[(7, 10)])
     monkeypatch.setenv("REFRNN_THREADS", "1")  # one thread means one thread
     assert where() == {(0, 10): me}
+    monkeypatch.setenv("REFRNN_THREADS", "4")
+    monkeypatch.setattr(ct, "PARALLEL_MIN", 100)  # each part needs 100 multiply-adds
+    assert ct.workers_for(99) == 1 and ct.workers_for(250) == 2 and ct.workers_for(1e9) == 4
 
 
 def test_an_error_in_a_worker_reaches_the_caller(monkeypatch):

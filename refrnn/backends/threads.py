@@ -22,7 +22,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
+PARALLEL_MIN = 1 << 16  # multiply-adds a part must have, at least (0: no floor)
 
 _SETTING = None  # set_threads(n); None = REFRNN_THREADS or the cores
 _POOL = None  # (pid, executor, workers): a forked child makes its own
@@ -79,15 +79,19 @@ def split(n: int, parts: int):
 
 
 def workers_for(work: float, uses_blas: bool = True) -> int:
-    """How many workers ``work`` multiply-adds get: threads() when there is
-    enough work, this is not already a worker, and (for work that calls
-    BLAS) BLAS is held at one thread; else 1."""
+    """How many workers ``work`` multiply-adds get: threads(), but no more
+    than leave each PARALLEL_MIN of them, and 1 on a worker or (for work
+    that calls BLAS) where BLAS is not held at one thread.
+
+    A part's work must outweigh what it costs: a hand-off per phase, and in
+    the loops over time (whose ``work`` is one step's) about ten NumPy calls
+    per step, each holding the GIL for a microsecond or two."""
     n = threads()
-    if n == 1 or work < PARALLEL_MIN or (uses_blas and _HELD <= 0):
+    if n == 1 or (uses_blas and _HELD <= 0):
         return 1
     if threading.current_thread().name.startswith(_NAME):
         return 1
-    return n
+    return n if PARALLEL_MIN <= 0 else max(1, min(n, int(work // PARALLEL_MIN)))
 
 
 def one_part(fn, n: int, work: float) -> None:

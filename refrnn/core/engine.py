@@ -15,7 +15,8 @@ U and H are the model's record arrays, reused across updates.
 Threads: ``prims.parts(fn, n, work)`` runs fn(r0, r1) over ranges covering
 [0, n) (the CPU's workers; one call on the plain set). The all-time
 products split the neurons; the loops over time split the trials, which
-never meet, so the workers need no barrier per step.
+never meet, so the workers need no barrier per step (their split is
+decided on one step's work: each part runs all T steps).
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def forward(model, X, T: int, B: int, noise):
                     u *= a
                     xp.add(H[:, s], u, out=H[:, n])
 
-        prims.parts(steps, B, K * (model.mask.nnz + 4 * N))
+        prims.parts(steps, B, B * (model.mask.nnz + 4 * N))  # split on one step's work
 
         def readout(k0, k1):  # y_t = W_out h_t + b_out, all steps at once
             xp.matmul(H[:, k0:k1].T, P["W_out"].T, out=Y[k0:k1])
@@ -166,5 +167,5 @@ def _through_time(model, U, G, T: int, B: int):
                 dh += G[:, s.start - B:s.stop - B]  # + G_{t-1} (none at t = 0)
         dh_start[:, b0:b1] = dh
 
-    prims.parts(steps, B, T * B * (model.mask.nnz + 4 * G.shape[0]))
+    prims.parts(steps, B, B * (model.mask.nnz + 4 * G.shape[0]))  # one step's work
     return G, dh_start

@@ -5,7 +5,8 @@
 Prints, for the `modcog` set: build time and size on disk of a cache with
 ``--trials`` trials per task; with ``--codecs``, size / write / full-read time
 of the same trials under each h5py built-in codec; the median time to serve
-one stream batch (B = 64, seq_len = 350) from the warm cache, the same for
+one stream batch (B = 64, seq_len = 350) from the warm cache (a new x per
+batch, and rendered into one reused buffer as training does), the same for
 ``refrnn.Dataset``; and neurogym's ``Dataset`` time for the same setting when
 neurogym is importable (yang19 only: compare with ``--task-set yang19``).
 """
@@ -75,23 +76,28 @@ def bench_serve(cache, n_batches, batch=64, seq_len=350, device="cpu"):
     t0 = time.perf_counter()
     train = cache.split("train")
     t1 = time.perf_counter()
-    s = StreamSampler(train, cache.task_names, batch, seq_len, seed=0, backend=device,
-                      noise_std=input_noise_std(cache.settings["dt"]))
-    t2 = time.perf_counter()
-    for _ in range(10):
-        s.next()
-    wall, cpu = [], []
-    for _ in range(n_batches):
-        a, c = time.perf_counter(), time.process_time()
-        b = s.next()
-        s.backend.synchronize()
-        wall.append(time.perf_counter() - a)
-        cpu.append(time.process_time() - c)
-    wall, cpu = np.array(wall) * 1e3, np.array(cpu) * 1e3
-    print(f"load train split: {t1 - t0:.2f} s; sampler setup: {t2 - t1:.2f} s")
-    print(f"stream batch x {tuple(b.x.shape)} on {device}, {n_batches} batches: "
-          f"wall median {np.median(wall):.2f} ms (p10 {np.percentile(wall, 10):.2f}, "
-          f"p90 {np.percentile(wall, 90):.2f}); process CPU median {np.median(cpu):.2f} ms")
+    table = next(iter(train.values())).table
+    print(f"load train split: {t1 - t0:.2f} s; in memory: {table.nbytes / 2**20:.1f} MiB "
+          f"({table.steps.size} steps as {table.steps.dtype}, {table.obs.shape[0]} distinct)")
+    for reuse in (False, True):
+        t1 = time.perf_counter()
+        s = StreamSampler(train, cache.task_names, batch, seq_len, seed=0, backend=device,
+                          noise_std=input_noise_std(cache.settings["dt"]), reuse_x=reuse)
+        t2 = time.perf_counter()
+        for _ in range(10):
+            s.next()
+        wall, cpu = [], []
+        for _ in range(n_batches):
+            a, c = time.perf_counter(), time.process_time()
+            b = s.next()
+            s.backend.synchronize()
+            wall.append(time.perf_counter() - a)
+            cpu.append(time.process_time() - c)
+        wall, cpu = np.array(wall) * 1e3, np.array(cpu) * 1e3
+        print(f"sampler setup: {t2 - t1:.2f} s; stream batch x {tuple(b.x.shape)} on {device}"
+              f"{', reuse_x (training)' if reuse else ''}, {n_batches} batches: "
+              f"wall median {np.median(wall):.2f} ms (p10 {np.percentile(wall, 10):.2f}, "
+              f"p90 {np.percentile(wall, 90):.2f}); process CPU median {np.median(cpu):.2f} ms")
     print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall "
           "times are inflated when the machine is shared)")
 

@@ -43,8 +43,9 @@ def cache_cmd(out, verify, **options):
     t0 = time.perf_counter()
     cfg = settings_from(options, check_dt=True)
     args, kw = cfg.cache_request()
-    try:  # unwritable paths and a build already running end in cli.errors
-        path = build_cache(*args, path=out, **kw)
+    try:  # unwritable paths and a build of --out already running end in cli.errors
+        # the default cache is shared: wait for a build of it running elsewhere (docs/data.md)
+        path = build_cache(*args, path=out, wait=out is None, **kw)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     click.echo(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB) "

@@ -6,14 +6,22 @@ import os
 import click
 import numpy as np
 
-from refrnn.core.masks import SPATIAL_KINDS, make_mask, mask_stats, sheet_shape
+from refrnn.backends.memory import TooLarge
+from refrnn.backends.plain import DENSE_DENSITY
+from refrnn.core.masks import (SPATIAL_KINDS, check_mask_fits, make_mask, mask_nnz, mask_stats,
+                               sheet_shape)
 from refrnn.core.model import initial_radius
-from refrnn.files.atomic import atomic_output
+from refrnn.files.figures import check_figures, save_figure
 
 from .options import setting_options, settings_from
 
+# bytes per connection of the initial W_rec that `mask` builds after the mask (twice,
+# one after the other): the float64 weights, their receiver and source indices, the
+# draw, the operator's copy and the CSR the spectral radius is computed on
+WEIGHT_BYTES_PER_ENTRY = 64
 
-def _save_plot(mask, kind: str, path: str) -> None:
+
+def _save_plot(mask, kind: str, path: str, force: bool) -> None:
     """Picture of the pattern (left) and of neuron 0's sources on its sheet (right)."""
     try:
         import matplotlib
@@ -45,11 +53,7 @@ def _save_plot(mask, kind: str, path: str) -> None:
         raise click.BadParameter(f"{path!r}: matplotlib cannot write .{fmt} files; use one of "
                                  f"{', '.join('.' + k for k in sorted(known))}",
                                  param_hint="'--plot'")
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format=fmt)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, force, format=fmt)  # refuses a file refrnn did not write
 
 
 @click.command("mask")
@@ -59,13 +63,26 @@ def _save_plot(mask, kind: str, path: str) -> None:
                    "(train's --seed, but of a one-input network: other values)")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="save a picture of the mask to this file (needs matplotlib)")
-def mask(weight_seed, plot_path, **options):
+@click.option("--force", is_flag=True,
+              help="With --plot: replace a file refrnn did not write; without it, it "
+                   "is refused.")
+def mask(weight_seed, plot_path, force, **options):
     """Build a recurrent mask and print in-degree, density, neighbourhood radius
     and the spectral radius of an initial W_rec on it. The settings and their
     defaults are `refrnn train`'s."""
     cfg = settings_from(options)
     kind, hidden, sparsity, seed = cfg.mask, cfg.hidden, cfg.sparsity, cfg.mask_seed
     init_radius = cfg.init_radius
+    if plot_path:  # before any work: a file there that refrnn did not write is refused
+        check_figures([plot_path], force)
+    nnz = mask_nnz(kind, hidden, sparsity)
+    dense = nnz > DENSE_DENSITY * hidden * hidden  # the operator keeps a dense copy too
+    try:  # one line, not a MemoryError traceback, before anything is allocated
+        check_mask_fits(kind, hidden, sparsity, {
+            "the initial W_rec and its spectral radius":
+                WEIGHT_BYTES_PER_ENTRY * nnz + (8 * hidden * hidden if dense else 0)})
+    except TooLarge as e:
+        raise click.ClickException(str(e)) from None
     m = make_mask(kind, hidden, sparsity, seed)
     st = mask_stats(m, kind)
     if kind in SPATIAL_KINDS:
@@ -87,5 +104,5 @@ def mask(weight_seed, plot_path, **options):
         click.echo(f"initial W_rec spectral radius: {unscaled:.4f} (unscaled N(0, 1/k) "
                    f"draw; weight seed {weight_seed})")
     if plot_path:
-        _save_plot(m, kind, plot_path)
+        _save_plot(m, kind, plot_path, force)
         click.echo(f"saved {plot_path}")

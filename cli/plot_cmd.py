@@ -14,10 +14,13 @@ from refrnn.experiments.plots import plot_runs
 @click.option("--out", "out_prefix", default=None,
               help="PNG path prefix [first RUN_DIR/plot]: writes "
                    "PREFIX_curves.png and PREFIX_heatmap_<task set>.png.")
-def plot_cmd(run_dirs, out_prefix):
+@click.option("--force", is_flag=True,
+              help="Replace files of those names that refrnn did not write; without "
+                   "it they are refused.")
+def plot_cmd(run_dirs, out_prefix, force):
     """Plot RUN_DIR... (run folders, or sweep folders holding runs)."""
     try:
-        written = plot_runs(run_dirs, out_prefix or Path(run_dirs[0]) / "plot")
+        written = plot_runs(run_dirs, out_prefix or Path(run_dirs[0]) / "plot", force)
     except ImportError as exc:
         raise click.ClickException(str(exc))
     except ValueError as exc:

@@ -26,6 +26,9 @@ def _load_settings(path: str, what: str) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=what)
+    except RecursionError:
+        raise click.BadParameter(f"{path} is nested too deeply to be a settings file",
+                                 param_hint=what) from None
     if not isinstance(data, dict):
         raise click.BadParameter(f"{path} must hold an object", param_hint=what)
     return data

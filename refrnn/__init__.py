@@ -28,7 +28,7 @@ from .core.optim import Adam, clip_grad_norm  # noqa: E402
 from .data.stream import Batch, StreamSampler, trial_batch  # noqa: E402
 from .files.errors import FileError  # noqa: E402
 from .files.locks import LockError  # noqa: E402
-from .tasks import TASK_SETS, TrialBatch, get_task, make_trial, task_names  # noqa: E402
+from .tasks import TASK_SETS, TaskEnv, TrialBatch, get_task, make_trial, task_names  # noqa: E402
 
 # name -> module, imported on first use (they need h5py, or click, or the run layer)
 _LAZY = {
@@ -53,7 +53,8 @@ _PIP_NAMES = {"h5py": "h5py", "click": "click", "tomli": "tomli"}
 __all__ = sorted(
     ["Backend", "available_devices", "get_backend", "cross_entropy", "masked_mse",
      "MASK_KINDS", "make_mask", "RNN", "ModelConfig", "Adam", "clip_grad_norm", "Batch",
-     "StreamSampler", "trial_batch", "FileError", "LockError", "TASK_SETS", "TrialBatch",
+     "StreamSampler", "trial_batch", "FileError", "LockError", "TASK_SETS", "TaskEnv",
+     "TrialBatch",
      "get_task", "make_trial", "task_names"] + list(_LAZY))
 
 

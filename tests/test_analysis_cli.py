@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from cli_helpers import invoke
+from refrnn.files.ownership import MANIFEST
 from refrnn.run.training import train
 
 TINY = dict(task_set="yang19", hidden=16, sparsity=0.25, batch_size=4, seq_len=40,
@@ -45,7 +46,8 @@ def test_analyze_writes_tables_and_figures(run, tmp_path):
     with open(out / "summary.csv") as f:
         (row,) = list(csv.DictReader(f))
     assert row["n_tasks"] == "3" and row["checkpoint"] == "best"
-    assert not any(p.name.startswith(".") for p in out.iterdir())  # no temporary left
+    # no temporary left (the manifest records the figures: refrnn/files/ownership.py)
+    assert not any(p.name.startswith(".") for p in out.iterdir() if p.name != MANIFEST)
 
 
 def test_default_out_is_in_the_run_directory(run):
@@ -115,3 +117,26 @@ def test_same_columns_with_and_without_a_delay_task(run, tmp_path):
         rows = list(csv.DictReader(f))
     assert [(r["task"], r["starts"]) for r in rows] == [
         ("go", "activity"), ("dlygo", "activity"), ("dlygo", "delay")]
+
+
+def test_tv_statistic_is_chosen_by_name_and_named_in_every_tv_table(run, tmp_path):
+    """Yang et al.'s task variance by default; the b65a536 one ("all-steps")
+    only by name; summary, task_variance, clusters, silhouette and ftv name it."""
+    seen = {}
+    for stat in ("yang", "all-steps"):
+        out = tmp_path / stat
+        args = ["analyze", run, "--out", out, "--tasks", "go,anti,dm1", "--starts", "2",
+                "--no-figures"] + (["--tv-statistic", stat] if stat != "yang" else [])
+        res = invoke(*args)
+        assert res.exit_code == 0, res.output
+        assert f"statistic {stat}" in res.output, res.output
+        for name in ("summary.csv", "task_variance.csv", "ftv.csv"):
+            with open(out / name, newline="") as f:
+                rows = list(csv.DictReader(f))
+            assert rows and {r["tv_statistic"] for r in rows} == {stat}, name
+        with open(out / "ftv.csv", newline="") as f:
+            seen[stat] = [(r["task_a"], r["unit"]) for r in csv.DictReader(f)]
+    assert seen["yang"] and all(u.isdigit() for _, u in seen["yang"])
+    bad = invoke("analyze", run, "--tv-statistic", "fixation-kept", "--out", tmp_path / "x")
+    assert bad.exit_code == 2 and "'--tv-statistic'" in bad.output, bad.output
+    assert not (tmp_path / "x").exists()

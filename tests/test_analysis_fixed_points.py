@@ -1,13 +1,15 @@
-"""Fixed and slow points (refrnn.analysis.dynamics, fixed_points) on networks
-built by hand: the gradient of q against central finite differences (float64),
-a linear network's known fixed point and eigenvalues, line and plane attractors."""
+"""Fixed and slow points (refrnn.analysis.dynamics, fixed_points, slow_sets) on
+networks built by hand: the gradient of q against central finite differences
+(float64), a linear network's known fixed point and eigenvalues, line and plane
+attractors (continuous sets of that dimension), isolated points that are none.
+Kinks and convergence: tests/test_analysis_slow_points.py."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from refrnn.analysis.dynamics import Dynamics
-from refrnn.analysis.fixed_points import (
-    MARGINAL_TOL, find_fixed_points, is_continuous_set, jacobian_eigenvalues, set_dimension)
+from refrnn.analysis.fixed_points import MARGINAL_TOL, find_fixed_points, jacobian_eigenvalues
+from refrnn.analysis.slow_sets import continuous_sets, path_q
 from refrnn.core.activations import ACTIVATIONS
 
 
@@ -56,13 +58,14 @@ def test_linear_network_fixed_point_and_eigenvalues(alpha):
     fp = find_fixed_points(dyn, starts, q_tol=1e-12, max_iter=2000)
     assert fp.n_points == 1 and fp.n_converged == 12
     assert np.max(np.abs(fp.points[0] - h_star)) < 1e-8
-    np.testing.assert_allclose(np.sort(fp.eigenvalues[0].real), np.sort(lam), atol=1e-10)
-    assert fp.n_unstable[0] == 0 and fp.complete
+    assert fp.eigenvalues[0].shape == (1, 40) and fp.n_kink[0] == 0  # smooth: one side
+    np.testing.assert_allclose(np.sort(fp.eigenvalues[0][0].real), np.sort(lam), atol=1e-10)
+    assert fp.n_unstable[0] == 0 and fp.stability[0] == "stable" and fp.complete
     assert abs(fp.slowest[0] - np.max(np.abs(lam))) < 1e-10
     # alpha = 1: lambda = -0.99 is near the unit circle but no marginal mode (0);
     # alpha = 0.4: 0.6 + 0.4 * 0.9 = 0.96 is one
     assert fp.n_marginal[0] == np.sum(np.abs(lam - 1) < MARGINAL_TOL) == (alpha < 1)
-    assert not is_continuous_set(fp)
+    assert continuous_sets(dyn, fp, 1e-12) == []  # one point is no set
 
 
 def test_eigs_on_the_operator_matches_dense_above_the_threshold():
@@ -94,11 +97,14 @@ def test_line_and_plane_attractors_give_a_set_of_that_dimension(dim):
     dyn = attractor_net(n, basis, alpha=0.5)
     rng = np.random.default_rng(2)
     starts = 2.0 + 0.4 * rng.standard_normal((40, n))
-    fp = find_fixed_points(dyn, starts, q_tol=1e-12, max_iter=2000)
-    assert fp.n_points >= 8  # the starts land on different points of the set
-    assert set_dimension(fp.points) == dim
+    fp = find_fixed_points(dyn, starts, q_tol=1e-12)
+    assert fp.n_points >= 8 and fp.n_not_converged == 0  # different points of the set
+    s = np.linalg.svd(fp.points - fp.points.mean(axis=0), compute_uv=False)
+    assert np.sum(s > 1e-6 * s[0]) == dim                # the points span dim directions
     assert np.all(fp.n_marginal == dim)
-    assert is_continuous_set(fp)
+    sets = continuous_sets(dyn, fp, 1e-12)
+    assert len(sets) == 1 and sets[0].dim == dim
+    assert sets[0].members.tolist() == list(range(fp.n_points)) and sets[0].q_path < 1e-20
     # the points lie on the set: 2 + P s
     off = (fp.points - 2.0) - (fp.points - 2.0) @ basis.T @ basis
     assert np.max(np.abs(off)) < 1e-7
@@ -112,4 +118,13 @@ def test_isolated_points_are_not_a_set():
     rng = np.random.default_rng(1)
     fp = find_fixed_points(dyn, rng.choice([-1.0, 1.0], size=(10, n)) * 2.0, q_tol=1e-12)
     assert fp.n_points >= 2
-    assert not is_continuous_set(fp)
+    assert continuous_sets(dyn, fp, 1e-12) == []
+
+
+def test_path_q_is_q_on_the_segment():
+    rng = np.random.default_rng(4)
+    dyn = Dynamics(sparse_net(10, 0.5, rng), rng.standard_normal(10), "tanh", 0.5)
+    a, b = rng.standard_normal(10), rng.standard_normal(10)
+    got = path_q(dyn, a, b, samples=3)
+    want = [dyn.q(a + t * (b - a)) for t in (0.25, 0.5, 0.75)]
+    np.testing.assert_allclose(got, want, rtol=1e-14)

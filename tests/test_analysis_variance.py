@@ -19,19 +19,24 @@ from refrnn.tasks.trials import N_OBS
 
 
 def test_task_variance_is_across_trials_averaged_over_time_on_own_lengths():
+    """The "all-steps" statistic (every step from trial start, by name only)."""
     T, n = 6, 4
     a_t = np.arange(T, dtype=float) ** 2          # varies over time only
     b_k = np.array([0.0, 1.0, 2.0, 5.0])          # varies over trials only
     h = (a_t[:, None] + b_k[None, :])[..., None]  # (T, n, 1)
     valid = np.ones((T, n), dtype=bool)
-    np.testing.assert_allclose(task_variance(h, valid), [np.var(b_k)], rtol=1e-12)
+    np.testing.assert_allclose(task_variance(h, valid, statistic="all-steps"), [np.var(b_k)],
+                               rtol=1e-12)
     # trial 3 ends after 2 steps: its padding (set huge) must not count, and
     # steps 2.. have the variance of the first three trials only
     h2, v2 = h.copy(), valid.copy()
     v2[2:, 3] = False
     h2[2:, 3] = 1e6
     want = (2 * np.var(b_k) + (T - 2) * np.var(b_k[:3])) / T
-    np.testing.assert_allclose(task_variance(h2, v2), [want], rtol=1e-12)
+    np.testing.assert_allclose(task_variance(h2, v2, statistic="all-steps"), [want],
+                               rtol=1e-12)
+    # no fixation period (fixation_end 0): Yang's statistic is the same
+    np.testing.assert_allclose(task_variance(h2, v2, np.zeros(n, int)), [want], rtol=1e-12)
 
 
 def test_normalise_drops_quiet_units_and_divides_by_the_max():
@@ -42,8 +47,8 @@ def test_normalise_drops_quiet_units_and_divides_by_the_max():
 
 
 def test_fractional_variance_formula():
-    np.testing.assert_allclose(fractional_variance([3.0, 0.0, 1.0, 0.0], [1.0, 2.0, 1.0, 0.0]),
-                               [0.5, -1.0, 0.0])
+    np.testing.assert_allclose(fractional_variance([3.0, 0.0, 1.0, 0.0], [1.0, 2.0, 1.0, 0.0],
+                                                   threshold=0.0), [0.5, -1.0, 0.0])
 
 
 def test_silhouette_by_hand():

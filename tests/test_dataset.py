@@ -16,7 +16,8 @@ def cache(tmp_path_factory):
 
 
 def ds(cache, **kw):
-    return Dataset("yang19", **{"batch_size": 4, "seq_len": 50, "cache_path": cache, **KW, **kw})
+    kw = {"batch_size": 4, "seq_len": 50, "cache_path": cache, "seed": 0, **KW, **kw}
+    return Dataset("yang19", **kw)
 
 
 def test_shapes_dtypes_and_rule_one_hot(cache):
@@ -92,7 +93,7 @@ def test_bad_arguments(cache, kw, match):
 
 
 def test_bad_task_set(cache):
-    with pytest.raises(ValueError, match="task_set"):
+    with pytest.raises(ValueError, match="unknown task or task set 'nope'"):
         Dataset("nope", batch_size=2, seq_len=10, cache_path=cache)
 
 
@@ -146,5 +147,148 @@ def test_default_task_set_is_the_one_every_command_uses():
     from refrnn.run.settings import TrainConfig
     from refrnn.tasks.registry import DEFAULT_TASK_SET
 
-    default = inspect.signature(Dataset.__init__).parameters["task_set"].default
+    default = inspect.signature(Dataset.__init__).parameters["env"].default
     assert default == TrainConfig().task_set == DEFAULT_TASK_SET == "yang19"
+
+
+# -- neurogym's signature and env -----------------------------------------------------------
+
+def test_signature_is_neurogyms():
+    """The positional order and defaults of neurogym 2.3.1's Dataset (checked against the
+    package itself when it is installed)."""
+    import inspect
+
+    params = list(inspect.signature(Dataset.__init__).parameters.values())[1:8]
+    assert [p.name for p in params] == ["env", "env_kwargs", "batch_size", "seq_len",
+                                        "max_batch", "batch_first", "cache_len"]
+    assert [p.default for p in params[1:]] == [None, 1, None, None, False, None]
+    try:
+        import neurogym
+    except ImportError:
+        return
+    ref = list(inspect.signature(neurogym.Dataset.__init__).parameters)[1:]
+    assert [p.name for p in params] == ref
+
+
+def test_one_task_by_name_or_neurogym_id(cache):
+    """A single task gives 33 inputs (no rule one-hot), as neurogym.make's env does."""
+    a = ds(cache, env_kwargs={"dt": 100}, seed=4, noise=False)
+    go = Dataset("yang19.go-v0", batch_size=4, seq_len=50, cache_path=cache, seed=4, **KW)
+    same = Dataset("go", batch_size=4, seq_len=50, cache_path=cache, seed=4, **KW)
+    x, y = go()
+    xs, ys = same()
+    assert a.n_inputs == 53 and go.n_inputs == 33 and x.shape == (50, 4, 33)
+    assert go.inputs_shape == [50, 4, 33] and go.target_shape == [50, 4]
+    assert np.array_equal(x, xs) and np.array_equal(y, ys)
+    train = open_cache(cache).split("train")["go"]
+    assert set(np.unique(y)) <= set(np.unique(train.labels))
+    assert go.env.spec.id == "yang19.go-v0" and go.env.observation_space.shape == (33,)
+
+
+def test_list_of_tasks_sets_the_one_hot_order(cache):
+    d = Dataset(["yang19.dms-v0", "go"], batch_size=4, seq_len=50, cache_path=cache, seed=1,
+                **KW)
+    x, _ = d()
+    assert d.task_names == ["dms", "go"] and x.shape == (50, 4, 35)
+    assert d.env.observation_space.name["env"] == range(33, 35)
+
+
+def test_env_object_and_env_kwargs(cache, tmp_path):
+    from refrnn.tasks.env import TaskEnv
+
+    d = Dataset(TaskEnv(["go", "dm1"], seed=0), batch_size=2, seq_len=30, cache_path=cache,
+                seed=0, **KW)
+    assert d.task_names == ["go", "dm1"] and d.n_inputs == 35 and d.dt == 100
+    d50 = Dataset("yang19", {"dt": 50, "dim_ring": 16, "sigma": 0.0}, 2, 40, seed=0,
+                  cache_path=str(tmp_path / "dt50.h5"), **KW)
+    assert d50.dt == 50 and d50.env.dt == 50
+    x, y = d50()
+    obs = x[..., :33]
+    assert set(np.unique(obs[..., 0])) <= {0.0, 1.0}  # sigma 0: noise-free
+    from refrnn.tasks import get_task
+    for _ in range(20):  # env too: each trial equals its noise-free rendering
+        trial = d50.env.new_trial()
+        clean = get_task(trial.pop("task"), dt=50).make_trial(**trial)
+        assert np.array_equal(d50.env.ob[:, :33], clean.obs)
+
+
+@pytest.mark.parametrize("env_kwargs, match", [
+    ({"timing": {"fixation": 300}}, r"env_kwargs \['timing'\]: refrnn.Dataset cannot"),
+    ({"dim_ring": 2}, "dim_ring=2: refrnn's tasks have rings of 16 units only"),
+    ({"compat": "neurogym-2.3"}, "compat given twice"),
+    ({"sigma": -1}, "sigma"),
+])
+def test_env_kwargs_it_cannot_honour(cache, env_kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ds(cache, env_kwargs=env_kwargs, compat="modcog-2023")
+
+
+def test_unseeded_draws_fresh_entropy_and_seed_restarts(cache):
+    a, b = ds(cache, seed=None), ds(cache, seed=None)
+    assert a.seed_value != b.seed_value and not np.array_equal(a()[0], b()[0])
+    again = ds(cache, seed=a.seed_value)
+    a.seed(a.seed_value)
+    for _ in range(12):  # past the end of the first cache
+        (x1, y1), (x2, y2) = a(), again()
+        assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    c, d = ds(cache, seed=9), ds(cache, seed=1)
+    d()
+    d.seed(9)
+    assert np.array_equal(c()[0], d()[0])
+
+
+def test_call_kwargs_go_to_new_trial(cache):
+    """As neurogym: ds(**kwargs) fixes trial parameters of a fresh cache (env.new_trial)."""
+    d = Dataset("go", batch_size=3, seq_len=40, cache_path=cache, seed=2, **KW)
+    x, y = d(ground_truth=5)
+    assert set(np.unique(y)) == {0, 6} and x.shape == (40, 3, 33)
+    assert np.all(d.env.gt[-1] == 6) and d.env.trial["ground_truth"] == 5
+
+
+def test_max_batch_inf_and_env_new_trial(cache):
+    d = ds(cache, max_batch=np.inf)
+    assert d.max_batch is None
+    env = d.env
+    trial = env.new_trial()
+    assert env.ob.shape == (env.gt.shape[0], 53) and env.ob.dtype == np.float32
+    assert env.gt.dtype == np.int64 and trial["task"] in d.task_names
+    assert env.action_space.n == 17 and 0 <= env.action_space.sample() < 17
+    assert len(env.envs) == 20 and env.envs[3].spec.id == "yang19.anti-v0"
+    env.envs[3].new_trial()
+    assert env.envs[3].ob.shape[1] == 33
+
+
+def test_neurogym_rule_set_turns_the_cue_off(cache, tmp_path):
+    """compat='neurogym-2.3' (here through env_kwargs): the fixation cue of DM and
+    delayed-match trials is off after the fixation period; refrnn's default keeps it on."""
+    from refrnn.tasks.registry import DM_TASKS
+
+    def p_cue(d):  # P(fixation input = 1 | label = fixate) on DM-family steps
+        x, y = d()
+        dm = np.isin(x[..., 33:].argmax(-1), [d.task_names.index(t) for t in DM_TASKS])
+        return x[..., 0][(y == 0) & dm].mean()
+
+    own = ds(cache, noise=False, batch_size=16, seq_len=400)
+    ngym = Dataset("yang19", {"compat": "neurogym-2.3"}, 16, 400, seed=0, noise=False,
+                   cache_path=str(tmp_path / "ngym.h5"), **KW)
+    assert p_cue(own) == 1.0 and p_cue(ngym) < 0.6
+
+
+def test_yang19_notebook_evaluation_cell(cache):
+    """What neurogym's yang19 notebook does after training, on refrnn's env: per task
+    env, new_trial(), ob + its own one-hot, gt[-1]; the input width is the dataset's."""
+    d = Dataset("yang19", batch_size=32, seq_len=100, cache_path=cache, seed=0, **KW)
+    env = d.env
+    ob_size, act_size = env.observation_space.shape[0], env.action_space.n
+    assert (ob_size, act_size) == (d.inputs_shape[-1], 17) and env.timing
+    scores = {e_i.spec.id: [] for e_i in env.envs}
+    for env_idx, e_i in enumerate(env.envs):
+        for _ in range(3):
+            trial = e_i.new_trial()
+            ob, gt = e_i.ob, e_i.gt
+            one_hot = np.zeros((ob.shape[0], len(env.envs)))
+            one_hot[:, env_idx] = 1.0
+            x = np.concatenate([ob, one_hot], axis=1)[:, np.newaxis, :]
+            assert x.shape == (gt.shape[0], 1, ob_size) and trial["task"] == d.task_names[env_idx]
+            scores[e_i.spec.id].append(gt[-1])
+    assert list(scores) == [f"yang19.{t}-v0" for t in d.task_names]

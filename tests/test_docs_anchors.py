@@ -36,3 +36,12 @@ def test_a_moved_or_changed_line_is_reported():
     assert not stale([(code, path, line)])
     assert stale([(code, path, line + 1)]) and stale([(code + " # changed", path, line)])
     assert "nowhere" in stale([("no such line in the code", path, line)])[0]
+
+
+def test_analysis_md_quotes_the_task_variance_code_at_its_lines():
+    """docs/analysis.md's line-by-line comparison with Yang et al.'s code."""
+    found = anchors((ROOT / "docs" / "analysis.md").read_text(encoding="utf-8"))
+    assert {p for _, p, _ in found} >= {"refrnn/analysis/task_variance.py",
+                                        "refrnn/analysis/fractional.py"}, found
+    problems = stale(found)
+    assert not problems, "\n".join(problems)

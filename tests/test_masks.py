@@ -133,4 +133,5 @@ def test_cli_mask(tmp_path):
     r = CliRunner().invoke(mask, ["--hidden", "64", "--sparsity", "0.1", "--plot", str(out)])
     assert r.exit_code == 0, r.output
     assert out.stat().st_size > 1000
-    assert [p.name for p in tmp_path.iterdir()] == ["m.png"]
+    # and the manifest recording it as refrnn's (refrnn/files/ownership.py)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".refrnn-written", "m.png"]

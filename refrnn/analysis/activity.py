@@ -51,7 +51,9 @@ class TaskActivity:
     fixation period: fixation unit on, stimuli off); delay (T, n) bool: the
     steps whose observation is first_obs again after one that was not (a
     delay or memory period: the fixation-period input, with a stimulus
-    already seen).
+    already seen); fixation_end (n,) int64: the first step after each
+    trial's fixation period (its stimulus onset), None for a task without a
+    period named "fixation".
     """
 
     task: str
@@ -60,6 +62,7 @@ class TaskActivity:
     lengths: np.ndarray
     first_obs: np.ndarray
     delay: np.ndarray
+    fixation_end: np.ndarray | None = None
 
     def states(self) -> np.ndarray:
         """Every valid state, (S, N), S = sum of the lengths."""
@@ -122,9 +125,11 @@ def task_activity(model, trials, task_index: int, n_tasks: int, batch_size=100,
         h[:hb.shape[0], idx] = hb
     valid = np.arange(T)[:, None] < lengths[None, :]
     h[~valid] = 0.0
-    first = np.asarray(trials.obs[trials.offsets[0]], dtype=np.float64)
+    first = np.asarray(trials.trial(0)[0][0], dtype=np.float64)
+    fix_end = (trials.period("fixation")[:n, 1].astype(np.int64)
+               if "fixation" in trials.period_names else None)
     return TaskActivity(trials.task, h, valid, lengths, first,
-                        delay_steps(trials, n, T, first))
+                        delay_steps(trials, n, T, first), fix_end)
 
 
 def delay_steps(trials, n: int, T: int, first_obs) -> np.ndarray:
@@ -133,8 +138,9 @@ def delay_steps(trials, n: int, T: int, first_obs) -> np.ndarray:
     fixation-period one after a stimulus). Exact comparison: cached
     observations carry no noise."""
     same = np.zeros((T, n), dtype=bool)
+    obs = trials.obs  # compact trials (refrnn.data.compact) render it on each access
     for i in range(n):
-        rows = trials.obs[trials.offsets[i]:trials.offsets[i + 1]]
+        rows = obs[trials.offsets[i]:trials.offsets[i + 1]]
         same[:rows.shape[0], i] = np.all(rows == first_obs, axis=1)
     valid = np.arange(T)[:, None] < trials.lengths[:n][None, :]
     seen_other = np.zeros((T, n), dtype=bool)

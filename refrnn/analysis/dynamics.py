@@ -14,7 +14,9 @@ dr/dh = alpha (diag f'(u) W - I),
     grad q(h) = (dr/dh)^T r = alpha (W^T (f'(u) * r) - r).
 
 The Jacobian of the map is J(h) = (1 - alpha) I + alpha diag f'(u) W; a
-fixed point is stable when every eigenvalue has |lambda| < 1. W is the
+fixed point is stable when every eigenvalue has |lambda| < 1. Where f has a
+kink (relu at u = 0: ``KINKS``), f'(u) has two one-sided values and so has
+J; refrnn.analysis.kinks takes both. W is the
 scipy CSR matrix of the model's mask and weights, never made dense here
 (``jacobian_dense`` does it only when asked, for small N).
 
@@ -33,6 +35,8 @@ from ..tasks.trials import N_OBS
 # DENSE_PRODUCT_FILL and N <= DENSE_PRODUCT_MAX (the full mask); else the CSR.
 DENSE_PRODUCT_FILL = 0.25
 DENSE_PRODUCT_MAX = 2048
+# Where each activation's derivative jumps: (u at the kink, f' left of it, f' right of it)
+KINKS = {"relu": ((0.0, 0.0, 1.0),), "tanh": (), "softplus": ()}
 
 
 class Dynamics:
@@ -98,15 +102,21 @@ class Dynamics:
         grad = self.alpha * (self.WT_mul @ (d * r) - r)  # alpha (W^T (f'(u) r) - r)
         return 0.5 * np.sum(r * r, axis=0), grad
 
-    def slopes(self, h):
-        """f'(u) at one state h (N,) (a one-drive Dynamics only)."""
+    def u(self, h):
+        """u = W h + c at one state h (N,) (a one-drive Dynamics only)."""
         if self.c.ndim != 1:
             raise ValueError("the Jacobian needs a Dynamics with one drive c (N,)")
-        return activations.derivative(self.activation, np, self._u(h)).astype(np.float64)
+        return self._u(np.asarray(h, dtype=np.float64))
 
-    def jacobian_operator(self, h) -> LinearOperator:
-        """J(h) as a LinearOperator (N, N): v -> (1 - alpha) v + alpha f'(u) * (W v)."""
-        d, a = self.slopes(h), self.alpha
+    def slopes(self, h):
+        """f'(u) at one state h (N,) (a one-drive Dynamics only)."""
+        return activations.derivative(self.activation, np, self.u(h)).astype(np.float64)
+
+    def jacobian_operator(self, h, slopes=None) -> LinearOperator:
+        """J(h) as a LinearOperator (N, N): v -> (1 - alpha) v + alpha f'(u) * (W v);
+        ``slopes`` (N,): f'(u) to use instead (one side of a kink)."""
+        d = self.slopes(h) if slopes is None else np.asarray(slopes, dtype=np.float64)
+        a = self.alpha
 
         def mv(v):
             v = np.asarray(v).reshape(-1)
@@ -118,9 +128,11 @@ class Dynamics:
 
         return LinearOperator((self.n, self.n), matvec=mv, rmatvec=rmv, dtype=np.float64)
 
-    def jacobian_dense(self, h) -> np.ndarray:
-        """J(h) as a dense (N, N) array (for small N only)."""
-        d, a = self.slopes(h), self.alpha
+    def jacobian_dense(self, h, slopes=None) -> np.ndarray:
+        """J(h) as a dense (N, N) array (for small N only); ``slopes`` as
+        :meth:`jacobian_operator`."""
+        d = self.slopes(h) if slopes is None else np.asarray(slopes, dtype=np.float64)
+        a = self.alpha
         J = a * (sp.diags(d) @ self.W).toarray()
         J[np.diag_indices(self.n)] += 1.0 - a
         return J

@@ -2,7 +2,8 @@
 FTV histograms, PCA trajectories, fixed points in PC space.
 
 Needs matplotlib (the plot extra), imported inside the functions; every
-file is written through refrnn.files.atomic.
+file is written through refrnn.files.figures (atomically; an existing file
+is replaced only when refrnn wrote it, or with ``force``).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.atomic import atomic_output
+from ..files.figures import save_figure
 
 MAX_TRAJ = 6  # tasks drawn in the PCA trajectory figure
 
@@ -26,16 +27,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, plt, path) -> Path:
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return Path(path)
+def _save(fig, path, force) -> Path:
+    return save_figure(fig, path, force, dpi=110, format="png")
 
 
-def plot_task_variance(res, path) -> Path:
+def plot_task_variance(res, path, force=False) -> Path:
     """Normalised TV, kept units (rows, ordered by cluster) x tasks."""
     plt = _pyplot()
     norm = res.tv.norm
@@ -54,13 +50,14 @@ def plot_task_variance(res, path) -> Path:
         bounds = np.cumsum(np.bincount(res.clustering.labels))[:-1] - 0.5
         for b in bounds:
             ax.axhline(b, color="cyan", lw=0.6)
-        ax.set_title(f"normalised task variance, {res.clustering.k} clusters", fontsize=9)
+        ax.set_title(f"normalised task variance ({res.tv.statistic}), "
+                     f"{res.clustering.k} clusters", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def plot_silhouette(res, path) -> Path:
+def plot_silhouette(res, path, force=False) -> Path:
     plt = _pyplot()
     c = res.clustering
     fig, ax = plt.subplots(figsize=(4, 3))
@@ -70,10 +67,10 @@ def plot_silhouette(res, path) -> Path:
     ax.set_xlabel("k (clusters)")
     ax.set_ylabel("silhouette score")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def plot_ftv(res, path) -> Path:
+def plot_ftv(res, path, force=False) -> Path:
     plt = _pyplot()
     pairs = list(res.ftv)
     fig, axes = plt.subplots(1, len(pairs), figsize=(3 * len(pairs), 2.6), squeeze=False)
@@ -81,12 +78,12 @@ def plot_ftv(res, path) -> Path:
         ax.hist(res.ftv[(A, B)], bins=np.linspace(-1, 1, 21), color="0.4")
         ax.set_xlabel(f"FTV({A}, {B})", fontsize=8)
         ax.set_xlim(-1, 1)
-    axes[0, 0].set_ylabel("units")
+    axes[0, 0].set_ylabel(f"units (task variance: {res.tv.statistic})")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def plot_trajectories(res, path) -> Path:
+def plot_trajectories(res, path, force=False) -> Path:
     """Mean trajectories of a few tasks in the first two pooled PCs."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -98,10 +95,10 @@ def plot_trajectories(res, path) -> Path:
     ax.set_ylabel(f"PC2 ({100 * res.var_all[1]:.0f}%)")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def plot_fixed_points(res, path) -> Path:
+def plot_fixed_points(res, path, force=False) -> Path:
     """Slow points of every task in PC space: filled = stable, open = unstable;
     circles from activity starts, triangles from delay-period starts."""
     plt = _pyplot()
@@ -126,17 +123,21 @@ def plot_fixed_points(res, path) -> Path:
     if len(res.fixed) <= 20:
         ax.legend(fontsize=5, ncol=2)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def draw_all(res, out) -> list:
-    """Every figure of ``res`` into folder ``out``; returns the paths."""
+FIGURES = ("task_variance.png", "silhouette.png", "ftv.png", "pca_trajectories.png",
+           "fixed_points.png")  # what draw_all may write
+
+
+def draw_all(res, out, force=False) -> list:
+    """Every figure of ``res`` into folder ``out`` (names: FIGURES); returns the paths."""
     out = Path(out)
-    paths = [plot_task_variance(res, out / "task_variance.png")]
+    paths = [plot_task_variance(res, out / "task_variance.png", force)]
     if res.clustering is not None:
-        paths.append(plot_silhouette(res, out / "silhouette.png"))
+        paths.append(plot_silhouette(res, out / "silhouette.png", force))
     if res.ftv:
-        paths.append(plot_ftv(res, out / "ftv.png"))
-    paths.append(plot_trajectories(res, out / "pca_trajectories.png"))
-    paths.append(plot_fixed_points(res, out / "fixed_points.png"))
+        paths.append(plot_ftv(res, out / "ftv.png", force))
+    paths.append(plot_trajectories(res, out / "pca_trajectories.png", force))
+    paths.append(plot_fixed_points(res, out / "fixed_points.png", force))
     return paths

@@ -1,17 +1,29 @@
 """Fixed and slow points: minimise q(h) from many starts (Sussillo & Barak 2013).
 
-    find_fixed_points(dyn, starts, ...)  -> FixedPoints (unique points, q, eigenvalues)
-    jacobian_eigenvalues(dyn, h, ...)    -> eigenvalues of J(h), dense or by eigs
-    set_dimension(points, share)         -> PCs holding ``share`` of the points' variance
+    find_fixed_points(dyn, starts, ...)      -> FixedPoints (unique points, q, stability)
+    find_fixed_points_many(dyns, starts, ..) -> one FixedPoints per input, searched at once
+    jacobian_eigenvalues(dyn, h, ...)        -> eigenvalues of J(h), dense or by eigs
 
-Every start is minimised by its own L-BFGS (refrnn.analysis.lbfgs, all
-starts of all inputs side by side), with the hand-written gradient of
-refrnn.analysis.dynamics; every second start first takes RELAX steps of F. Points with q below ``q_tol`` are
-kept and de-duplicated greedily (lowest q first; a point closer than
-``dedup_tol`` to one already kept is dropped: 1% of the starts' RMS norm). Eigenvalues of the Jacobian:
-dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units, above it the
-``n_eig`` of largest magnitude from ``scipy.sparse.linalg.eigs`` on a
-LinearOperator (the sparse W_rec is never made dense there).
+Converge, then count. Every start is minimised by its own L-BFGS
+(refrnn.analysis.lbfgs, all starts of all inputs side by side), with the
+hand-written gradient of refrnn.analysis.dynamics; every second start first
+takes RELAX steps of F. A start has converged when max |grad q| < G_TOL and
+its last step moved no coordinate by X_TOL or more; on a kink of f
+(refrnn.analysis.kinks), when the least max |grad q| over the kink's
+one-sided slopes is below G_TOL. For relu, q is quadratic on each activity
+pattern: the first two rounds of L-BFGS stop at the looser HANDOFF
+tolerances and refrnn.analysis.kinks.polish solves the rest exactly; what is
+left runs again, up to ROUNDS rounds of ``max_iter`` iterations, the last
+to G_TOL and X_TOL. Starts that converge
+in none are counted as not converged and never become points. Converged end
+states with q < ``q_tol`` are de-duplicated greedily (lowest q first; a
+point closer than ``dedup_tol`` to one already kept is dropped: 1% of the
+starts' RMS norm).
+
+Eigenvalues of the Jacobian on every side of the point's kinks (one side for
+a smooth point): dense ``numpy.linalg.eigvals`` up to ``DENSE_MAX`` units,
+above it the ``n_eig`` of largest magnitude from ``scipy.sparse.linalg.eigs``
+on a LinearOperator (the sparse W_rec is never made dense there).
 """
 from __future__ import annotations
 
@@ -21,53 +33,56 @@ import numpy as np
 from scipy.sparse.linalg import eigs
 
 from .dynamics import Dynamics
-from .lbfgs import minimize_columns
+from .kinks import (KINK_TOL, kink_units, polish, side_slopes, smallest_gradient,
+                    stability_class)
+from .lbfgs import CONVERGED, STALLED, minimize_columns
 
 DENSE_MAX = 1024  # above this N the Jacobian is used only as a LinearOperator
 N_EIG = 20        # eigenvalues of largest magnitude computed by eigs
 MARGINAL_TOL = 0.05  # |lambda - 1| below this: a marginal (slow) direction
-SET_SHARE = 0.9   # variance share that defines a set's dimension
-MIN_SET = 5       # unique points a "continuous set" needs at least
 RELAX = 30        # steps of F taken by every second start before the search
+G_TOL = 1e-9      # converged: max |grad q| below this ...
+X_TOL = 1e-8      # ... and the last step moved no coordinate by this much
+MAX_ITER = 5000   # L-BFGS iterations per start and round at most
+ROUNDS = 3        # rounds of L-BFGS and polish
+POLISH_MAX = 512  # relu networks up to this N are polished (a dense solve per start)
+HANDOFF = ((1e-4, 1e-3), (1e-6, 1e-5))  # relu: rounds 1, 2 stop L-BFGS here for the polish
 
 
 @dataclass
 class FixedPoints:
-    """Unique slow points of one input.
+    """Unique slow points of one input (P of them, from converged starts only).
 
-    points (P, N) states; q (P,); eigenvalues list of P complex arrays
-    (all N, or the n_eig of largest magnitude); n_unstable (P,) count of
-    |lambda| > 1 (among those computed); slowest (P,) largest |lambda|;
-    n_marginal (P,) count of |lambda - 1| < MARGINAL_TOL; complete (bool):
-    all eigenvalues were computed; n_starts, n_converged (q < q_tol before
-    de-duplication); q_final (M,) q of every start after the minimisation.
+    points (P, N) states; q (P,); eigenvalues list of P complex arrays (S_p, n),
+    one row per side of the point's kinks (S_p = 1 for a smooth point; n = N,
+    or the n_eig of largest magnitude); n_kink (P,) units on a kink;
+    stability (P,) "stable", "unstable" or "mixed" over the sides;
+    n_unstable (P,) most |lambda| > 1 on any side; slowest (P,) largest
+    |lambda| on any side; n_marginal (P,) count of |lambda - 1| < MARGINAL_TOL
+    on the side that has fewest (a marginal direction on every side);
+    complete: all eigenvalues were computed; n_starts; n_converged (starts
+    that met the tolerances); n_not_converged; q_final (M,) q of every start
+    at its end; converged (M,) bool.
     """
 
     points: np.ndarray
     q: np.ndarray
     eigenvalues: list
+    n_kink: np.ndarray
+    stability: np.ndarray
     n_unstable: np.ndarray
     slowest: np.ndarray
     n_marginal: np.ndarray
     complete: bool
     n_starts: int
     n_converged: int
+    n_not_converged: int
     q_final: np.ndarray
+    converged: np.ndarray
 
     @property
     def n_points(self) -> int:
         return int(self.points.shape[0])
-
-
-def minimize_q(dyn, starts, max_iter=500, gtol=1e-12):
-    """Minimise q from every start (M, N); returns the end states (M, N) and q (M,).
-
-    ``dyn`` may hold one drive per start (Dynamics with c (N, M))."""
-    H0 = np.array(starts, dtype=np.float64)
-    if H0.ndim != 2 or H0.shape[1] != dyn.n:
-        raise ValueError(f"starts must be (M, {dyn.n}), got {H0.shape}")
-    H, _, _ = minimize_columns(dyn.q_and_grad, H0.T, max_iter=max_iter, gtol=gtol)
-    return H.T, dyn.q(H)
 
 
 def deduplicate(points, q, tol):
@@ -80,14 +95,15 @@ def deduplicate(points, q, tol):
     return np.asarray(kept, dtype=np.int64)
 
 
-def jacobian_eigenvalues(dyn, h, dense_max=DENSE_MAX, n_eig=N_EIG, seed=0):
+def jacobian_eigenvalues(dyn, h, dense_max=DENSE_MAX, n_eig=N_EIG, seed=0, slopes=None):
     """(eigenvalues, complete): all of J(h) when N <= dense_max, else the
-    ``n_eig`` of largest magnitude by ARPACK on the LinearOperator."""
+    ``n_eig`` of largest magnitude by ARPACK on the LinearOperator;
+    ``slopes`` (N,): f'(u) of one side of a kink (default: f'(u) as computed)."""
     if dyn.n <= dense_max:
-        return np.linalg.eigvals(dyn.jacobian_dense(h)), True
+        return np.linalg.eigvals(dyn.jacobian_dense(h, slopes)), True
     k = min(int(n_eig), dyn.n - 2)
     v0 = np.random.default_rng(seed).standard_normal(dyn.n)
-    vals = eigs(dyn.jacobian_operator(h), k=k, which="LM", v0=v0,
+    vals = eigs(dyn.jacobian_operator(h, slopes), k=k, which="LM", v0=v0,
                 return_eigenvectors=False, maxiter=5000, tol=1e-10)
     return vals[np.argsort(-np.abs(vals))], False
 
@@ -105,21 +121,24 @@ def find_fixed_points(dyn, starts, **kw) -> FixedPoints:
     return find_fixed_points_many([dyn], [starts], **kw)[0]
 
 
-def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=500,
-                           relax=RELAX, dense_max=DENSE_MAX, n_eig=N_EIG, max_points=None):
+def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=MAX_ITER,
+                           relax=RELAX, dense_max=DENSE_MAX, n_eig=N_EIG, max_points=None,
+                           gtol=G_TOL, xtol=X_TOL, kink_tol=KINK_TOL):
     """Fixed and slow points of several inputs of one network, searched at once.
 
     Args:
         dyns: list of Dynamics with one drive each, the same W, activation, alpha.
         starts: list of (M_a, N) start states, one array per input.
-        q_tol: keep end states with q below it.
+        q_tol: a converged end state with q below it is a slow point.
         dedup_tol: distance under which two points are one (default 1e-2 times
             the RMS norm of the input's starts, at least 1e-6).
+        max_iter, gtol, xtol: the L-BFGS cap and convergence tolerances.
         relax: every second start is first advanced this many steps of F
             (trajectories slow down near attractors and slow points), the
             others are minimised from where the activity was.
         max_points: at most this many unique points per input get eigenvalues
             (lowest q first).
+        kink_tol: |u - kink| under which a unit is on a kink of f.
     Returns a list of FixedPoints, one per input.
     """
     d0 = dyns[0]
@@ -128,6 +147,9 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=50
         raise ValueError("find_fixed_points_many needs one network: Dynamics "
                          "sharing one W object, the same f and alpha")
     starts = [np.asarray(s, dtype=np.float64) for s in starts]
+    for s in starts:
+        if s.ndim != 2 or s.shape[1] != d0.n:
+            raise ValueError(f"starts must be (M, {d0.n}) arrays, got {s.shape}")
     sizes = [s.shape[0] for s in starts]
     C = np.concatenate([np.repeat(d.c[:, None], m, axis=1) for d, m in zip(dyns, sizes)],
                        axis=1)
@@ -137,53 +159,91 @@ def find_fixed_points_many(dyns, starts, q_tol=1e-4, dedup_tol=None, max_iter=50
         odd = np.concatenate([off + np.arange(1, m, 2) for off, m in
                               zip(np.cumsum([0] + sizes[:-1]), sizes)]).astype(np.int64)
         H0[:, odd] = relax_starts(joint, H0[:, odd], relax, odd)
-    H, _, _ = minimize_columns(joint.q_and_grad, H0, max_iter=max_iter, gtol=1e-12)
-    q = joint.q(H)
+    owner = np.repeat(np.arange(len(dyns)), sizes)         # the input of each column
+    X, ok = _search(joint, [*dyns], owner, H0, max_iter, gtol, xtol, kink_tol)
+    q = joint.q(X)
     out, off = [], 0
     for d, s, m in zip(dyns, starts, sizes):
-        out.append(_summarise(d, s, H[:, off:off + m].T, q[off:off + m], q_tol, dedup_tol,
-                              dense_max, n_eig, max_points))
+        part = slice(off, off + m)
+        out.append(_summarise(d, s, X[:, part].T, q[part], ok[part], q_tol, dedup_tol,
+                              dense_max, n_eig, max_points, kink_tol))
         off += m
     return out
 
 
-def _summarise(dyn, starts, H, q, q_tol, dedup_tol, dense_max, n_eig, max_points):
+def _search(joint, dyns, owner, H0, max_iter, gtol, xtol, kink_tol):
+    """Minimise every column of H0 (N, M) to convergence (module docstring):
+    for relu (N <= POLISH_MAX), ROUNDS rounds of L-BFGS, each from where the last ended, each
+    followed by the polish (refrnn.analysis.kinks.polish) of every column not
+    converged; one L-BFGS run for a smooth f. A relu network's first two
+    rounds stop L-BFGS at the looser HANDOFF tolerances and let the polish
+    finish; the last stops at gtol and xtol. Returns (X, converged (M,))."""
+    X = H0.copy()
+    ok = np.zeros(X.shape[1], dtype=bool)
+    todo = np.arange(X.shape[1])
+    polishable = joint.activation == "relu" and joint.n <= POLISH_MAX
+    for rnd in range(ROUNDS if polishable else 1):
+        def fg(Xs, cols, todo=todo):
+            return joint.q_and_grad(Xs, todo if cols is None else todo[cols])
+
+        g_stop, x_stop = HANDOFF[rnd] if polishable and rnd < len(HANDOFF) else (gtol, xtol)
+        res = minimize_columns(fg, X[:, todo], max_iter=max_iter, gtol=max(g_stop, gtol),
+                               xtol=max(x_stop, xtol))
+        X[:, todo] = res.X
+        ok[todo] = (res.status == CONVERGED) & (np.max(np.abs(res.G), axis=0) < gtol) & \
+            (res.step < xtol)
+        for j in np.flatnonzero(~ok[todo]):
+            i, dyn = todo[j], dyns[owner[todo[j]]]
+            h = polish(dyn, X[:, i], kink_tol) if polishable else None
+            if h is not None:
+                X[:, i] = h
+                ok[i] = smallest_gradient(dyn, h, kink_tol) < gtol
+            elif res.status[j] == STALLED or res.step[j] < xtol:
+                ok[i] = smallest_gradient(dyn, X[:, i], kink_tol) < gtol
+        todo = np.flatnonzero(~ok)
+        if todo.size == 0:
+            break
+    return X, ok
+
+
+def describe_point(dyn, h, kink_tol=KINK_TOL, dense_max=DENSE_MAX, n_eig=N_EIG) -> dict:
+    """Stability of one point h (N,) on every side of its kinks: eigenvalues
+    (S, n), n_kink, stability ("stable", "unstable", "mixed"), n_unstable
+    (most on a side), slowest (largest |lambda|), n_marginal (fewest
+    |lambda - 1| < MARGINAL_TOL on a side), complete (all eigenvalues)."""
+    ev, complete = [], True
+    for s in side_slopes(dyn, h, kink_tol):
+        e, full = jacobian_eigenvalues(dyn, h, dense_max, n_eig, slopes=s)
+        ev.append(e)
+        complete &= full
+    ev = np.array(ev)
+    n_uns = np.sum(np.abs(ev) > 1.0 + 1e-9, axis=1)
+    return {"eigenvalues": ev, "n_kink": int(kink_units(dyn, h, kink_tol)[0].size),
+            "stability": stability_class(n_uns), "n_unstable": int(n_uns.max()),
+            "slowest": float(np.abs(ev).max()),
+            "n_marginal": int(np.min(np.sum(np.abs(ev - 1.0) < MARGINAL_TOL, axis=1))),
+            "complete": bool(complete)}
+
+
+def _summarise(dyn, starts, H, q, ok, q_tol, dedup_tol, dense_max, n_eig, max_points,
+               kink_tol):
     if dedup_tol is None:
         dedup_tol = max(1e-6, 1e-2 * float(np.sqrt(np.mean(np.sum(starts ** 2, axis=1)))))
-    good = np.flatnonzero(q < q_tol)
+    good = np.flatnonzero(ok & (q < q_tol))
     keep = good[deduplicate(H[good], q[good], dedup_tol)] if good.size else good
     if max_points is not None:
         keep = keep[:int(max_points)]
-    vals, complete = [], True
-    for i in keep:
-        ev, full = jacobian_eigenvalues(dyn, H[i], dense_max, n_eig)
-        vals.append(ev)
-        complete &= full
-    mags = [np.abs(v) for v in vals]
+    desc = [describe_point(dyn, H[i], kink_tol, dense_max, n_eig) for i in keep]
+    vals = [d["eigenvalues"] for d in desc]
+    col = {k: [d[k] for d in desc] for k in ("n_kink", "stability", "n_unstable", "slowest",
+                                            "n_marginal", "complete")}
     return FixedPoints(
         points=H[keep], q=q[keep], eigenvalues=vals,
-        n_unstable=np.array([int(np.sum(m > 1.0 + 1e-9)) for m in mags], dtype=np.int64),
-        slowest=np.array([float(m.max()) for m in mags]),
-        n_marginal=np.array([int(np.sum(np.abs(v - 1.0) < MARGINAL_TOL)) for v in vals],
-                            dtype=np.int64),
-        complete=bool(complete), n_starts=int(starts.shape[0]),
-        n_converged=int(good.size), q_final=q)
-
-
-def set_dimension(points, share=SET_SHARE) -> int:
-    """Number of principal components holding ``share`` of the variance of
-    ``points`` (P, N); 0 for fewer than two points."""
-    points = np.asarray(points, dtype=np.float64)
-    if points.shape[0] < 2:
-        return 0
-    s = np.linalg.svd(points - points.mean(axis=0), compute_uv=False) ** 2
-    if s.sum() <= 0:
-        return 0
-    return int(np.searchsorted(np.cumsum(s) / s.sum(), share - 1e-12) + 1)
-
-
-def is_continuous_set(fp: FixedPoints) -> bool:
-    """At least MIN_SET unique slow points, most of them with a marginal
-    eigenvalue (|lambda - 1| < MARGINAL_TOL): the signature of a line, ring
-    or plane of slow points rather than isolated fixed points."""
-    return bool(fp.n_points >= MIN_SET and np.median(fp.n_marginal) >= 1)
+        n_kink=np.array(col["n_kink"], dtype=np.int64),
+        stability=np.array(col["stability"], dtype="<U8"),
+        n_unstable=np.array(col["n_unstable"], dtype=np.int64),
+        slowest=np.array(col["slowest"], dtype=np.float64),
+        n_marginal=np.array(col["n_marginal"], dtype=np.int64),
+        complete=bool(all(col["complete"])), n_starts=int(starts.shape[0]),
+        n_converged=int(ok.sum()), n_not_converged=int((~ok).sum()), q_final=q,
+        converged=ok)

@@ -2,12 +2,17 @@
 
     FTV_i(A, B) = (TV_i(A) - TV_i(B)) / (TV_i(A) + TV_i(B))   in [-1, 1]
 
-+1: unit i varies only in task A, -1: only in B, 0: equally. Over the kept
-units (refrnn.analysis.task_variance) whose TV_i(A) + TV_i(B) > 0.
++1: unit i varies only in task A, -1: only in B, 0: equally. Over the pair's
+own units, as Yang et al. select them (gyyang/multitask 817e23d,
+analysis/variance.py ``_compute_hist_varprop``): every unit with
+TV_i(A) + TV_i(B) > 1e-3, whether or not it passes the threshold over all
+tasks (it always does: the pair's sum is part of that sum).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .task_variance import THRESHOLD
 
 # Pairs drawn by default when both tasks are analysed (ctxdm1/ctxdm2 and
 # dm1/ctxdm1 are pairs of Yang et al. 2019's figure 3; go/anti and dms/dmc
@@ -15,12 +20,17 @@ import numpy as np
 DEFAULT_PAIRS = (("ctxdm1", "ctxdm2"), ("dm1", "ctxdm1"), ("go", "anti"), ("dms", "dmc"))
 
 
-def fractional_variance(tv_a, tv_b) -> np.ndarray:
-    """FTV of every unit with TV(A) + TV(B) > 0; tv_a, tv_b (U,) -> (U',)."""
+def pair_units(tv_a, tv_b, threshold=THRESHOLD) -> np.ndarray:
+    """(U',) int indices of the units with TV(A) + TV(B) > ``threshold``; tv_a, tv_b (N,)."""
+    s = np.asarray(tv_a, dtype=np.float64) + np.asarray(tv_b, dtype=np.float64)
+    return np.flatnonzero(s > threshold)
+
+
+def fractional_variance(tv_a, tv_b, threshold=THRESHOLD) -> np.ndarray:
+    """FTV of the units ``pair_units`` selects, in that order; tv_a, tv_b (N,) -> (U',)."""
     a, b = np.asarray(tv_a, dtype=np.float64), np.asarray(tv_b, dtype=np.float64)
-    s = a + b
-    ok = s > 0
-    return (a[ok] - b[ok]) / s[ok]
+    i = pair_units(a, b, threshold)
+    return (a[i] - b[i]) / (a[i] + b[i])
 
 
 def default_pairs(tasks):

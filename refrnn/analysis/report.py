@@ -6,9 +6,10 @@
     analyze_run(run_dir, checkpoint, tasks, out, **options) -> (Analysis, paths)
 
 Per task, one at a time (docs/analysis.md): the noise-free states of the
-held-out trials, their task variance, covariance and mean trajectory, and the
-starts of the fixed-point search: ``n_starts`` states drawn from that task's
-activity. Then the fixed and slow points of every task's map at once, each
+held-out trials, their task variance (Yang et al. 2019's statistic unless
+``tv_statistic`` names another; every TV table says which), covariance and
+mean trajectory, and the starts of the fixed-point search: ``n_starts``
+states drawn from that task's activity. Then the fixed and slow points of every task's map at once, each
 under its fixation-period input (fixation unit and rule unit on, stimuli
 off: the observation of the trials' first step), searched twice: from
 states of the whole activity ("activity" starts), and, for tasks with a
@@ -25,16 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.tables import write_csv
+from ..files.figures import check_figures
+from ..files.ownership import check_replaceable
+from ..files.tables import is_table_starting, write_csv
 from ..tasks.registry import TASK_SETS, task_names
 from .activity import AnalysisError, load_network, task_activity
 from .clusters import choose_clusters, tasks_served
 from .dimensionality import Moments, covariance_spectrum, explained, participation_ratio
 from .dynamics import constant_input, model_dynamics, recurrent_matrix
-from .figures import draw_all
-from .fixed_points import find_fixed_points_many, is_continuous_set, set_dimension
-from .fractional import default_pairs, fractional_variance
-from .task_variance import THRESHOLD, normalise, task_variance
+from .figures import FIGURES, draw_all
+from .fixed_points import MAX_ITER, find_fixed_points_many
+from .fractional import default_pairs, fractional_variance, pair_units
+from .slow_sets import continuous_sets
+from .task_variance import DEFAULT_STATISTIC, STATISTICS, THRESHOLD, normalise, task_variance
 
 N_PCS = 10
 
@@ -47,11 +51,19 @@ class Options:
     max_trials: int | None = None   # trials per task (default: all held-out ones)
     n_starts: int = 32              # fixed-point starts per task
     q_tol: float = 1e-4             # slow point: q below this
-    fp_iter: int = 200              # L-BFGS iterations of the fixed-point search
-    threshold: float = THRESHOLD    # summed task variance under which a unit is left out
+    fp_iter: int = MAX_ITER         # L-BFGS iterations per start and round at most
+    threshold: float = THRESHOLD    # summed task variance at or under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
+    tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
     seed: int = 0
     batch_size: int = 100
+
+    def __post_init__(self):
+        for name in ("q_tol", "threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
 
 
 @dataclass
@@ -67,6 +79,7 @@ class Analysis:
     clustering: object = None            # Clustering or None
     cluster_note: str = ""
     ftv: dict = field(default_factory=dict)        # (A, B) -> (U',) values
+    ftv_units: dict = field(default_factory=dict)  # (A, B) -> (U',) their unit indices
     pr_task: dict = field(default_factory=dict)    # task -> participation ratio
     var_task: dict = field(default_factory=dict)   # task -> first PCs' shares
     n_states: dict = field(default_factory=dict)
@@ -78,6 +91,8 @@ class Analysis:
     fixed: dict = field(default_factory=dict)         # task -> FixedPoints, activity starts
     fixed_delay: dict = field(default_factory=dict)   # task -> FixedPoints, delay starts
     n_delay_states: dict = field(default_factory=dict)  # task -> delay-period states
+    sets: dict = field(default_factory=dict)          # task -> [SlowSet], activity starts
+    sets_delay: dict = field(default_factory=dict)    # task -> [SlowSet], delay starts
     seconds: float = 0.0
 
 
@@ -112,6 +127,9 @@ def resolve_tasks(requested, net) -> list:
                                     f"(task set {net.config.task_set}); see refrnn tasks")
             else:
                 raise AnalysisError(f"unknown task {name!r}; see refrnn tasks for the names")
+    if not wanted:
+        raise AnalysisError(f"no task named in {list(requested)!r}; give task or task-set "
+                            "names (see refrnn tasks), or none for all the run's tasks")
     return [t for t in have if t in set(wanted)]
 
 
@@ -124,6 +142,13 @@ def analyze(net, options: Options | None = None) -> Analysis:
     N = model.config.n_hidden
     rng = np.random.default_rng(opt.seed)
     rng_delay = np.random.default_rng([opt.seed, 1])  # its own: activity starts stay put
+    if opt.tv_statistic not in STATISTICS:
+        raise AnalysisError(f"task-variance statistic must be one of {STATISTICS}, "
+                            f"got {opt.tv_statistic!r}")
+    no_fix = [t for t in tasks if "fixation" not in net.test_trials[t].period_names]
+    if opt.tv_statistic == "yang" and no_fix:
+        raise AnalysisError(f"task {no_fix[0]!r} has no fixation period, which the 'yang' "
+                            "task variance drops; use the 'all-steps' statistic")
     pairs = opt.pairs if opt.pairs is not None else default_pairs(tasks)
     for A, B in pairs:  # checked before any work
         if A not in tasks or B not in tasks:
@@ -137,7 +162,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     for a, task in enumerate(tasks):
         act = task_activity(model, net.test_trials[task], names.index(task), len(names),
                             opt.batch_size, opt.max_trials)
-        tv[:, a] = task_variance(act.h, act.valid)
+        tv[:, a] = task_variance(act.h, act.valid, act.fixation_end, opt.tv_statistic)
         states = act.states().astype(np.float64)
         moments.add(states)
         lam, _ = covariance_spectrum(states)
@@ -158,11 +183,14 @@ def analyze(net, options: Options | None = None) -> Analysis:
             delay_starts.append(held[pick])
     found = find_fixed_points_many(dyns, starts, q_tol=opt.q_tol, max_iter=opt.fp_iter)
     res.fixed = dict(zip(tasks, found))
+    res.sets = {t: continuous_sets(d, fp, opt.q_tol) for t, d, fp in zip(tasks, dyns, found)}
     if delay_tasks:
         found = find_fixed_points_many([dyns[a] for a in delay_tasks], delay_starts,
                                        q_tol=opt.q_tol, max_iter=opt.fp_iter)
         res.fixed_delay = {tasks[a]: fp for a, fp in zip(delay_tasks, found)}
-    res.tv = normalise(tv, tasks, opt.threshold)
+        res.sets_delay = {tasks[a]: continuous_sets(dyns[a], fp, opt.q_tol)
+                          for a, fp in zip(delay_tasks, found)}
+    res.tv = normalise(tv, tasks, opt.threshold, opt.tv_statistic)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:
         res.clustering = choose_clusters(res.tv.norm, seed=opt.seed)
@@ -170,9 +198,10 @@ def analyze(net, options: Options | None = None) -> Analysis:
         res.cluster_note = (f"not clustered: {U} units above the threshold and "
                             f"{len(tasks)} task(s); need 3 units and 2 tasks")
     col = {t: i for i, t in enumerate(tasks)}
-    kept_tv = res.tv.tv[res.tv.kept]
-    for A, B in pairs:
-        res.ftv[(A, B)] = fractional_variance(kept_tv[:, col[A]], kept_tv[:, col[B]])
+    for A, B in pairs:  # over the pair's own units (Yang et al.), not the kept ones
+        a, b = res.tv.tv[:, col[A]], res.tv.tv[:, col[B]]
+        res.ftv_units[(A, B)] = pair_units(a, b, opt.threshold)
+        res.ftv[(A, B)] = fractional_variance(a, b, opt.threshold)
     lam, V, m = moments.spectrum()
     res.pr_all, res.var_all = participation_ratio(lam), explained(lam, N_PCS)
     res.pcs, res.mean_state = V[:, :3], m
@@ -187,17 +216,25 @@ def _f(v, digits=6):
 
 def fixed_point_rows(res: Analysis, starts="activity"):
     """One row per task searched from ``starts`` ("activity" or "delay"):
-    starts, converged, unique points, stable ones, set."""
+    starts, converged, unique points, their stability, the largest
+    continuous set (docs/analysis.md)."""
     rows = []
-    for task, fp in (res.fixed if starts == "activity" else res.fixed_delay).items():
+    found, sets = (res.fixed, res.sets) if starts == "activity" else \
+        (res.fixed_delay, res.sets_delay)
+    for task, fp in found.items():
+        big = sets[task][0] if sets[task] else None
         rows.append({"task": task, "starts": starts, "n_starts": fp.n_starts,
-                     "n_converged": fp.n_converged,
+                     "n_converged": fp.n_converged, "n_not_converged": fp.n_not_converged,
                      "n_points": fp.n_points,
-                     "n_stable": int(np.sum(fp.n_unstable == 0)),
+                     "n_stable": int(np.sum(fp.stability == "stable")),
+                     "n_mixed": int(np.sum(fp.stability == "mixed")),
+                     "n_on_kink": int(np.sum(fp.n_kink > 0)),
                      "min_q": _f(fp.q.min()) if fp.n_points else "",
                      "median_marginal": _f(np.median(fp.n_marginal)) if fp.n_points else "",
-                     "set_dim": set_dimension(fp.points),
-                     "continuous": int(is_continuous_set(fp)),
+                     "continuous": int(big is not None),
+                     "set_points": big.members.size if big else 0,
+                     "set_dim": big.dim if big else 0,
+                     "set_q_path": _f(big.q_path) if big else "",
                      "eigs_complete": int(fp.complete)})
     return rows
 
@@ -210,11 +247,13 @@ def summary_row(res: Analysis) -> dict:
         "run": str(res.run_dir), "checkpoint": res.checkpoint, "step": res.step,
         "task_set": res.config.get("task_set"), "mask": res.config.get("mask"),
         "hidden": res.config.get("hidden"), "n_tasks": len(res.tasks),
+        "tv_statistic": res.tv.statistic,
         "n_units_kept": int(res.tv.kept.sum()), "n_units_dropped": res.tv.n_dropped,
         "n_clusters": c.k if c else "", "silhouette": _f(c.curve[c.k]) if c else "",
         "pr_all": _f(res.pr_all), "pr_task_mean": _f(np.mean(list(res.pr_task.values()))),
         "var_pc1": _f(res.var_all[0]), "var_pc3": _f(res.var_all[:3].sum()),
         "fp_per_task": _f(np.mean([r["n_points"] for r in fpr])),
+        "fp_not_converged": sum(r["n_not_converged"] for r in fpr),
         "stable_per_task": _f(np.mean([r["n_stable"] for r in fpr])),
         "tasks_continuous": sum(r["continuous"] for r in fpr),
         "set_dim_mean": _f(np.mean([r["set_dim"] for r in fpr])),
@@ -225,40 +264,52 @@ def summary_row(res: Analysis) -> dict:
 def _delay_summary(rows) -> dict:
     """The delay-start search's headline numbers; empty cells without delays."""
     if not rows:
-        return {"delay_tasks": 0, "delay_fp_per_task": "", "delay_stable_per_task": "",
+        return {"delay_tasks": 0, "delay_fp_per_task": "", "delay_not_converged": "",
+                "delay_stable_per_task": "",
                 "delay_tasks_continuous": "", "delay_set_dim_mean": ""}
     return {"delay_tasks": len(rows),
             "delay_fp_per_task": _f(np.mean([r["n_points"] for r in rows])),
+            "delay_not_converged": sum(r["n_not_converged"] for r in rows),
             "delay_stable_per_task": _f(np.mean([r["n_stable"] for r in rows])),
             "delay_tasks_continuous": sum(r["continuous"] for r in rows),
             "delay_set_dim_mean": _f(np.mean([r["set_dim"] for r in rows]))}
 
 
-def write_tables(res: Analysis, out) -> list:
-    """Write the analysis CSVs into ``out`` (atomically); returns their paths."""
+# what write_tables writes: each file and its first columns
+TABLES = {"summary.csv": ("run", "checkpoint"), "task_variance.csv": ("unit", "kept"),
+          "clusters.csv": ("cluster", "n_units"), "silhouette.csv": ("k", "silhouette"),
+          "ftv.csv": ("task_a", "task_b"), "dimensionality.csv": ("task", "n_states"),
+          "fixed_point_tasks.csv": ("task", "starts"), "fixed_points.csv": ("task", "starts")}
+
+
+def write_tables(res: Analysis, out, force=False) -> list:
+    """Write the analysis CSVs (names: TABLES) into ``out`` (atomically; an
+    existing file only when it is refrnn's, or with ``force``); returns their paths."""
     out = Path(out)
     tasks, tvr = res.tasks, res.tv
+    stat = {"tv_statistic": tvr.statistic}
     labels = np.full(tvr.kept.size, -1)
     if res.clustering is not None:
         labels[tvr.kept] = res.clustering.labels
-    paths = [write_csv(out / "summary.csv", [summary_row(res)])]
-    paths.append(write_csv(out / "task_variance.csv", [
-        {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]),
+    paths = [write_csv(out / "summary.csv", force=force, rows=[summary_row(res)])]
+    paths.append(write_csv(out / "task_variance.csv", force=force, rows=[
+        {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]), **stat,
          **{t: _f(tvr.tv[i, a]) for a, t in enumerate(tasks)}}
         for i in range(tvr.kept.size)]))
     if res.clustering is not None:
         c = res.clustering
         served = tasks_served(c.centres, tasks)
-        paths.append(write_csv(out / "clusters.csv", [
+        paths.append(write_csv(out / "clusters.csv", force=force, rows=[
             {"cluster": j, "n_units": int(np.sum(c.labels == j)),
-             "tasks_served": " ".join(served[j]),
+             "tasks_served": " ".join(served[j]), **stat,
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
-        paths.append(write_csv(out / "silhouette.csv", [
-            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k)} for k, s in c.curve.items()]))
-    paths.append(write_csv(out / "ftv.csv", [
-        {"task_a": A, "task_b": B, "ftv": _f(v)}
-        for (A, B), vals in res.ftv.items() for v in vals]))
+        paths.append(write_csv(out / "silhouette.csv", force=force, rows=[
+            {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
+            for k, s in c.curve.items()]))
+    paths.append(write_csv(out / "ftv.csv", force=force, kind=TABLES["ftv.csv"], rows=[
+        {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
+        for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))
     dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
             "pr": _f(res.pr_task[t]),
             **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_task[t][:3])}}
@@ -266,30 +317,46 @@ def write_tables(res: Analysis, out) -> list:
     dim.append({"task": "all", "n_states": sum(res.n_states.values()),
                 "n_delay_states": sum(res.n_delay_states.values()), "pr": _f(res.pr_all),
                 **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_all[:3])}})
-    paths.append(write_csv(out / "dimensionality.csv", dim))
+    paths.append(write_csv(out / "dimensionality.csv", force=force, rows=dim))
     paths.append(write_csv(out / "fixed_point_tasks.csv",
                            fixed_point_rows(res) + fixed_point_rows(res, "delay")))
     rows = []
-    for starts, task, fp in [("activity", t, fp) for t, fp in res.fixed.items()] + \
-            [("delay", t, fp) for t, fp in res.fixed_delay.items()]:
+    for starts, task, fp, sets in \
+            [("activity", t, fp, res.sets[t]) for t, fp in res.fixed.items()] + \
+            [("delay", t, fp, res.sets_delay[t]) for t, fp in res.fixed_delay.items()]:
         xy = (fp.points - res.mean_state) @ res.pcs if fp.n_points else np.zeros((0, 3))
+        in_set = np.full(fp.n_points, -1)
+        for k, s in enumerate(sets):
+            in_set[s.members] = k
         for p in range(fp.n_points):
             rows.append({"task": task, "starts": starts, "point": p, "q": _f(fp.q[p]),
+                         "n_kink": int(fp.n_kink[p]), "stability": fp.stability[p],
                          "n_unstable": int(fp.n_unstable[p]), "slowest": _f(fp.slowest[p]),
-                         "n_marginal": int(fp.n_marginal[p]),
+                         "n_marginal": int(fp.n_marginal[p]), "set": int(in_set[p]),
                          "pc1": _f(xy[p, 0]), "pc2": _f(xy[p, 1]), "pc3": _f(xy[p, 2])})
-    paths.append(write_csv(out / "fixed_points.csv", rows))
+    paths.append(write_csv(out / "fixed_points.csv", force=force, rows=rows,
+                           kind=TABLES["fixed_points.csv"]))
     return paths
 
 
-def analyze_run(run_dir, checkpoint="best", tasks=None, out=None, figures=True, **options):
+def analyze_run(run_dir, checkpoint="best", tasks=None, out=None, figures=True,
+                force=False, **options):
     """Load RUN_DIR's checkpoint, analyse it and write CSVs (and figures when
     ``figures`` and matplotlib is there) into ``out`` (default
-    RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths)."""
-    net = load_network(run_dir, checkpoint)
-    res = analyze(net, Options(tasks=tasks, **options))
+    RUN_DIR/analysis_<checkpoint>). Returns (Analysis, written paths).
+
+    A file in ``out`` of a name the analysis writes that refrnn did not write
+    is a FileError before any work, unless ``force`` (refrnn.files.ownership)."""
+    opt = Options(tasks=tasks, **options)
     out = Path(out) if out is not None else Path(run_dir) / f"analysis_{checkpoint}"
-    paths = write_tables(res, out)
+    for name, cols in TABLES.items():  # checked again as each is written
+        check_replaceable(out / name, f"a refrnn table ({','.join(cols)},...)",
+                          lambda p, c=cols: is_table_starting(p, c), force)
     if figures:
-        paths += draw_all(res, out)  # needs matplotlib, the plot extra
+        check_figures([out / name for name in FIGURES], force)
+    net = load_network(run_dir, checkpoint)
+    res = analyze(net, opt)
+    paths = write_tables(res, out, force)
+    if figures:
+        paths += draw_all(res, out, force)  # needs matplotlib, the plot extra
     return res, paths

@@ -33,10 +33,14 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..backends.memory import check_fits
 from ..backends.plain import pattern_coordinates
 
 MASK_KINDS = ("locality", "ring", "random", "full", "autapse")
 SPATIAL_KINDS = ("locality", "ring")
+# bytes per mask entry while make_mask builds it: the int64 sources and one
+# int64 temporary, their sorted copy, the CSR's int32 indices and float64 ones
+BUILD_BYTES_PER_ENTRY = 40
 
 
 def _check_n(n) -> int:
@@ -137,15 +141,36 @@ def _spatial_sources(kind: str, n: int, k: int) -> np.ndarray:
     return ((a + dr[None, :]) % r) * c + (b + dc[None, :]) % c
 
 
+def mask_nnz(kind: str, n: int, sparsity: float = 0.04) -> int:
+    """The number of entries of make_mask(kind, n, sparsity), computed without
+    building it: n * n (full), n (autapse), else n * in_degree(n, sparsity)."""
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+    n = _check_n(n)
+    if kind == "full":
+        return n * n
+    return n if kind == "autapse" else n * in_degree(n, sparsity)
+
+
+def check_mask_fits(kind: str, n: int, sparsity: float = 0.04, extra=None) -> int:
+    """The bytes building the mask takes (plus ``extra``, a {part: bytes} dict
+    of what the caller allocates with it), or TooLarge (a ValueError, one line)
+    when that is more than this machine's memory (refrnn.backends.memory)."""
+    parts = {"the mask being built": BUILD_BYTES_PER_ENTRY * mask_nnz(kind, n, sparsity),
+             **(extra or {})}
+    return check_fits(parts, f"a {kind} mask of {n} neurons ({mask_nnz(kind, n, sparsity):,} "
+                      "connections)", "lower hidden or sparsity")
+
+
 def make_mask(kind: str, n: int, sparsity: float = 0.04, seed: int = 0) -> sp.csr_matrix:
     """Build the (n, n) CSR pattern of ``kind`` (see the module docstring).
 
     Returns a csr_matrix with float64 ones, rows = receiving neuron, sorted
     indices, exactly k entries per row. Raises ValueError for an unknown kind,
-    bad n or bad sparsity (see :func:`in_degree`).
+    bad n or bad sparsity (see :func:`in_degree`), and its subclass TooLarge
+    before allocating a mask larger than the machine's memory.
     """
-    if kind not in MASK_KINDS:
-        raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+    check_mask_fits(kind, n, sparsity)
     n = _check_n(n)
     if kind == "full":
         src = np.broadcast_to(np.arange(n), (n, n))

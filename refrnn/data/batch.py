@@ -1,7 +1,8 @@
 """Vectorised pieces of batch assembly: gather, input noise, one-hot inputs.
 
 Index arrays are built on the host; ``bk`` is the Backend that holds the
-trials, so on CUDA the gathers run on the GPU.  Used by :mod:`refrnn.data.stream`.
+table of distinct observations (refrnn.data.compact), so on CUDA the gathers
+run on the GPU.  Used by :mod:`refrnn.data.stream`.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ _CODE_COLUMNS = _code_columns()
 def gather_noisy_obs(bk, obs_dev, src_dev, codes, std, rng):
     """Gather obs rows ``src_dev`` (backend int array, shape I), add input noise.
 
+    ``obs_dev`` (R, 33) is a table of observations (TrialTable.obs) and
+    ``src_dev`` the table rows of the steps wanted.
     ``codes`` (host uint8, shape I) are the noise codes of those rows; the
     units NOISE_UNITS[code] of each row get independent N(0, std^2) noise.  Draws are made on the
     host (the same numbers on every backend) and sent once; rows are handled
@@ -65,6 +68,33 @@ def gather_noisy_obs(bk, obs_dev, src_dev, codes, std, rng):
                     g2[r[:, None], bk.asarray(cols)[None, :]] += z
                 start += size
     return g
+
+
+class InputBuffer:
+    """Stream batches' inputs x (T, B, 33 + n_tasks), rendered into one buffer.
+
+    ``fill`` rewrites the observation units and moves the one-hot units from
+    the previous batch's tasks to this one's, so a batch costs no allocation
+    and no zeroing of the (T, B, n_tasks) block; the previous x is overwritten.
+    """
+
+    def __init__(self, bk, shape):
+        self.bk = bk
+        self.x = bk.xp.zeros(shape, dtype=np.float32)
+        self._hot = None  # backend flat positions of the ones now in x
+
+    def fill(self, obs, task):
+        """x with x[..., :33] = obs (backend (T*B, 33) or (T, B, 33)) and
+        x[t, b, 33 + task[t, b]] = 1 (host int (T, B)), every other unit 0."""
+        x = self.x
+        T, B, width = x.shape
+        x[..., :N_OBS] = obs.reshape(T, B, N_OBS)
+        flat = x.reshape(-1)
+        if self._hot is not None:
+            flat[self._hot] = 0.0
+        self._hot = self.bk.asarray(np.arange(0, T * B * width, width) + N_OBS + task.ravel())
+        flat[self._hot] = 1.0
+        return x
 
 
 def one_hot_inputs(bk, obs, task, n_tasks, valid=None):

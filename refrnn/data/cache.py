@@ -23,6 +23,7 @@ import numpy as np
 
 from . import cache_file as L
 from .cache_file import SPLITS, CacheError, cache_error
+from .compact import TableBuilder
 from .footprint import check_cache_fits
 from ..files.checked_h5 import checksum_ok
 from ..files.errors import H5_DAMAGE, FileError, damage_text, raise_os_cause
@@ -134,7 +135,7 @@ def _write_cache(s: dict, path: Path) -> Path:
     return write_sealed_h5(path, fill)  # checked on every open (files/sealed_h5)
 
 
-def _fail(path, what, todo="delete it and rebuild it (refrnn cache ...)"):
+def _fail(path, what, todo=None):  # todo: cache_file.cache_error's advice
     raise cache_error(path, what, todo)
 
 
@@ -151,14 +152,19 @@ class TrialCache:
         self._loaded = {}
 
     def split(self, name: str) -> dict:
-        """dict task -> TrialBatch (labels int64) for split "train" or "test"."""
+        """dict task -> CompactTrials for split "train" or "test", all in one
+        TrialTable (refrnn.data.compact: 2 bytes a step; read task by task, so
+        one task's steps at a time are dense)."""
         if name not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
         if name not in self._loaded:
             try:
                 with open_h5(self.path) as f:
-                    self._loaded[name] = {t: L.read_task(f[f"{name}/{t}"], t)
-                                          for t in self.task_names}
+                    table = TableBuilder(sum(int(f[f"{name}/{t}"].attrs["n_steps"])
+                                             for t in self.task_names))
+                    for t in self.task_names:
+                        table.add(t, L.read_task(f[f"{name}/{t}"], t))
+                    self._loaded[name] = table.finish()
             except H5_DAMAGE as e:  # fletcher32 / zlib / B-tree damage land here
                 _fail(self.path, f"reading split {name!r} failed ({damage_text(e)})")
         return self._loaded[name]

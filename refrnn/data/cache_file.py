@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from ..files.checked_h5 import write_dataset
+from ..files.ownership import h5_with_marker, remedy
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.trials import N_OBS, TrialBatch
 
@@ -52,8 +53,13 @@ class CacheError(ValueError):
     """
 
 
-def cache_error(path, what, todo="delete it and rebuild it (refrnn cache ...)") -> CacheError:
-    """The CacheError for the file ``path``: "trial cache PATH: WHAT; TODO"."""
+def cache_error(path, what, todo=None) -> CacheError:
+    """The CacheError for the file ``path``: "trial cache PATH: WHAT; TODO".
+    ``todo`` defaults to "delete it and rebuild it" for a refrnn cache, and to
+    checking the path for any other file (refrnn.files.ownership.remedy)."""
+    if todo is None:
+        todo = remedy(path, lambda p: h5_with_marker(p, b"refrnn_cache_format"),
+                      "delete it and rebuild it (refrnn cache ...)", "a refrnn trial cache")
     err = CacheError(f"trial cache {path}: {what}; {todo}")
     err.what = what
     return err

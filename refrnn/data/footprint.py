@@ -4,10 +4,13 @@
     cache_parts(settings, loaded=...)              {part: bytes} for check_fits
 
 The mean trial length comes from two generated trials per task (a few ms),
-so the estimate follows dt and the task set. A loaded cache holds, per step,
-the float32 observations (33), an int64 label and a uint8 noise code; a
-build holds one task's trials at a time beside the compressed file it fills
-in memory (refrnn.files.atomic: built in memory, then written).
+so the estimate follows dt and the task set. A loaded cache is compact
+(refrnn.data.compact): per step only its row in a small table of distinct
+steps (uint16, uint32 past 65,536 distinct steps; the table itself measured
+0.4 bytes a step for modcog x 1,000), read task by task, so one task's steps
+are dense at a time; a build holds one task's trials at a time beside the
+compressed file it fills in memory (refrnn.files.atomic: built in memory,
+then written).
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from ..backends.memory import check_fits
 from ..tasks import registry
 from ..tasks.trials import N_OBS
 
-STEP_BYTES = N_OBS * 4 + 8 + 1           # obs float32, label int64, noise uint8
+STEP_BYTES = 4                           # a loaded step: its table row, at the widest (uint32)
+DENSE_STEP_BYTES = N_OBS * 4 + 8 + 1     # a dense step: obs float32, label int64, noise uint8
+READ_STEP_BYTES = DENSE_STEP_BYTES + 4 * (N_OBS + 2) + 64  # + its key row and run search
 GENERATE_STEP_BYTES = 2 * N_OBS * 8      # while a task generates: float64 obs and a copy
 TRIAL_BYTES = 8 * 12                     # offsets, period bounds and parameters per trial
 FILE_STEP_BYTES = 16                     # the gzip-1 file per step (measured: 8 at n=1000)
@@ -49,11 +54,12 @@ def cache_parts(s: dict, loaded: bool = True, lookup=None) -> dict:
     mean, _ = trial_steps(s["task_set"], s["dt"], s["compat"], s["task_seed"], lookup)
     n_tasks = len(s["task_names"])
     trials = n_tasks * (s["trials_per_task"] + s["test_trials_per_task"])
-    if loaded:
-        return {"trials in memory": int(trials * (mean * STEP_BYTES + TRIAL_BYTES))}
     one_task = max(s["trials_per_task"], s["test_trials_per_task"])
+    if loaded:
+        return {"trials in memory": int(trials * (mean * STEP_BYTES + TRIAL_BYTES)),
+                "one task's trials being read": int(one_task * mean * READ_STEP_BYTES)}
     return {"one task's trials being generated":
-            int(one_task * (mean * (STEP_BYTES + GENERATE_STEP_BYTES) + TRIAL_BYTES)),
+            int(one_task * (mean * (DENSE_STEP_BYTES + GENERATE_STEP_BYTES) + TRIAL_BYTES)),
             "the file being built": int(trials * mean * FILE_STEP_BYTES
                                         + 2 * n_tasks * FILE_TASK_BYTES)}
 

@@ -1,10 +1,13 @@
 """Batches from cached trials: stream windows (training) or whole trials.
 
-Both modes prepare index arrays on the host with NumPy (a few small integer
-arrays per batch), draw input noise on the host from a NumPy Generator (so a
-batch is bit-identical on every backend and resumable from a JSON state),
-and gather observations on the backend: on CUDA the trials live on the GPU
-and each batch costs one small index/noise transfer, never a per-step trip.
+Trials are held compact (refrnn.data.compact: each step a row of a small
+table of distinct steps), and a batch's dense inputs are rendered when it is
+drawn. Both modes prepare index arrays on the host with NumPy (a few small
+integer arrays per batch: the table rows of the batch's steps), draw input
+noise on the host from a NumPy Generator (so a batch is bit-identical on
+every backend and resumable from a JSON state), and gather observations from
+the table on the backend: on CUDA the table lives on the GPU and each batch
+costs one small index/noise transfer, never a per-step trip.
 
 Input layout: x[..., :33] observations (+ noise), x[..., 33 + k] = 1 for the
 task k of that step (one-hot in ``task_names`` order).
@@ -16,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends.backend import get_backend
-from .batch import gather_noisy_obs, one_hot_inputs
-from ..tasks.trials import TrialBatch
+from .batch import InputBuffer, gather_noisy_obs, one_hot_inputs
+from .compact import CompactTrials, compact_trials
+from ..tasks.trials import N_OBS, TrialBatch
 
 
 @dataclass
@@ -64,17 +68,24 @@ class StreamSampler:
     The cut trial is dropped, so every batch row starts at a trial onset; the
     no-repeat rule carries across batches.  Fresh input noise per serve.
 
+    With ``reuse_x`` (the training loop's choice), ``x`` of a served batch is
+    a buffer the sampler owns, as in neurogym's Dataset: the next ``next()``
+    overwrites it, which saves allocating and clearing (T, B, 33 + n_tasks)
+    floats a batch. Otherwise every batch has its own x.
+
     Args:
-        trials: dict task name -> TrialBatch (e.g. ``TrialCache.split("train")``).
+        trials: dict task name -> CompactTrials (``TrialCache.split("train")``,
+            used in place) or TrialBatch (made compact here).
         task_names: list of tasks to sample, in one-hot order.
         batch_size, seq_len: B and T of each batch.
         seed: int seed of the sampler's NumPy Generator (SFC64).
         backend: Backend or device name (default CPU).
         noise_std: input-noise std (0.1 at dt = 100 ms; 0 disables).
+        reuse_x: render every batch's x into one buffer (see above).
     """
 
     def __init__(self, trials, task_names, batch_size, seq_len=350, seed=0,
-                 backend=None, noise_std=0.1):
+                 backend=None, noise_std=0.1, reuse_x=False):
         self.task_names = list(task_names)
         if not self.task_names:
             raise ValueError("task_names is empty")
@@ -86,21 +97,22 @@ class StreamSampler:
         self.noise_std = _check_std(noise_std)
         self.seed = check_int("seed", seed, 0)
         self.backend = get_backend(backend or "cpu")
-        tbs = [trials[t] for t in self.task_names]
+        tbs = list(compact_trials({t: trials[t] for t in self.task_names}).values())
         for t, tb in zip(self.task_names, tbs):
             if tb.n_trials < 1 or tb.lengths.min() < 1:
                 raise ValueError(f"task {t!r} has no trials or an empty trial")
         n = np.array([tb.n_trials for tb in tbs], dtype=np.int64)
         self._n_trials = n
         self._task_base = np.concatenate([[0], np.cumsum(n)[:-1]])
-        steps = np.array([tb.obs.shape[0] for tb in tbs], dtype=np.int64)
-        step_base = np.concatenate([[0], np.cumsum(steps)[:-1]])
-        self._starts = np.concatenate([tb.offsets[:-1] + b for tb, b in zip(tbs, step_base)])
+        table = tbs[0].table  # every task's steps are rows of table.steps
+        self._starts = np.concatenate([tb.offsets[:-1] + tb.start for tb in tbs])
         self._lengths = np.concatenate([tb.lengths for tb in tbs])
-        self._noise = np.concatenate([tb.noise for tb in tbs]).astype(np.uint8)
+        self._steps, self._noise = table.steps, table.noise
         bk = self.backend
-        self._obs = bk.asarray(np.concatenate([tb.obs for tb in tbs]), np.float32)
-        self._labels = bk.asarray(np.concatenate([tb.labels for tb in tbs]), np.int64)
+        self._obs = bk.asarray(table.obs, np.float32)        # (R, 33): the distinct steps
+        self._labels = bk.asarray(table.labels, np.int64)
+        self._x_shape = (self.seq_len, self.batch_size, N_OBS + len(self.task_names))
+        self._x = InputBuffer(bk, self._x_shape) if reuse_x else None
         # enough trials per row that even the shortest fill seq_len
         self._draws = -(-self.seq_len // int(self._lengths.min()))
         self._rng = _new_rng(self.seed)
@@ -131,14 +143,16 @@ class StreamSampler:
         kept = kept.ravel()
         out_pos = pos + np.arange(B)[:, None] * T        # onset in the flat (B*T) output
         shift = np.repeat((self._starts[g] - out_pos).ravel(), kept)
-        src = np.ascontiguousarray((np.arange(B * T) + shift).reshape(B, T).T)  # (T, B)
+        src = (np.arange(B * T) + shift).reshape(B, T)   # (B, T) steps in table.steps
+        rows = np.ascontiguousarray(self._steps[src].T)   # (T, B) their table rows
         task_tb = np.repeat(tasks.ravel(), kept).reshape(B, T).T
 
-        src_dev = bk.asarray(src)
-        obs = gather_noisy_obs(bk, self._obs, src_dev, self._noise[src], self.noise_std, self._rng)
-        x = one_hot_inputs(bk, obs, task_tb, len(self.task_names))
+        rows_dev = bk.asarray(rows)
+        obs = gather_noisy_obs(bk, self._obs, rows_dev, self._noise[rows], self.noise_std,
+                               self._rng)
+        x = (self._x or InputBuffer(bk, self._x_shape)).fill(obs, task_tb)
         self.served += 1
-        return Batch(x, self._labels[src_dev],
+        return Batch(x, self._labels[rows_dev],
                      bk.xp.ones((T, B), dtype=np.float32),
                      bk.asarray(np.ascontiguousarray(task_tb)))
 
@@ -179,7 +193,7 @@ def trial_batch(trials: TrialBatch, task_index, n_tasks, idx, backend=None,
     """Whole trials ``idx`` of one task, padded to the longest.
 
     Args:
-        trials: TrialBatch of the task; task_index: its one-hot index;
+        trials: CompactTrials (or TrialBatch) of the task; task_index: its one-hot index;
         n_tasks: one-hot width; idx: (B,) trial indices;
         noise_std, rng: input noise (rng a NumPy Generator or seed; required
         when noise_std > 0).
@@ -201,18 +215,22 @@ def trial_batch(trials: TrialBatch, task_index, n_tasks, idx, backend=None,
     if std > 0 and rng is None:
         raise ValueError("rng is required when noise_std > 0")
     rng = np.random.default_rng(rng) if std > 0 else None
+    if not isinstance(trials, CompactTrials):
+        trials = compact_trials({"": trials})[""]
+    table = trials.table
     lengths = trials.lengths[idx].astype(np.int64)
     T = int(lengths.max())
     t = np.arange(T)[:, None]
     valid = t < lengths[None, :]                                  # (T, B)
-    src = np.where(valid, trials.offsets[idx][None, :] + t, 0)
-    codes = np.where(valid, trials.noise[src], 0).astype(np.uint8)
+    # padding repeats the task's first step (then zeroed), as a dense gather would
+    rows = table.steps[trials.start + np.where(valid, trials.offsets[idx][None, :] + t, 0)]
+    codes = np.where(valid, table.noise[rows], 0).astype(np.uint8)
     host = get_backend("cpu")  # gather on the host: only this batch travels
-    obs = gather_noisy_obs(host, trials.obs.astype(np.float32, copy=False), src, codes, std, rng)
+    obs = gather_noisy_obs(host, table.obs, rows, codes, std, rng)
     obs *= valid[..., None]
     obs = bk.asarray(obs)
     x = one_hot_inputs(bk, obs, np.full(valid.shape, task_index), n_tasks, valid)
-    labels = np.where(valid, trials.labels[src], 0).astype(np.int64)
+    labels = np.where(valid, table.labels[rows], 0).astype(np.int64)
     batch = Batch(x, bk.asarray(labels), bk.asarray(valid, np.float32),
                   bk.asarray(np.where(valid, task_index, -1).astype(np.int64)))
     return batch, trials.decision_start[idx].astype(np.int64), lengths

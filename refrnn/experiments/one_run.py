@@ -17,10 +17,14 @@ A run spec (:func:`run_spec`) is a dict with ``run_dir``, ``label``,
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 from ..files.atomic import atomic_write_text
+from ..files.locks import RUN_LOCK, LockError, hold_lock
 from ..run.checkpoint import CheckpointError, load_checkpoint
 from ..run.settings import TrainConfig
 from ..run.training import train
@@ -29,6 +33,8 @@ from .run_guard import check_same_run, restart_allowed
 
 DONE_MARKER = "sweep_done.json"  # written into a run directory when its run finished
 LAST_CHECKPOINT = "last.h5"  # the checkpoint train() resumes from
+PARENT_POLL_S = 0.5  # how often a worker checks that its sweep is still there
+RESEND_S = 30.0  # then how often it interrupts itself until it has stopped
 
 
 def run_spec(spec: RunSpec, out_dir: Path, base: dict, restart: bool) -> dict:
@@ -48,6 +54,7 @@ def train_run(spec: dict, callback=None) -> None:
     """
     run_dir = Path(spec["run_dir"])
     t0 = time.time()
+    wait_for_run_lock(run_dir)  # a killed sweep's worker may still be saving its last.h5
     check_same_run(run_dir, dict(spec["config"], seed=spec["seed"], out=str(run_dir)))
     # a directory without last.h5 (a run that failed before its first save) restarts;
     # a finished run never does (another configuration's run is refused above)
@@ -63,10 +70,57 @@ def train_run(spec: dict, callback=None) -> None:
     }, indent=2))
 
 
-def run_worker(spec_path: str | Path) -> int:
-    """Child-process entry: :func:`train_run` on a spec file; exit status."""
-    train_run(json.loads(Path(spec_path).read_text(encoding="utf-8")))
+def run_worker(spec_path: str | Path, parent: int | None = None) -> int:
+    """Child-process entry: :func:`train_run` on a spec file; exit status.
+
+    ``parent``: the pid of the sweep that started this process. When that
+    process is gone (killed, even with kill -9), this one interrupts itself
+    as Ctrl-C does (train saves last.h5) and exits with status 130, so no
+    worker trains on as an orphan (:func:`stop_with_parent`)."""
+    if parent is not None:
+        stop_with_parent(parent)
+    try:
+        train_run(json.loads(Path(spec_path).read_text(encoding="utf-8")))
+    except KeyboardInterrupt as e:
+        if parent is None or os.getppid() == parent:
+            raise
+        print(f"stopped: the sweep (pid {parent}) that started this run is gone ({e})",
+              flush=True)
+        return 130
     return 0
+
+
+def stop_with_parent(parent: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Send this process SIGINT (Ctrl-C) once its parent is no longer ``parent``
+    (an orphan is adopted by another process), checked every ``poll_s`` seconds
+    by a daemon thread, and again every RESEND_S seconds while it still runs
+    (the first one lets train save last.h5; a later one stops it where it is);
+    KeyboardInterrupt at once when the parent is already gone."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        while True:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(RESEND_S)
+
+    if os.getppid() != parent:
+        raise KeyboardInterrupt(f"the sweep (pid {parent}) is gone before the run started")
+    threading.Thread(target=watch, name="refrnn-stop-with-parent", daemon=True).start()
+
+
+def wait_for_run_lock(run_dir: Path, say=print) -> None:
+    """Return once no process holds ``run_dir``'s lock (a worker of a killed
+    sweep may still be saving there); says once that it waits."""
+    if not run_dir.is_dir():
+        return
+    lock, what = run_dir / RUN_LOCK, f"run directory {run_dir}"
+    try:
+        with hold_lock(lock, what):
+            return
+    except LockError as e:
+        say(f"waiting: {e}")
+    with hold_lock(lock, what, wait=True):
+        return
 
 
 def read_done_marker(run_dir: str | Path) -> dict | None:

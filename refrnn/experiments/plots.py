@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files.atomic import atomic_output
+from ..files.figures import check_figures, save_figure
 from .grid import default_label
 from .one_run import has_done_marker, read_done_marker
 from .summary import Curve, read_metrics
@@ -107,7 +107,7 @@ def _band(runs):
             np.nanmax(table, 0))
 
 
-def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
+def plot_learning_curves(runs: list[RunCurves], path: str | Path, force: bool = False) -> Path:
     """Mean performance against step, one line per label (mean over seeds)
     and a shaded min-max band over seeds; one panel per task set."""
     plt = _pyplot()
@@ -129,10 +129,11 @@ def plot_learning_curves(runs: list[RunCurves], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path:
+def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str,
+                            force: bool = False) -> Path:
     """Final performance against a setting (log x), one panel per task set.
 
     Args:
@@ -154,7 +155,7 @@ def plot_final_perf_against(panels: dict, path: str | Path, xlabel: str) -> Path
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
 def final_task_table(members: dict):
@@ -173,7 +174,8 @@ def final_task_table(members: dict):
 
 
 def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
-                      task_set: str | None = None, per_panel: int = 32) -> Path:
+                      task_set: str | None = None, per_panel: int = 32,
+                      force: bool = False) -> Path:
     """Heat map of final per-task performance (mean over seeds): rows =
     configuration labels, columns = tasks, for one task set. More than
     ``per_panel`` tasks are wrapped into panels stacked top to bottom."""
@@ -207,30 +209,29 @@ def plot_task_heatmap(runs: list[RunCurves], path: str | Path,
     axes[0, 0].set_title(f"{task_set}: final performance per task "
                          "(mean over seeds)")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path, force)
 
 
-def _save(fig, plt, path) -> Path:
-    """Save as PNG through a temporary name in the same folder."""
-    path = Path(path)
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-    finally:
-        plt.close(fig)
-    return path
+def _save(fig, path, force) -> Path:
+    """Save as PNG (refrnn.files.figures: atomically, replacing only refrnn's own
+    figure unless ``force``)."""
+    return save_figure(fig, path, force, dpi=120, format="png")
 
 
-def plot_runs(paths, out_prefix: str | Path) -> list[Path]:
+def plot_runs(paths, out_prefix: str | Path, force: bool = False) -> list[Path]:
     """All figures for some run (or sweep) directories.
 
     Writes ``<out_prefix>_curves.png`` and one
     ``<out_prefix>_heatmap_<task_set>.png`` per task set; returns the paths.
+    A file already there that refrnn did not write is a FileError before any
+    figure is drawn, unless ``force`` (refrnn.files.ownership).
     """
     runs = collect_runs(paths)
     out_prefix = str(out_prefix)
-    written = [plot_learning_curves(runs, f"{out_prefix}_curves.png")]
-    for task_set in _group(runs):
-        written.append(plot_task_heatmap(
-            runs, f"{out_prefix}_heatmap_{task_set}.png", task_set))
+    curves = f"{out_prefix}_curves.png"
+    heatmaps = {t: f"{out_prefix}_heatmap_{t}.png" for t in _group(runs)}
+    check_figures([curves, *heatmaps.values()], force)
+    written = [plot_learning_curves(runs, curves, force)]
+    for task_set, path in heatmaps.items():
+        written.append(plot_task_heatmap(runs, path, task_set, force=force))
     return written

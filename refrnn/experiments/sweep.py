@@ -16,6 +16,9 @@ Layout of ``out_dir``::
 
     <label>__seed<k>/      the run directory train() writes, + sweep_done.json
     _specs/<run>.json      what the worker runs (label, seed, overrides)
+    _specs/<run>.lock      held by the sweep process that trains the run: two
+                           sweeps of one folder share the runs, and wait for
+                           each other's at the end (a dead sweep's is free)
     _logs/<run>.log        the worker's stdout and stderr (dask: one line
                            per attempt: worker, resumed step, outcome)
     _logs/<run>.failed     why the run failed last time (gone once it succeeds)
@@ -36,13 +39,20 @@ from typing import Callable, Iterable
 
 from ..data.cache import build_cache, default_cache_path
 from ..files.atomic import atomic_write_text
-from ..files.tables import write_csv
+from ..files.errors import make_folder
+from ..files.locks import LockError, hold_lock
+from ..files.ownership import check_replaceable
+from ..files.tables import is_table_starting, write_csv
 from ..run.settings import TrainConfig, normalize_keys
 from .dask_client import DaskSession, import_distributed
 from .grid import RunSpec, expand_grid, validate_specs
 from .one_run import failed_flag, is_done, run_spec
 from .summary import RunSummary, aggregate, summarize_run
 from .run_guard import earlier_rows, label_suffix
+
+
+# the summaries a sweep writes into its folder, and their first columns
+SUMMARIES = {"summary.csv": ("label", "seed"), "summary_by_config.csv": ("label", "n_seeds")}
 
 
 def _worker_env(jobs: int) -> dict:
@@ -79,16 +89,22 @@ def prebuild_caches(specs: list[RunSpec], base: dict,
 
 def _launch(spec: RunSpec, run_dir: Path, out_dir: Path, base: dict,
             env: dict, timeout: float | None, restart: bool) -> str | None:
-    """Run one spec in a child process; return None on success, else why."""
+    """Run one spec in a child process; return None on success, else why.
+
+    The child gets this process's pid and stops (as on Ctrl-C: last.h5 saved)
+    when this process is gone (:func:`refrnn.experiments.one_run.run_worker`),
+    so killing a sweep, even with kill -9, leaves no worker training on."""
     spec_file = out_dir / "_specs" / f"{spec.name}.json"
     log_file = out_dir / "_logs" / f"{spec.name}.log"
     atomic_write_text(spec_file, json.dumps(
         run_spec(spec, out_dir, base, restart), indent=2))
     code = ("import sys; from refrnn.experiments.one_run import run_worker; "
-            "sys.exit(run_worker(sys.argv[1]))")
+            "sys.exit(run_worker(sys.argv[1], int(sys.argv[2])))")
+    make_folder(log_file.parent)
     with open(log_file, "ab") as log:
         try:
-            proc = subprocess.run([sys.executable, "-c", code, str(spec_file)],
+            proc = subprocess.run([sys.executable, "-c", code, str(spec_file),
+                                   str(os.getpid())],
                                   stdout=log, stderr=subprocess.STDOUT,
                                   env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -161,17 +177,32 @@ def sweep(grid: dict | None = None, out_dir: str | Path = "runs/sweep", *,
     if scheduler is not None:  # fail on a missing extra before writing anything
         import_distributed()
     out_dir = Path(out_dir)
-    for sub in ("_specs", "_logs"):
-        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    for name, cols in SUMMARIES.items():  # a user's file there: refused before any run
+        check_replaceable(out_dir / name, f"a sweep summary ({','.join(cols)},...)",
+                          lambda p, c=cols: is_table_starting(p, c))
+    made = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
     session = None
-    if scheduler is not None:  # connect and check workers before building caches
-        session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
     try:
+        for sub in ("_specs", "_logs"):  # removed again at the end when still empty
+            make_folder(out_dir / sub)
+        if scheduler is not None:  # connect and check workers before building caches
+            session = DaskSession(out_dir, scheduler, jobs, connect_timeout)
         return _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild,
                       session, retries, echo or (lambda line: None))
     finally:
         if session is not None:
             session.close()
+        _remove_empty(out_dir, made)
+
+
+def _remove_empty(out_dir: Path, made: list) -> None:
+    """Remove _specs/ and _logs/ when empty, and the folders the sweep made when
+    nothing is left in them (a failed start leaves no empty folder behind)."""
+    for folder in [out_dir / "_specs", out_dir / "_logs", *made]:
+        try:
+            folder.rmdir()  # only an empty folder: anything in it stays
+        except OSError:
+            pass
 
 
 def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, session,
@@ -203,15 +234,30 @@ def _sweep(specs, out_dir, base, jobs, timeout, restart_failed, prebuild, sessio
 
     if session is None:
         env = _worker_env(jobs)
+        busy: list[RunSpec] = []  # runs another sweep of this folder holds: waited for last
 
-        def job(spec: RunSpec):
-            t0 = time.time()
-            err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout,
-                          restart=restart[spec.name])
+        def job(spec: RunSpec, wait: bool = False):
+            t0, config = time.time(), {**base, **spec.overrides}
+            try:  # one sweep process per run at a time (the kernel frees a dead one's claim)
+                with hold_lock(out_dir / "_specs" / f"{spec.name}.lock",
+                               f"sweep run {out_dir / spec.name}", wait=wait):
+                    if is_done(out_dir / spec.name, config):  # another sweep finished it
+                        record(spec.name, None, time.time() - t0, ", finished by another sweep")
+                        return
+                    err = _launch(spec, out_dir / spec.name, out_dir, base, env, timeout,
+                                  restart=restart[spec.name])
+                    if err and is_done(out_dir / spec.name, config):
+                        err = None  # finished after all: never recorded as failed
+            except LockError:
+                busy.append(spec)
+                return
             record(spec.name, err, time.time() - t0)
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(job, todo))
+            if busy:
+                say(f"waiting for {len(busy)} run(s) that another sweep of {out_dir} trains")
+                list(pool.map(lambda s: job(s, wait=True), list(busy)))
     elif todo:
         session.run([(s.name, run_spec(s, out_dir.resolve(), base, restart[s.name]))
                      for s in todo], record=record, say=say, timeout=timeout,

@@ -95,28 +95,53 @@ def acquire(path, what: str, wait: bool = False):
     instead of raising LockError.
     """
     path = Path(path)
+    made = _missing_folders(path.parent)
+    try:
+        return _acquire(path, what, wait)
+    except BaseException:  # a failed start (a full disk) leaves no folder it made
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _missing_folders(folder: Path) -> list:
+    """``folder`` and those of its parents that do not exist yet, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _acquire(path: Path, what: str, wait: bool):
     with file_errors(what, "lock"):  # "cannot lock run directory runs/x: <cause>"
         make_folder(path.parent)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            if not _try_flock(fd, wait):
+            try:
+                held = _try_flock(fd, wait)
                 owner = _read_owner(fd)
+                if not held or (fcntl is None and owner and _alive_here(owner)):
+                    raise LockError(f"{what} is in use by {_owner_text(owner)}; wait for it "
+                                    f"to finish (if that process is gone, delete {path})")
+            except BaseException:
                 os.close(fd)
-                raise LockError(f"{what} is in use by {_owner_text(owner)}; wait for it "
-                                f"to finish (if that process is gone, delete {path})")
+                raise
             if not _same_file(fd, path):  # the owner released (unlinked) it meanwhile
                 os.close(fd)
                 continue
-            owner = _read_owner(fd)
-            if fcntl is None and owner and _alive_here(owner):
-                os.close(fd)
-                raise LockError(f"{what} is in use by {_owner_text(owner)}; wait for it "
-                                f"to finish (if that process is gone, delete {path})")
-            me = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, json.dumps(me).encode("utf-8"))
+            try:
+                me = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, json.dumps(me).encode("utf-8"))
+            except BaseException:  # e.g. ENOSPC: it is ours, so no lock file stays
+                release(fd, path)
+                raise
             return fd, (owner or None)
 
 

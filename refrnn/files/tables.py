@@ -1,6 +1,8 @@
 """Tables written out: CSV files (atomically) and fixed-width text.
 
-    write_csv(path, rows)           list of dicts -> CSV, columns from the first row
+    write_csv(path, rows, force)    list of dicts -> CSV, columns from the first row;
+                                    replaces only refrnn's own table (files.ownership)
+    is_table_starting(path, cols)   an empty file or a CSV whose header starts so
     format_table(head, rows, right) cells -> aligned text with a rule under the header
 
 Used for eval.csv and the evaluation table (metrics), and for the sweep
@@ -12,17 +14,50 @@ import csv
 import io
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from .ownership import owned_output
 
 
-def write_csv(path, rows: list[dict]) -> Path:
-    """Write dict rows as CSV, atomically (an empty file when there are no rows)."""
+LEADING = 2  # columns that name a table's kind (later ones may vary: one per task)
+
+
+def leading_columns(rows: list[dict]) -> tuple:
+    """The first LEADING column names of the table these rows make."""
+    return tuple(list(rows[0])[:LEADING]) if rows else ()
+
+
+def is_table_starting(path, columns) -> bool:
+    """Whether ``path`` is empty or a CSV whose header starts with ``columns``
+    (refrnn's table of that kind, from this or an earlier version; the
+    columns after them, e.g. one per task, may differ)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    if not first:
+        return True  # an empty file (refrnn's table without rows) holds nothing to lose
+    head = first.rstrip("\r\n").split(",")
+    return bool(columns) and tuple(head[:len(columns)]) == tuple(columns)
+
+
+def write_csv(path, rows: list[dict], force=None, kind: tuple = ()) -> Path:
+    """Write dict rows as CSV, atomically (an empty file when there are no rows).
+    ``kind``: the table's first columns, for recognising an existing file when
+    ``rows`` is empty.
+
+    An existing file is replaced only when it is refrnn's table of the same
+    kind (:func:`is_table_starting`: its first columns), or ``force`` (refrnn.files.ownership: None when the caller
+    offers no force); else FileError, before anything is written."""
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    atomic_write_text(Path(path), buf.getvalue())
+    cols = leading_columns(rows) or tuple(kind)
+    with owned_output(path, f"a refrnn table ({','.join(cols) or 'empty'},...)",
+                      lambda p: is_table_starting(p, cols), force, record=False) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
     return Path(path)
 
 

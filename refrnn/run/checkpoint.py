@@ -34,6 +34,7 @@ from ..files.atomic import atomic_bytes
 from ..files.checked_h5 import ChecksumMismatch, read_checked, write_dataset
 from ..files.sealed_h5 import USERBLOCK, open_h5, seal
 from ..files.errors import H5_DAMAGE, damage_text, raise_os_cause
+from ..files.ownership import h5_with_marker, remedy
 
 FORMAT = "refrnn-checkpoint-3"
 # 1: parameters as a k0..kN tree; 1 and 2: an unused json/rng blob besides
@@ -108,9 +109,10 @@ def load_checkpoint(path) -> Checkpoint:
         raise
     except H5_DAMAGE as e:
         raise_os_cause(e, path)
+        todo = remedy(path, lambda p: h5_with_marker(p, b"refrnn-checkpoint-"),
+                      "delete it or start a new run with --force", "a refrnn checkpoint")
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupted "
-                              f"({damage_text(e)}); delete it or start a new run "
-                              "with --force") from None
+                              f"({damage_text(e)}); {todo}") from None
 
 
 def peek_step(path):

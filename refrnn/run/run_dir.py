@@ -21,7 +21,7 @@ from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
 from ..files.ownership import (check_replaceable, h5_with_marker, json_object_with,
                                text_starting_with)
-from ..tasks.registry import check_dt_fits
+from ..tasks.registry import check_compat_fits, check_dt_fits
 
 RUN_FILES = ("config.json", "metrics.csv", "last.h5", "best.h5", "eval.csv")
 CHECKPOINT_NAMES = ("last", "best")  # a run's own checkpoints, last.h5 and best.h5
@@ -120,7 +120,12 @@ def check_config_source(config_file, cfg: TrainConfig, resume: bool) -> None:
 
 
 def check_task_dt(cfg: TrainConfig) -> None:
-    """ConfigError (key dt) when dt does not divide the task set's period lengths."""
+    """ConfigError (key dt) when dt does not divide the task set's period lengths
+    (key compat when the rule set cannot make the task set)."""
+    try:
+        check_compat_fits(cfg.task_set, cfg.compat)
+    except ValueError as e:
+        raise ConfigError(str(e), "compat") from None
     try:
         check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
     except ValueError as e:

@@ -307,6 +307,9 @@ def load_config_file(path) -> dict:
     except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError
         raise ConfigError(f"config file {str(path)!r} is not valid "
                           f"{suffix[1:].upper()}: {e}") from None
+    except RecursionError:  # a JSON or TOML value nested thousands of levels deep
+        raise ConfigError(f"config file {str(path)!r} is nested too deeply to be a file "
+                          "of settings") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings")
     try:

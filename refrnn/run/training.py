@@ -157,7 +157,8 @@ def _train_locked(cfg, backend, resume, force, quiet, callback) -> RunResult:
     model = build_model(cfg, backend)
     sampler = StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                             seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
-                            noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0)
+                            noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0,
+                            reuse_x=True)  # each batch is used up by its step
     loop = Loop(cfg, model, sampler, test_trials, names, quiet=quiet, callback=callback)
     with float_warnings_off():  # a divergence is one TrainingDiverged line, not warnings first
         if ckpt is not None:

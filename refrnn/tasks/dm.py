@@ -15,14 +15,17 @@ interval shift), ``integrate``, ``seq`` and the durations.
   ctx*1 (1, 0), ctx*2 (0, 1) with both shown; multi* (1, 1).
 - interval variants: the target index shifts by integrate * delay // 100
   ring units (5 at the fixed 500 ms delay).
+- compat "neurogym-2.3": delay 1000 ms, dm1's stimulus 200, 400 or 600 ms,
+  fixation cue in the fixation period only, input noise on the two rings
+  only (docs/tasks.md, "Differences from the references").
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .base import Task
-from .encoding import MS_PER_UNIT, THETA, angle_to_index, assemble, bump
-from .trials import N_OBS, NOISE_ALL, RING
+from .encoding import MS_PER_UNIT, NEUROGYM, THETA, angle_to_index, assemble, bump, cue_periods
+from .trials import N_OBS, NOISE_ALL, NOISE_RINGS, RING
 
 DM_COHS = (0.08, 0.16, 0.32, 0.64)
 DLY_STRENGTHS = (0.3, 0.6, 1.0)
@@ -71,9 +74,13 @@ class DMTask(Task):
                              else ("fixation", "stimulus", "decision"))
 
     def _timing(self):
+        ngym = self.compat == NEUROGYM
         t = {"fixation": ("uniform", 200, 500)}
         if self.delayed:
-            t.update({"stim1": ("fixed", 500), "delay": ("fixed", 500), "stim2": ("fixed", 500)})
+            t.update({"stim1": ("fixed", 500), "delay": ("fixed", 1000 if ngym else 500),
+                      "stim2": ("fixed", 500)})
+        elif ngym and self.base == "dm1":
+            t["stimulus"] = ("choice", (200, 400, 600))
         else:
             t["stimulus"] = ("fixed", 500)
         t["decision"] = ("fixed", self.decision_ms)
@@ -139,7 +146,7 @@ class DMTask(Task):
         b1 = bump(params["theta1"])
         b2 = bump(params["theta2"])
         obs_tpl = np.zeros((n, p, N_OBS), dtype=np.float32)
-        obs_tpl[:, :p - 1, 0] = 1.0
+        obs_tpl[:, :cue_periods(self.compat, self.family, p), 0] = 1.0
         noise_tpl = np.zeros((n, p), dtype=np.uint8)
         for m in (1, 2):
             cols = slice(1 + RING * (m - 1), 1 + RING * m)
@@ -150,7 +157,8 @@ class DMTask(Task):
                 obs_tpl[:, 3, cols] = b2 * c2
             else:
                 obs_tpl[:, 1, cols] = b1 * c1 + b2 * c2
-        noise_tpl[:, [1, 3] if self.delayed else [1]] = NOISE_ALL
+        noise = NOISE_RINGS if self.compat == NEUROGYM else NOISE_ALL
+        noise_tpl[:, [1, 3] if self.delayed else [1]] = noise
         respond = np.ones(n, dtype=bool)
         return assemble(self.name, self.period_names, steps, obs_tpl, noise_tpl, target,
                         respond, self.seq, self.dt, self.compat, dict(params))

@@ -9,7 +9,9 @@ test on a match, dnms and dnmc on a non-match; otherwise the trial is no-go
 non-match; make_trial also takes "match"/"non-match"), ``sample_theta``,
 ``test_theta`` (radians on the grid), ``modality``, ``integrate``, ``seq``
 and the durations. Interval variants draw the delay per trial and shift the
-responding target by ``integrate * delay // 100`` ring units.
+responding target by ``integrate * delay // 100`` ring units. Under compat
+"neurogym-2.3" the delay is 1000 ms and the fixation cue shows in the
+fixation period only.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import zlib
 import numpy as np
 
 from .base import Task, alternating_modality, check_choice
-from .encoding import INT_DELAYS, MS_PER_UNIT, THETA, angle_to_index, assemble, bump, uniform_ms
+from .encoding import (INT_DELAYS, MS_PER_UNIT, NEUROGYM, THETA, angle_to_index, assemble,
+                       bump, cue_periods, uniform_ms)
 from .trials import N_OBS, NOISE_MOD1, RING
 
 HALF = RING // 2
@@ -49,7 +52,10 @@ class DelayMatchTask(Task):
         self.delay_ms = instance_delay_ms(name, seed, self.dt)
 
     def _timing(self):
-        delay = ("choice", INT_DELAYS) if self.integrate else ("fixed", self.delay_ms)
+        if self.integrate:
+            delay = ("choice", INT_DELAYS)
+        else:
+            delay = ("fixed", 1000 if self.compat == NEUROGYM else self.delay_ms)
         return {"fixation": ("fixed", 300), "sample": ("fixed", 500), "delay": delay,
                 "test": ("fixed", 500), "decision": ("fixed", self.decision_ms)}
 
@@ -103,7 +109,7 @@ class DelayMatchTask(Task):
             target = np.mod(i_t + self.integrate * (params["delay"] // MS_PER_UNIT), RING)
         mod = params["modality"].astype(np.int64)
         obs_tpl = np.zeros((n, p, N_OBS), dtype=np.float32)
-        obs_tpl[:, :p - 1, 0] = 1.0
+        obs_tpl[:, :cue_periods(self.compat, self.family, p), 0] = 1.0
         cols = 1 + RING * mod[:, None] + np.arange(RING)
         rows = np.arange(n)[:, None]
         obs_tpl[rows, 1, cols] = bump(params["sample_theta"])

@@ -29,16 +29,31 @@ OMEGA = 0.01
 MS_PER_UNIT = 100
 #: Delays of the interval-integration tasks, ms.
 INT_DELAYS = tuple(range(0, 1200, 100))
-#: The only compatibility mode besides None.
-COMPAT_MODES = (None, "modcog-2023")
+#: Rule set reproducing neurogym 2.3.1's yang19 trials (the 20 base tasks only).
+NEUROGYM = "neurogym-2.3"
+#: Rule set reproducing the Mod-Cog repository's (2023) label formula and go/anti delay.
+MODCOG = "modcog-2023"
+#: The trial rule sets: None is refrnn's own (docs/tasks.md, "Differences from
+#: the references", lists where each other set departs from it).
+COMPAT_MODES = (None, MODCOG, NEUROGYM)
 
 
 def check_compat(compat):
     """Return ``compat`` if it is a known mode, else raise ValueError."""
     if compat not in COMPAT_MODES:
-        raise ValueError(
-            f"unknown compat {compat!r}; use None (refrnn rules) or 'modcog-2023'")
+        raise ValueError(f"unknown compat {compat!r}; use None (refrnn rules), "
+                         f"{MODCOG!r} or {NEUROGYM!r}")
     return compat
+
+
+def cue_periods(compat, family, n_periods) -> int:
+    """How many leading periods show the fixation cue (unit 0 = 1).
+
+    refrnn and Mod-Cog: every period before the decision (n_periods - 1).
+    neurogym 2.3.1: the same for go/anti, the fixation period only (1) for
+    the DM and delayed-match families.
+    """
+    return 1 if compat == NEUROGYM and family in ("dm", "dms") else n_periods - 1
 
 
 def check_dt(dt) -> int:
@@ -97,7 +112,7 @@ def decision_labels(target, respond, counts, seq, dt, compat):
         respond: (n,) bool; False gives all-zero labels.
         counts: (n,) int64 decision length in steps.
         seq: +1, -1 or 0: direction the target moves, one ring unit per 100 ms.
-        dt: step length, ms. compat: None or "modcog-2023".
+        dt: step length, ms. compat: None, "modcog-2023" or "neurogym-2.3".
     Returns:
         (sum(counts),) int64. refrnn: index (target + seq*shift) mod 16, label
         index + 1. "modcog-2023": (target + 1 + seq*shift) mod 16, the
@@ -108,7 +123,7 @@ def decision_labels(target, respond, counts, seq, dt, compat):
     t = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
     shift = seq * ((t * dt) // MS_PER_UNIT)
     tgt = np.repeat(target, counts)
-    if compat == "modcog-2023":
+    if compat == MODCOG:
         lab = np.mod(tgt + 1 + shift, RING)
     else:
         lab = np.mod(tgt + shift, RING) + 1

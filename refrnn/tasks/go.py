@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Task, alternating_modality, check_choice
-from .encoding import INT_DELAYS, OMEGA, THETA, assemble, bump
+from .encoding import INT_DELAYS, MODCOG, OMEGA, THETA, assemble, bump
 from .trials import N_OBS, RING
 
 
@@ -41,7 +41,7 @@ class GoTask(Task):
             return {"fixation": ("fixed", 500), "decision": ("fixed", self.decision_ms)}
         if self.integrate:
             delay = ("choice", INT_DELAYS)
-        elif self.delayed or self.compat == "modcog-2023":
+        elif self.delayed or self.compat == MODCOG:
             delay = ("fixed", 500)  # Mod-Cog gives go/anti a 500 ms delay too
         else:
             delay = ("fixed", 0)

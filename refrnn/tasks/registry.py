@@ -21,7 +21,7 @@ import math
 from .base import Task
 from .dm import DMTask
 from .dms import DelayMatchTask
-from .encoding import check_compat, check_dt
+from .encoding import NEUROGYM, check_compat, check_dt
 from .go import GoTask
 from .trials import N_CLASSES, N_OBS, TrialBatch
 
@@ -90,14 +90,18 @@ def get_task(name: str, dt=100, compat=None, seed=0) -> Task:
     Args:
         name: a task name (see the module docstring).
         dt: step length in ms (durations are floored to it).
-        compat: None (refrnn rules) or "modcog-2023" (the reference's label
-            formula and 500 ms delay for go/anti).
+        compat: None (refrnn rules), "modcog-2023" (the reference's label
+            formula and 500 ms delay for go/anti) or "neurogym-2.3"
+            (neurogym 2.3.1's yang19 trials; the 20 base tasks only).
         seed: task-set seed; fixes the per-instance delay of the non-interval
             delayed-match tasks (dms, dnms, dmc, dnmc and their seq forms).
     """
     base, integrate, seq = parse_name(name)
     dt = check_dt(dt)
     check_compat(compat)
+    if compat == NEUROGYM and (integrate or seq):
+        raise ValueError(f"task {name!r} is a Mod-Cog task: compat={NEUROGYM!r} covers "
+                         "the 20 yang19 tasks only (neurogym has no Mod-Cog tasks)")
     if base in GO_TASKS:
         return GoTask(name, base, integrate, seq, dt, compat)
     if base in DM_TASKS:
@@ -140,6 +144,14 @@ def period_grid_ms(task_set: str, compat=None) -> int:
     return grid
 
 
+def check_compat_fits(task_set: str, compat) -> None:
+    """ValueError when rule set ``compat`` cannot make every task of ``task_set``
+    ("neurogym-2.3" covers the 20 yang19 tasks only)."""
+    if compat == NEUROGYM and set(task_names(task_set)) - set(BASE_TASKS):
+        raise ValueError(f"compat={NEUROGYM!r} covers the 20 yang19 tasks only (neurogym has "
+                         f"no Mod-Cog tasks); task set {task_set!r} has Mod-Cog tasks")
+
+
 def check_dt_fits(task_set: str, dt, compat=None) -> None:
     """ValueError unless ``dt`` divides :func:`period_grid_ms` of ``task_set``.
 
@@ -147,6 +159,7 @@ def check_dt_fits(task_set: str, dt, compat=None) -> None:
     different task timing), so refrnn refuses such a dt instead of flooring
     silently; the message lists the allowed values.
     """
+    check_compat_fits(task_set, compat)
     grid = period_grid_ms(task_set, compat)
     ok = float(dt).is_integer() and int(dt) > 0 and grid % int(dt) == 0
     if not ok:

@@ -29,11 +29,13 @@ N_CLASSES = 17  # fixate + 16 ring directions
 RING = 16
 
 # Which of the 33 observation units get input noise, by per-step noise code.
-NOISE_NONE, NOISE_ALL, NOISE_MOD1, NOISE_MOD2 = 0, 1, 2, 3
-NOISE_UNITS = np.zeros((4, N_OBS), dtype=bool)  # (code, unit)
+# NOISE_RINGS (both rings, fixation unit spared) is neurogym 2.3.1's DM rule.
+NOISE_NONE, NOISE_ALL, NOISE_MOD1, NOISE_MOD2, NOISE_RINGS = 0, 1, 2, 3, 4
+NOISE_UNITS = np.zeros((5, N_OBS), dtype=bool)  # (code, unit)
 NOISE_UNITS[NOISE_ALL, :] = True
 NOISE_UNITS[NOISE_MOD1, 1:1 + RING] = True
 NOISE_UNITS[NOISE_MOD2, 1 + RING:1 + 2 * RING] = True
+NOISE_UNITS[NOISE_RINGS, 1:1 + 2 * RING] = True
 
 
 def input_noise_std(dt: float) -> float:

@@ -94,8 +94,12 @@ def spmm_bandwidth(be, model, B: int, sync, budget_s: float) -> dict:
     m = model.mask
     n, nnz = m.shape[0], m.nnz
     w = be.asarray(model.params["w_rec"], dtype=np.float32)
-    A = be.sparse.csr_matrix((w, be.asarray(m.indices.astype(np.int32)),
-                              be.asarray(m.indptr.astype(np.int32))), shape=(n, n))
+    if be.is_gpu:
+        import cupyx.scipy.sparse as sparse
+    else:
+        import scipy.sparse as sparse
+    A = sparse.csr_matrix((w, be.asarray(m.indices.astype(np.int32)),
+                          be.asarray(m.indptr.astype(np.int32))), shape=(n, n))
     # Column-major, as cuSPARSE's SpMM wants it, so no copy is timed with it.
     H = be.xp.asfortranarray(be.rng(3).standard_normal((n, B), dtype=np.float32))
     reps = 200 if be.is_gpu else 20

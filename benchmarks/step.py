@@ -16,9 +16,17 @@ longer. The load average is printed. Where the machine cannot be had idle,
 ``--threads 1`` (both sides on one thread) and the "cpu ratio" column (of
 process CPU time) give a load-robust comparison.
 
+``--matrix`` times the settings users train beside the headline one
+(locality 4%, relu, alpha = 1, B = 64, T = 350), one change at a time:
+alpha = 0.2 (Yang's dt = 20 ms), tanh, softplus, B = 16, T = 100 and 500,
+ring and random masks (the random one runs the CSR kernel); it prints each
+ratio refrnn / PyTorch and its quotient by the headline ratio at the same N
+(the goal: at most 1.2), of wall-clock and of CPU-time ratios (the latter
+robust to other load with ``--threads 1``).
+
     python benchmarks/step.py [--quick] [--sizes 256 1024 4096]
         [--sparsities 0.04 0.1 1.0] [--reps R] [--big-reps R] [--threads K]
-        [--json PATH]
+        [--matrix] [--json PATH]
 """
 from __future__ import annotations
 
@@ -39,8 +47,13 @@ import common  # noqa: E402
 T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17
 # Issue goals for the ratio refrnn / PyTorch, by (sparsity, N).
 GOALS = {(0.04, 256): 0.5, (0.04, 1024): 0.25, (0.04, 4096): 0.1}
-FULL_GOAL = 1.5
+FULL_GOAL = 1.0
 BIG_N = 4096
+HEADLINE = {"mask": "locality", "activation": "relu", "alpha": 1.0, "B": B, "T": T}
+MATRIX = [("headline", {}), ("alpha 0.2", {"alpha": 0.2}), ("tanh", {"activation": "tanh"}),
+          ("softplus", {"activation": "softplus"}), ("B 16", {"B": 16}), ("T 100", {"T": 100}),
+          ("T 500", {"T": 500}), ("ring", {"mask": "ring"}), ("random (CSR)", {"mask": "random"})]
+MATRIX_GOAL = 1.2  # a setting's ratio at most this many times the headline's
 
 
 def _import_refrnn():
@@ -54,14 +67,20 @@ def _mask_kind(sparsity: float) -> str:
     return "full" if sparsity >= 1.0 else "locality"
 
 
-def _build_model(n: int, sparsity: float):
+def _build_model(n: int, sparsity: float, setting: dict = None):
     _import_refrnn()
     from refrnn.core.model import RNN, ModelConfig
 
+    st = {**HEADLINE, "mask": _mask_kind(sparsity), **(setting or {})}
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
-                      mask=_mask_kind(sparsity), sparsity=sparsity,
-                      dtype="float32")
+                      mask=st["mask"], sparsity=sparsity, activation=st["activation"],
+                      alpha=st["alpha"], dtype="float32")
     return RNN(cfg, seed=0)
+
+
+def _shape(setting: dict):
+    st = {**HEADLINE, **(setting or {})}
+    return st["T"], st["B"]
 
 
 def _time_steps(step, reps: int, warmup: int = 1):
@@ -83,14 +102,14 @@ def _result(wall, cpu, setup_mb, exact, nnz) -> dict:
             "peak_rss_mb": common.peak_rss_mb(), "peak_is_steps_only": exact, "nnz": nnz}
 
 
-def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
+def worker_refrnn(n: int, sparsity: float, reps: int, setting: dict = None) -> dict:
     """Time refrnn's step in this process; returns timing and memory."""
     from refrnn.core import losses, optim
     from refrnn.backends.backend import get_backend
 
     backend = get_backend("cpu")
-    model = _build_model(n, sparsity)
-    x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
+    model = _build_model(n, sparsity, setting)
+    x, labels, weights = common.make_batch(*_shape(setting), N_OBS, N_TASKS, N_OUT, seed=1)
     opt = optim.Adam(model.params, lr=1e-3)
     rng = backend.rng(2)
 
@@ -106,7 +125,8 @@ def worker_refrnn(n: int, sparsity: float, reps: int) -> dict:
     return _result(wall, cpu, setup_mb, exact, int(model.mask.nnz))
 
 
-def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
+def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2,
+                 setting: dict = None) -> dict:
     """Time the dense masked PyTorch twin's step in this process."""
     import gc
 
@@ -116,12 +136,12 @@ def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
     _import_refrnn()
     from refrnn.verify.torch_twin import TorchRNN, cross_entropy
 
-    model = _build_model(n, sparsity)
+    model = _build_model(n, sparsity, setting)
     twin = TorchRNN.from_refrnn(model, dtype=torch.float32)
     nnz = int(model.mask.nnz)
     del model
     gc.collect()
-    x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
+    x, labels, weights = common.make_batch(*_shape(setting), N_OBS, N_TASKS, N_OUT, seed=1)
     xt = torch.from_numpy(x)
     opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(2)
@@ -140,15 +160,17 @@ def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
-def run_worker(side: str, n: int, sparsity: float, reps: int, threads=None) -> dict:
+def run_worker(side: str, n: int, sparsity: float, reps: int, threads=None,
+               setting: dict = None) -> dict:
     """Run one configuration in a fresh interpreter; parse its last JSON line.
 
     threads: None = PyTorch on 2 threads, NumPy's BLAS as the machine gives;
-    an int = both sides limited to that many threads.
+    an int = both sides limited to that many threads (refrnn's workers too).
+    setting: changes to HEADLINE (mask, activation, alpha, B, T).
     """
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", side,
            "--n", str(n), "--sparsity", str(sparsity), "--reps", str(reps),
-           "--threads", str(threads or 0)]
+           "--threads", str(threads or 0), "--setting", json.dumps(setting or {})]
     env = dict(os.environ)
     if threads:  # must be set before NumPy loads its BLAS
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -181,7 +203,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0,
                     help="limit both sides to this many threads (default: PyTorch 2, "
                          "NumPy's BLAS as the machine gives)")
+    ap.add_argument("--matrix", action="store_true",
+                    help="the settings users train, one change at a time from the headline "
+                         "(at the first of --sparsities), with ratios against the headline's")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--setting", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--worker", choices=["refrnn", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--sparsity", type=float, help=argparse.SUPPRESS)
@@ -189,10 +215,11 @@ def main(argv=None) -> int:
 
     if args.worker:
         _import_refrnn()
+        setting = json.loads(args.setting)
         if args.worker == "refrnn":
-            out = worker_refrnn(args.n, args.sparsity, args.reps)
+            out = worker_refrnn(args.n, args.sparsity, args.reps, setting)
         else:
-            out = worker_torch(args.n, args.sparsity, args.reps, args.threads or 2)
+            out = worker_torch(args.n, args.sparsity, args.reps, args.threads or 2, setting)
         print(json.dumps(out))
         return 0
 
@@ -222,6 +249,8 @@ def main(argv=None) -> int:
     print(f"load average (1 min) at start: {load:.2f}"
           + ("  -- warning: other work is running; timings will be inflated"
              if load > 0.5 else ""))
+    if args.matrix:
+        return _matrix(args, sizes, reps)
     if any(n >= BIG_N for n in sizes):
         print(f"warning: N >= {BIG_N} is slow for PyTorch (tens of seconds a step); "
               f"{args.big_reps} reps there", flush=True)
@@ -258,6 +287,41 @@ def main(argv=None) -> int:
                                              "n_in": N_OBS + N_TASKS, "n_out": N_OUT,
                                              "threads": args.threads or None,
                                              "rows": rows})
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _matrix(args, sizes, reps) -> int:
+    """The MATRIX of settings at each N: ratios, and each over the headline's."""
+    s = args.sparsities[0]
+    head = (f"{'N':>5} {'setting':14s} | {'refrnn ms':>10} | {'torch ms':>10} | {'ratio':>6} "
+            f"{'cpu ratio':>9} | {'/ headline':>10} {'cpu':>5}")
+    print(f"matrix at sparsity {s:g}; goal: each ratio at most {MATRIX_GOAL:g} x the headline's")
+    print(head)
+    print("-" * len(head), flush=True)
+    rows = []
+    for n in sizes:
+        r_reps = args.big_reps if n >= BIG_N else reps
+        base = cpu_base = None
+        for name, setting in MATRIX:
+            ours = run_worker("refrnn", n, s, r_reps, args.threads, setting)
+            theirs = run_worker("torch", n, s, r_reps, args.threads, setting)
+            ratio = ours["median_ms"] / theirs["median_ms"]
+            cpu_ratio = ours["cpu_median_ms"] / theirs["cpu_median_ms"]
+            base = ratio if base is None else base
+            cpu_base = cpu_ratio if cpu_base is None else cpu_base
+            rel, cpu_rel = ratio / base, cpu_ratio / cpu_base
+            mark = "" if name == "headline" else ("ok" if rel <= MATRIX_GOAL else "MISS")
+            print(f"{n:>5} {name:14s} | {ours['median_ms']:10.1f} | {theirs['median_ms']:10.1f} | "
+                  f"{ratio:6.3f} {cpu_ratio:9.3f} | {rel:10.2f} {cpu_rel:5.2f} {mark}", flush=True)
+            rows.append({"N": n, "sparsity": s, "setting": name, "changes": setting,
+                         "refrnn": ours, "torch": theirs, "ratio": ratio, "cpu_ratio": cpu_ratio,
+                         "over_headline": rel, "cpu_over_headline": cpu_rel,
+                         "load1": os.getloadavg()[0]})
+    print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        common.write_json_atomic(args.json, {"machine": common.machine_info(), "matrix": rows,
+                                             "threads": args.threads or None})
         print(f"wrote {args.json}")
     return 0
 

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import scipy.sparse
 
 import refrnn.backends.backend as backend_mod
 from refrnn.backends.backend import Backend, available_devices, cuda_available, get_backend
@@ -24,7 +23,6 @@ def test_cpu_backend_is_numpy_and_scipy():
     assert isinstance(b, Backend)
     assert b.name == "cpu" and not b.is_gpu
     assert b.xp is np
-    assert b.sparse is scipy.sparse
     from refrnn.backends.fast_cpu import CpuPrimitives
     assert isinstance(b.prims, CpuPrimitives)
 
@@ -45,7 +43,7 @@ def test_auto_picks_cuda_with_the_plain_blocked_primitives(monkeypatch):
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setattr(backend_mod, "cuda_available", lambda: True)
     b = get_backend("auto")
-    assert b.name == "cuda" and b.xp is cupy and b.sparse is sparse
+    assert b.name == "cuda" and b.xp is cupy and b.prims.sparse is sparse
     assert isinstance(b.prims, ArrayPrimitives) and b.prims.blocked and b.prims.xp is cupy
 
 
@@ -164,7 +162,7 @@ def test_cuda_rng_is_a_philox_random_state():
                            cuda=SimpleNamespace(curand=SimpleNamespace(
                                CURAND_RNG_PSEUDO_PHILOX4_32_10=philox,
                                CURAND_RNG_PSEUDO_XORWOW=xorwow)))
-    b = Backend("cuda", fake, None, None)
+    b = Backend("cuda", fake, None)
     assert isinstance(b.rng(7), RandomState)
     assert made == [(7, philox)]
     with pytest.raises(ValueError, match="integer seed"):
@@ -174,22 +172,6 @@ def test_cuda_rng_is_a_philox_random_state():
 def test_backend_rng_statistics(backend):
     x = backend.to_numpy(backend.rng(5).standard_normal(200_000))
     assert abs(x.mean()) < 0.02 and abs(x.std() - 1.0) < 0.02
-
-
-def test_sparse_csr_product_matches_dense(backend):
-    rng = np.random.default_rng(1)
-    dense = rng.standard_normal((20, 20)) * (rng.random((20, 20)) < 0.2)
-    h = rng.standard_normal((20, 6))
-    host_csr = scipy.sparse.csr_matrix(dense)
-    csr = backend.sparse.csr_matrix(
-        (backend.asarray(host_csr.data), backend.asarray(host_csr.indices),
-         backend.asarray(host_csr.indptr)), shape=host_csr.shape)
-    out = csr @ backend.asarray(h)
-    assert isinstance(out, backend.xp.ndarray)
-    np.testing.assert_allclose(backend.to_numpy(out), dense @ h, rtol=1e-12, atol=1e-12)
-    # Transposed product (the BPTT direction).
-    out_t = csr.T @ backend.asarray(h)
-    np.testing.assert_allclose(backend.to_numpy(out_t), dense.T @ h, rtol=1e-12, atol=1e-12)
 
 
 # --- the GPU benchmark refuses cleanly where CUDA is missing ---------------

@@ -267,7 +267,7 @@ def test_gpu_only_branch_of_the_sampler_matches_the_cpu_branch():
     from refrnn.data.stream import StreamSampler
     from refrnn.backends.plain import ArrayPrimitives
 
-    fake_gpu = Backend("cuda", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, True))
+    fake_gpu = Backend("cuda", np, ArrayPrimitives(np, scipy.sparse, True))
     assert fake_gpu.is_gpu
     names = ["a", "b"]
     trials = {t: _trials(t, 4, seed=10 + i) for i, t in enumerate(names)}

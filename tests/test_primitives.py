@@ -7,6 +7,7 @@ the blocked sampled product (``reference_backend(blocked=True)``) is exactly
 what CUDA runs, so it is checked here too, on NumPy.
 """
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -33,8 +34,8 @@ def _close(got, ref, what=""):
 
 @pytest.fixture
 def split_always(monkeypatch):
-    """Every split runs its second half on the helper thread."""
-    monkeypatch.setenv("REFRNN_THREADS", "2")
+    """Every split runs in three parts, two of them on the pool."""
+    monkeypatch.setenv("REFRNN_THREADS", "3")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
     monkeypatch.setattr(ct, "_HELD", 1)
 
@@ -62,37 +63,40 @@ def test_recurrent_primitives_match_dense_algebra(kind, s, which, split_always):
     rows = np.repeat(np.arange(n), np.diff(mask.indptr))
     op = bk.prims.recurrent(mask, np.float64)
     op.load(bk.asarray(w))
-    for add, ref in ((op.add_Wx, W @ x), (op.add_WTx, W.T @ x)):
+    for name, ref in (("Wx", W @ x), ("WTx", W.T @ x), ("add_WTx", out0 + W.T @ x)):
         out = bk.prims.step_buffer(bk.asarray(out0))
-        add(bk.prims.step_buffer(bk.asarray(x)), out)
-        _close(bk.to_numpy(out), out0 + ref, f"{which} {kind} {add.__name__}")
+        getattr(op, name)(bk.prims.step_buffer(bk.asarray(x)), out)
+        _close(bk.to_numpy(out), ref, f"{which} {kind} {name}")
     got = op.sampled(bk.asarray(A), bk.asarray(Bm))
     _close(bk.to_numpy(got), (A @ Bm.T)[rows, mask.indices], f"{which} {kind} sampled")
     assert op.dense == (kind == "full")
 
 
 def test_cpu_sparse_product_refuses_buffers_it_cannot_write_in_place():
-    op = CpuPrimitives().recurrent(make_mask("locality", 64, 0.1, 0), np.float64)
-    op.load(np.ones(op.csr.nnz))
+    mask = make_mask("locality", 64, 0.1, 0)
+    op = CpuPrimitives().recurrent(mask, np.float64)
+    assert op.layout == "csr"
+    op.load(np.ones(mask.nnz))
     x = np.ones((64, 3))
     with pytest.raises(ValueError, match="C-contiguous"):
-        op.add_Wx(x, np.zeros((64, 3), order="F"))  # a silent copy would lose the sum
+        op.add_WTx(x, np.zeros((64, 3), order="F"))  # a silent copy would lose the sum
     with pytest.raises(ValueError, match="dtypes"):
-        op.add_Wx(x.astype(np.float32), np.zeros((64, 3)))
+        op.add_WTx(x.astype(np.float32), np.zeros((64, 3)))
 
 
-def test_seeded_noise_is_the_reference_stream():
-    n, k = 37, 90
+@pytest.mark.parametrize("k", [90, 50_000])  # chunks of many rows; of two rows
+def test_seeded_noise_is_the_reference_stream(k):
+    n = 37
     b = np.linspace(-1, 1, n)
-    ref, fast = np.zeros((n, k)), np.zeros((n, k))
+    ref = np.zeros((n, k))
     arr, seeded = ArrayNoise(draw_noise(9, n, k, np.float64)), SeededNoise(9, n, k, np.float64)
-    for part, (r0, r1) in enumerate(((0, n // 2), (n // 2, n))):
-        arr.add(ref, 0.3, b, part, r0, r1)
-        seeded.add(fast, 0.3, b, part, r0, r1)
-    np.testing.assert_array_equal(fast, ref)
+    arr.add(ref, 0.3, b, 0, n)
+    for cuts in ([0, n], [0, 1, 18, 19, n], [0, 5, 6, 7, 30, n]):  # any split, cutting chunks
+        fast = np.zeros((n, k))
+        for r0, r1 in zip(cuts[:-1], cuts[1:]):
+            seeded.add(fast, 0.3, b, r0, r1)
+        np.testing.assert_array_equal(fast, ref)
     np.testing.assert_array_equal(seeded.array(), arr.array())
-    with pytest.raises(ValueError, match="halves"):
-        seeded.add(fast, 0.3, b, 0, 0, n)
     gen = np.random.default_rng(4)
     np.testing.assert_array_equal(CpuPrimitives().draw_noise(gen, n, k, np.float32).array(),
                                   ArrayPrimitives(np, sp).draw_noise(np.random.default_rng(4), n, k,
@@ -118,13 +122,13 @@ def _step(cfg, backend, x, labels, noise_seed=2):
     ("locality", "relu", 1.0, False, (2, 5, 6)), ("ring", "tanh", 0.3, True, ()),
     ("random", "softplus", 0.5, True, (2, 5, 6)), ("full", "tanh", 1.0, False, ()),
     ("autapse", "relu", 0.7, True, (2, 5, 6))])
-@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("threads", ["1", "3"])
 def test_whole_step_matches_reference(mask, act, alpha, h0, zero_cols, threads, monkeypatch):
     monkeypatch.setenv("REFRNN_THREADS", threads)
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)  # split even tiny work
     handed = []
-    pool = ct.helper()
-    monkeypatch.setattr(ct, "helper", lambda: handed.append(1) or pool)
+    pool = ct.pool
+    monkeypatch.setattr(ct, "pool", lambda w: handed.append(w) or pool(w))
     cfg = ModelConfig(n_in=9, n_out=4, n_hidden=100, activation=act, alpha=alpha, mask=mask,
                       sparsity=0.06, sigma_rec=0.3, dtype="float64", train_h0=h0)
     x, labels = _problem(cfg, zero_cols=zero_cols)
@@ -136,9 +140,34 @@ def test_whole_step_matches_reference(mask, act, alpha, h0, zero_cols, threads, 
         assert set(got[3]) == set(ref[3])
         for k in ref[3]:
             _close(got[3][k], ref[3][k], k)
-    assert bool(handed) == (threads == "2")  # the helper thread really took work
+    assert bool(handed) == (threads == "3")  # the pool really took work
     g = ref[3]["W_in"]
     assert g[:, 0].any() and not g[:, list(zero_cols)].any()
+
+
+@pytest.mark.parametrize("mask,act,alpha", [("locality", "relu", 1.0), ("ring", "tanh", 0.2),
+                                            ("random", "softplus", 0.5), ("full", "relu", 1.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_results_do_not_depend_on_the_thread_count(mask, act, alpha, dtype, monkeypatch):
+    """One step on 1, 2, 3 and 7 workers: the noise bit-identical, the
+    outputs, states and gradients within the dtype's rounding (BLAS may sum
+    a row of a product in another order when it is given fewer rows)."""
+    monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
+    cfg = ModelConfig(n_in=9, n_out=4, n_hidden=144, activation=act, alpha=alpha, mask=mask,
+                      sparsity=0.06, sigma_rec=0.3, dtype=dtype, train_h0=True)
+    x, labels = _problem(cfg, T=9, B=13, zero_cols=(2, 5))
+    results = {}
+    for threads in (1, 2, 3, 7):
+        monkeypatch.setenv("REFRNN_THREADS", str(threads))
+        y, h, xi, g = _step(cfg, get_backend("cpu"), x, labels)
+        results[threads] = {"y": y, "h": h, "xi": xi, **g}
+    one = results[1]
+    for threads, got in results.items():
+        np.testing.assert_array_equal(got["xi"], one["xi"], err_msg=f"{threads} threads")
+        for k in one:
+            scale = max(1.0, float(np.abs(one[k]).max()))
+            err = float(np.abs(got[k] - one[k]).max())
+            assert err <= 8 * np.finfo(dtype).eps * scale, f"{threads} threads: {k} {err:.3g}"
 
 
 @pytest.mark.parametrize("mask", ["locality", "full"])
@@ -181,8 +210,8 @@ def test_box_muller_draws_are_standard_normal():
     assert abs(((z - z.mean()) ** 4).mean() / z.var() ** 2 - 3) < 0.05
     z64 = draw_noise(11, 10, 7, np.float64)
     assert z64.dtype == np.float64 and abs(z64).max() > 0
-    half = draw_noise(5, 2, 1000, np.float32)  # the two row halves are independent streams
-    assert abs(np.corrcoef(half[0], half[1])[0, 1]) < 0.15
+    two = draw_noise(5, 2, 1 << 17, np.float32)  # one row a chunk: independent streams
+    assert abs(np.corrcoef(two[0], two[1])[0, 1]) < 0.01
 
 
 def test_threads_setting(monkeypatch):
@@ -192,6 +221,28 @@ def test_threads_setting(monkeypatch):
             ct.threads()
     monkeypatch.setenv("REFRNN_THREADS", "3")
     assert ct.threads() == 3
+    monkeypatch.delenv("REFRNN_THREADS")
+    assert ct.threads() == ct.cores()             # default: the cores available
+    try:
+        ct.set_threads(5)                         # the setting wins over the variable
+        monkeypatch.setenv("REFRNN_THREADS", "3")
+        assert ct.threads() == 5
+        for bad in (0, -2, 1.5, True):
+            with pytest.raises(ValueError, match="threads"):
+                ct.set_threads(bad)
+        get_backend("cpu", threads=4)             # the training run's `threads` setting
+        assert ct.threads() == 4
+        get_backend("cpu", threads=0)             # 0: left as it is
+        assert ct.threads() == 4
+    finally:
+        ct.set_threads(None)
+    assert ct.threads() == 3
+
+
+def test_split_covers_the_range_in_near_equal_parts():
+    assert ct.split(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert ct.split(2, 5) == [(0, 1), (1, 2)]
+    assert ct.split(7, 1) == [(0, 7)]
 
 
 def test_pattern_product_wrapped_and_scattered_blocks():
@@ -208,7 +259,7 @@ def test_pattern_product_wrapped_and_scattered_blocks():
         rows += [i] * len(c)
         cols += sorted(c)
     rows, cols = np.array(rows), np.array(cols)
-    pp = PatternProduct(rows, cols, n, np, row_parts=ct.row_parts)
+    pp = PatternProduct(rows, cols, n, np, parts=ct.run_parts)
     assert pp.blocked
     runs = [len(parts) for *_, parts in pp.blocks]
     assert runs[0] == 2 and runs[1] == 1
@@ -218,31 +269,50 @@ def test_pattern_product_wrapped_and_scattered_blocks():
     _close(pp(A, Bm), (A @ Bm.T)[rows, cols])
 
 
-def test_helper_thread_is_remade_after_fork(monkeypatch):
+def test_pool_is_remade_after_fork_and_grows(monkeypatch):
     import os
-    pool = ct.helper()
-    assert ct.helper() is pool
-    monkeypatch.setattr(ct, "_POOL", (os.getpid() + 1, pool))  # as seen by a forked child
-    assert ct.helper() is not pool
+    pool = ct.pool(1)
+    assert ct.pool(1) is pool
+    monkeypatch.setattr(ct, "_POOL", (os.getpid() + 1, pool, 1))  # as seen by a forked child
+    assert ct.pool(1) is not pool
+    small = ct.pool(1)
+    assert ct.pool(3) is not small and ct.pool(2) is ct.pool(3)
 
 
-def test_split_runs_beside_only_while_blas_is_held(monkeypatch):
-    monkeypatch.setenv("REFRNN_THREADS", "2")
+def test_split_runs_on_the_pool_only_while_blas_is_held(monkeypatch):
+    monkeypatch.setenv("REFRNN_THREADS", "3")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
 
     def where():
         seen = {}
-        ct.row_parts(lambda part, r0, r1: seen.update({part: threading.get_ident()}), 10, 1)
+        ct.run_parts(lambda r0, r1: seen.update({(r0, r1): threading.get_ident()}), 10, 1)
         return seen
 
     me = threading.get_ident()
-    monkeypatch.setattr(ct, "_HELD", 0)  # outside a pass: no helper
-    assert where() == {0: me, 1: me}
-    monkeypatch.setattr(ct, "_HELD", 1)  # inside a pass with BLAS held: half 1 beside
+    monkeypatch.setattr(ct, "_HELD", 0)  # outside a pass: one part, here
+    assert where() == {(0, 10): me}
+    monkeypatch.setattr(ct, "_HELD", 1)  # inside a pass with BLAS held: three parts
     seen = where()
-    assert seen[0] == me != seen[1]
+    assert sorted(seen) == [(0, 4), (4, 7), (7, 10)]
+    assert seen[(0, 4)] == me and me not in (seen[(4, 7)], seen[(7, 10)])
     monkeypatch.setenv("REFRNN_THREADS", "1")  # one thread means one thread
-    assert where() == {0: me, 1: me}
+    assert where() == {(0, 10): me}
+    monkeypatch.setenv("REFRNN_THREADS", "4")
+    monkeypatch.setattr(ct, "PARALLEL_MIN", 100)  # each part needs 100 multiply-adds
+    assert ct.workers_for(99) == 1 and ct.workers_for(250) == 2 and ct.workers_for(1e9) == 4
+
+
+def test_an_error_in_a_worker_reaches_the_caller(monkeypatch):
+    monkeypatch.setenv("REFRNN_THREADS", "2")
+    monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(ct, "_HELD", 1)
+
+    def fn(r0, r1):
+        if r0 > 0:
+            raise RuntimeError("worker failed")
+
+    with pytest.raises(RuntimeError, match="worker failed"):
+        ct.run_parts(fn, 10, 1)
 
 
 def test_single_threaded_blas_holds_blas_at_one_thread():
@@ -252,3 +322,25 @@ def test_single_threaded_blas_holds_blas_at_one_thread():
         assert infos and all(i["num_threads"] == 1 for i in infos)
         assert ct._HELD == 1
     assert ct._HELD == 0
+
+
+def test_record_arrays_are_reused_only_once_nothing_holds_them():
+    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, sigma_rec=0.2, sparsity=0.1)
+    m, fresh = RNN(cfg, seed=0), RNN(cfg, seed=0)
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((7, 4, 5)) for _ in range(4)]
+    y1, r1 = m.forward(xs[0], rng=np.random.default_rng(0))
+    y2, r2 = m.forward(xs[1], rng=np.random.default_rng(0))
+    assert not np.shares_memory(r1.u, r2.u) and not np.shares_memory(r1.h, r2.h)
+    u1 = weakref.ref(r1.u)
+    del r1, y1
+    y3, r3 = m.forward(xs[2], rng=np.random.default_rng(0))
+    assert u1() is r3.u                           # r1's arrays, kept and written again
+    want = fresh.forward(xs[2], rng=np.random.default_rng(0))[1]
+    np.testing.assert_array_equal(r3.hidden(), want.hidden())
+    view = r2.h[:, 3:9]                           # a view keeps r2's arrays held
+    del r2, y2
+    y4, r4 = m.forward(xs[3], rng=np.random.default_rng(0))
+    assert not np.shares_memory(r4.h, view) and not np.shares_memory(r4.h, r3.h)
+    y5, r5 = m.forward(xs[3][:3], rng=np.random.default_rng(0))  # another shape: new arrays
+    assert r5.u.shape == (64, 3 * 4)

@@ -49,19 +49,17 @@ def test_blocks_product_is_the_dense_product(kind, n, s):
         out = np.full((n, 11), np.nan)
         op.product(x, out)
         _close(out, M @ x, f"{kind} {n}")
-        out2 = np.full((n, 11), np.nan)    # the same, in two row parts
-        op.fill(x)
-        op.multiply(out2, 0, op.r // 2)
-        op.multiply(out2, op.r // 2, op.r)
-        np.testing.assert_array_equal(out2, out)
+        out2 = np.full((n, 4), np.nan)     # a part of the trials, as a worker runs it
+        op.product(x[:, 3:7], out2)
+        _close(out2, out[:, 3:7], f"{kind} {n} part")
         assert 0 < op.density <= 1
 
 
 @pytest.mark.parametrize("kind,n,s", CASES + [("random", 256, 0.04), ("full", 64, 1.0)])
 def test_cpu_operator_with_sheet_matches_reference(kind, n, s, monkeypatch):
-    """Wx, WTx, add_Wx, add_WTx, sampled of the fast CPU operator (given the
-    sheet, as RNN gives it) against the plain reference operator, split in two."""
-    monkeypatch.setenv("REFRNN_THREADS", "2")
+    """Wx, WTx, add_WTx, sampled of the fast CPU operator (given the sheet, as
+    RNN gives it) against the plain reference operator, the sampled product split in three."""
+    monkeypatch.setenv("REFRNN_THREADS", "3")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
     monkeypatch.setattr(ct, "_HELD", 1)
     mask = make_mask(kind, n, s)
@@ -77,7 +75,7 @@ def test_cpu_operator_with_sheet_matches_reference(kind, n, s, monkeypatch):
     ref.load(w)
     x = rng.standard_normal((n, 30))[:, 5:14]
     base = rng.standard_normal((n, 9))
-    for name in ("Wx", "WTx", "add_Wx", "add_WTx"):
+    for name in ("Wx", "WTx", "add_WTx"):
         got, exp = base.copy(), base.copy()
         getattr(fast, name)(x, got)
         getattr(ref, name)(x, exp)

@@ -221,3 +221,19 @@ def test_paper_claims_configs_match_synapse_budget():
     full = make_mask("full", 256).nnz
     assert full == 65536 and nnz == 65280  # within 0.4% of the full network
     assert expand_grid(configs=cfgs, seeds=[0, 1, 2])[-1].seed == 2
+
+
+def test_parallel_jobs_share_the_cores(monkeypatch):
+    """Each of the local sweep's jobs gets its share of the cores for BLAS and
+    for refrnn's worker pool (REFRNN_THREADS), unless the user set them."""
+    import os
+
+    from refrnn.experiments.sweep import _worker_env
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "REFRNN_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    env = _worker_env(4)
+    assert env["REFRNN_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "2"
+    monkeypatch.setenv("REFRNN_THREADS", "3")
+    assert _worker_env(4)["REFRNN_THREADS"] == "3"

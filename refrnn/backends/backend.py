@@ -21,25 +21,24 @@ import scipy.sparse
 
 from .fast_cpu import CpuPrimitives
 from .plain import ArrayPrimitives
+from .threads import set_threads
 
 DEVICES = ("cpu", "cuda", "auto")
 
 
 @dataclass(frozen=True)
 class Backend:
-    """An array module and its sparse companion.
+    """An array module and the engine's primitives on it.
 
     Attributes:
         name: "cpu" or "cuda".
         xp: ``numpy`` or ``cupy``.
-        sparse: ``scipy.sparse`` or ``cupyx.scipy.sparse``.
-        prims: the engine's primitives (row_parts, compute, draw_noise,
-            step_buffer, recurrent): refrnn.backends.fast_cpu or refrnn.backends.plain.
+        prims: the engine's primitives (parts, compute, draw_noise,
+            recurrent): refrnn.backends.fast_cpu or refrnn.backends.plain.
     """
 
     name: str
     xp: ModuleType
-    sparse: ModuleType
     prims: Any
 
     @property
@@ -113,13 +112,17 @@ def cuda_available() -> bool:
         return False
 
 
-def get_backend(device: str = "cpu") -> Backend:
+def get_backend(device: str = "cpu", threads: int = None) -> Backend:
     """Return the backend for ``device`` ("cpu", "cuda" or "auto").
 
     "auto" picks CUDA when CuPy and a GPU are present, else the CPU.
-    Raises ValueError for an unknown device name and RuntimeError when
-    "cuda" is asked for where CuPy or a GPU is missing.
+    ``threads``: the CPU's worker count from now on (refrnn.backends.threads;
+    None or 0 leaves it as it is: REFRNN_THREADS, else the cores available).
+    Raises ValueError for an unknown device name or a bad thread count and
+    RuntimeError when "cuda" is asked for where CuPy or a GPU is missing.
     """
+    if threads:
+        set_threads(threads)
     if isinstance(device, Backend):
         return device
     if device not in DEVICES:
@@ -127,7 +130,7 @@ def get_backend(device: str = "cpu") -> Backend:
     if device == "auto":
         device = "cuda" if cuda_available() else "cpu"
     if device == "cpu":
-        return Backend("cpu", np, scipy.sparse, CpuPrimitives())
+        return Backend("cpu", np, CpuPrimitives())
     if not cuda_available():
         raise RuntimeError(
             "device 'cuda' was requested but CuPy with a CUDA GPU is not "
@@ -136,8 +139,7 @@ def get_backend(device: str = "cpu") -> Backend:
     import cupy
     import cupyx.scipy.sparse
 
-    return Backend("cuda", cupy, cupyx.scipy.sparse,
-                   ArrayPrimitives(cupy, cupyx.scipy.sparse, blocked=True))
+    return Backend("cuda", cupy, ArrayPrimitives(cupy, cupyx.scipy.sparse, blocked=True))
 
 
 def reference_backend(blocked: bool = False) -> Backend:
@@ -146,7 +148,7 @@ def reference_backend(blocked: bool = False) -> Backend:
     The reference every faster primitive is tested against; ``blocked=True``
     gives exactly the set CUDA runs (the blocked sampled product), on NumPy.
     """
-    return Backend("cpu", np, scipy.sparse, ArrayPrimitives(np, scipy.sparse, blocked=blocked))
+    return Backend("cpu", np, ArrayPrimitives(np, scipy.sparse, blocked=blocked))
 
 
 def available_devices() -> list[str]:

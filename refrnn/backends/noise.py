@@ -10,8 +10,6 @@ import math
 
 import numpy as np
 
-from .threads import halves
-
 
 def box_muller(u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` (2, m) in [0, 1) into 2m standard normals in ``out`` (2, m).
@@ -41,34 +39,41 @@ def new_noise_seed(rng) -> int:
     return int(rng.integers(0, 2 ** 63 - 1))
 
 
-def noise_rows(seed: int, n: int, k: int, dtype, part: int):
-    """Yield (r0, r1, z): standard normals for the rows r0:r1 of an (n, k)
-    array that lie in half ``part`` (0 or 1) of halves(n).
+def chunk_rows(k: int) -> int:
+    """Rows of an (n, k) noise array in one chunk: about CHUNK elements."""
+    return max(1, CHUNK // max(k, 1))
 
-    Box-Muller on uniforms from SFC64(SeedSequence([seed, part])), in row
-    chunks of about CHUNK elements; in float32 |z| <= 5.77. The draws depend
-    only on (seed, n, k, dtype). z, (r1 - r0, k), is reused: copy to keep.
+
+def noise_rows(seed: int, n: int, k: int, dtype, r0: int = 0, r1: int = None):
+    """Yield (c0, c1, z): standard normals for rows c0:c1 of an (n, k) array,
+    covering rows r0:r1 (default all) in order.
+
+    The rows fall in fixed chunks of chunk_rows(k) rows; chunk j is
+    Box-Muller on uniforms from SFC64(SeedSequence([seed, j])). A chunk that
+    r0:r1 cuts is made whole and cut, so the draws depend only on (seed, n,
+    k, dtype), never on how the rows are split between threads. In float32
+    |z| <= 5.77. z, (c1 - c0, k), is reused: copy to keep.
     """
     dtype = np.dtype(dtype)
-    lo, hi = halves(n)[part]
-    rows = max(1, min(hi - lo, CHUNK // max(k, 1)))
-    gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, part])))
+    r1 = n if r1 is None else r1
+    rows = chunk_rows(k)
     m_max = (rows * k + 1) // 2
     u = np.empty(2 * m_max, dtype=dtype)
     z = np.empty(2 * m_max, dtype=dtype)
-    for r0 in range(lo, hi, rows):
-        r1 = min(hi, r0 + rows)
-        m = ((r1 - r0) * k + 1) // 2
+    for j in range(r0 // rows, -(-r1 // rows)):
+        j0, j1 = j * rows, min(n, (j + 1) * rows)
+        m = ((j1 - j0) * k + 1) // 2
         uu, zz = u[:2 * m].reshape(2, m), z[:2 * m].reshape(2, m)
+        gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, j])))
         gen.random(out=uu, dtype=dtype)
         box_muller(uu, zz)
-        yield r0, r1, zz.reshape(-1)[:(r1 - r0) * k].reshape(r1 - r0, k)
+        c0, c1 = max(r0, j0), min(r1, j1)
+        yield c0, c1, zz.reshape(-1)[(c0 - j0) * k:(c1 - j0) * k].reshape(c1 - c0, k)
 
 
 def draw_noise(seed: int, n: int, k: int, dtype) -> np.ndarray:
-    """Every draw of noise_rows(seed, n, k, dtype, part) as one new (n, k) array."""
+    """Every draw of noise_rows(seed, n, k, dtype) as one new (n, k) array."""
     out = np.empty((n, k), dtype=dtype)
-    for part in (0, 1):
-        for r0, r1, z in noise_rows(seed, n, k, dtype, part):
-            out[r0:r1] = z
+    for c0, c1, z in noise_rows(seed, n, k, dtype):
+        out[c0:c1] = z
     return out

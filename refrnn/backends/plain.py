@@ -5,18 +5,19 @@ each backend owns a set. This set is written with nothing but the array
 module ``xp`` and its sparse companion, a few lines each, so it is the
 reference that tests/test_primitives.py checks every faster set against:
 
-- ``row_parts(fn, n, work)``: run fn(part, r0, r1) over rows [0, n); here one call.
+- ``parts(fn, n, work)``: run fn(r0, r1) over ranges covering [0, n) (a split
+  of ``work`` multiply-adds between threads); here one call, fn(0, n).
 - ``compute()``: a context around one forward or backward pass; here nothing.
 - ``step_buffer(a)``: a contiguous copy of an (N, B) slice, the loops' per-step
   operand; Fortran-ordered here, because cupyx's csr.dot converts C-ordered
   operands to Fortran order on every call.
 - ``draw_noise(rng, n, k, dtype)``: the recurrent noise xi (n, k) of one pass.
 - ``recurrent(mask, dtype, sheet)``: W_rec's operator (ArrayRecurrent): load
-  the weights, write (Wx, WTx) or accumulate (add_Wx, add_WTx) W_rec x or
-  W_rec^T x into a buffer, and the sampled product at the mask (the W_rec
-  gradient). ``sheet`` = (r, c) says the neurons lie on an r x c torus
-  (locality, ring masks; None otherwise): the fast CPU set uses it, this
-  set ignores it.
+  the weights, write (Wx, WTx) W_rec x or W_rec^T x into a buffer or
+  accumulate W_rec^T x into one (add_WTx, the leaky step's backward), and
+  the sampled product at the mask (the W_rec gradient). ``sheet`` = (r, c)
+  says the neurons lie on an r x c torus (locality, ring masks; None
+  otherwise): the fast CPU set uses it, this set ignores it.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class ArrayNoise:
     def __init__(self, xi=None):
         self.xi = xi
 
-    def add(self, U, scale: float, b, part: int, r0: int, r1: int) -> None:
+    def add(self, U, scale: float, b, r0: int, r1: int) -> None:
         """U[r0:r1] += b[r0:r1, None] + scale * xi[r0:r1] (rounded as z = scale xi; z += b)."""
         if self.xi is None or scale == 0.0:
             U[r0:r1] += b[r0:r1, None]
@@ -124,10 +125,6 @@ class ArrayRecurrent:
         """out = W_rec^T x; x, out (N, B)."""
         out[...] = self.WT @ x
 
-    def add_Wx(self, x, out) -> None:
-        """out += W_rec x; x, out (N, B)."""
-        out += self.W @ x
-
     def add_WTx(self, x, out) -> None:
         """out += W_rec^T x; x, out (N, B)."""
         out += self.WT @ x
@@ -151,7 +148,7 @@ class ArrayPrimitives:
     def __init__(self, xp, sparse, blocked: bool = False):
         self.xp, self.sparse, self.blocked = xp, sparse, blocked
 
-    def row_parts(self, fn, n: int, work: float) -> None:
+    def parts(self, fn, n: int, work: float) -> None:
         one_part(fn, n, work)
 
     def compute(self):

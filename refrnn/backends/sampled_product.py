@@ -26,12 +26,13 @@ class PatternProduct:
     Args:
         rows, cols: (nnz,) int arrays in CSR order (rows non-decreasing).
         n: number of neurons; xp: the array module.
-        row_parts: row_parts(fn, n, work) runs fn(part, r0, r1) over [0, n)
-            (a backend primitive: two threads on the CPU); default one call.
+        parts: parts(fn, n, work) runs fn(r0, r1) over ranges covering [0, n)
+            (the CPU's worker pool); default one call. A block is the same
+            GEMM whoever runs it: the result does not depend on the split.
     """
 
-    def __init__(self, rows, cols, n: int, xp, row_parts=one_part):
-        self.xp, self.n, self.row_parts = xp, n, row_parts
+    def __init__(self, rows, cols, n: int, xp, parts=one_part):
+        self.xp, self.n, self.parts = xp, n, parts
         R = max(1, int(np.ceil(np.sqrt(n))))
         blocks, cost = [], 0
         starts = np.searchsorted(rows, np.arange(0, n + R, R))
@@ -71,14 +72,14 @@ class PatternProduct:
         if not self.blocked:
             C = xp.empty((self.n, self.n), dtype=A.dtype)
 
-            def rows(part, r0, r1):
+            def rows(r0, r1):
                 xp.matmul(A[r0:r1], Bm.T, out=C[r0:r1])
 
-            self.row_parts(rows, self.n, work)
+            self.parts(rows, self.n, work)
             return C.ravel()[self.flat]
         out = xp.empty(self.nnz, dtype=A.dtype)
 
-        def blocks(part, i0, i1):
+        def blocks(i0, i1):
             for r0, r1, p0, p1, parts in self.blocks[i0:i1]:
                 a = A[r0:r1]
                 for src, where, flat in parts:
@@ -88,5 +89,5 @@ class PatternProduct:
                     else:
                         out[where] = vals
 
-        self.row_parts(blocks, len(self.blocks), work)
+        self.parts(blocks, len(self.blocks), work)
         return out

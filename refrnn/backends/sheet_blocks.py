@@ -21,6 +21,8 @@ measures it).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -105,7 +107,7 @@ class SheetBlocks:
             raise ValueError("two entries of the pattern fall on one block position")
         # block (a, J) holds receivers a*c + J*bc .. + bc: row i of blocks.reshape(n, w)
         self.blocks = np.zeros((r, self.tc, bc, self.w), dtype=self.dtype)
-        self._hp = {}
+        self._local = threading.local()  # each thread its own padded buffers
 
     @property
     def density(self) -> float:
@@ -117,31 +119,22 @@ class SheetBlocks:
         self.blocks.reshape(-1)[self.flat] = w
 
     def _windows(self, B: int):
-        """(hp (rows, B), its windows view (r, TC, P*Q, B)), made once per B."""
-        got = self._hp.get(B)
+        """(hp (rows, B), its windows view (r, TC, P*Q, B)): this thread's, made once per B."""
+        bufs = self._local.__dict__.setdefault("hp", {})
+        got = bufs.get(B)
         if got is None:
             hp = np.empty((len(self.gather), B), dtype=self.dtype)
             s = hp.itemsize
             view = as_strided(hp, shape=(self.r, self.tc, self.w, B),
                               strides=(self.Q * B * s, (self.r + self.P - 1) * self.Q * B * s,
                                        B * s, s), writeable=False)
-            got = self._hp[B] = (hp, view)
+            got = bufs[B] = (hp, view)
         return got
 
-    def fill(self, x) -> None:
-        """Gather x (n, B), rows contiguous (any row stride), into the padded layout."""
-        hp, _ = self._windows(x.shape[1])
-        np.take(x, self.gather, axis=0, out=hp, mode="clip")  # "raise" would buffer
-
-    def multiply(self, out, a0: int, a1: int) -> None:
-        """Rows of sheet rows a0:a1 of out = W x, x the last ``fill``; out C-contiguous (n, B)."""
-        B = out.shape[1]
-        o = out.reshape(self.r, self.tc, self.bc, B)
-        np.matmul(self.blocks[a0:a1], self._windows(B)[1][a0:a1], out=o[a0:a1])
-
     def product(self, x, out) -> None:
-        """out = W x: x (n, B) rows contiguous, out C-contiguous (n, B). Two calls."""
+        """out = W x: x (n, B) rows contiguous (any row stride), out C-contiguous
+        (n, B). Two calls: one gather, one batched GEMM. Threads may call it at once."""
         B = out.shape[1]
-        hp, view = self._hp.get(B) or self._windows(B)
-        x.take(self.gather, axis=0, out=hp, mode="clip")
+        hp, view = self._windows(B)
+        x.take(self.gather, axis=0, out=hp, mode="clip")  # "raise" would buffer
         np.matmul(self.blocks, view, out=out.reshape(self.r, self.tc, self.bc, B))

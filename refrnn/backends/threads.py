@@ -1,11 +1,19 @@
-"""How the CPU primitives use two cores: BLAS held at one thread, work split in two.
+"""How the CPU primitives use the cores: a pool of workers, BLAS held at one thread.
 
-OpenBLAS's own threads synchronise many times inside one long GEMM; on a
-loaded 2-core machine each wait can cost a scheduler time slice (a 4 ms GEMM
-was seen taking 800 ms). So during a pass BLAS is held at one thread
-(through threadpoolctl, when installed) and each all-time product is split
-once into two row halves, one run by a helper thread: NumPy's GEMM, ufuncs
-and random fills and SciPy's csr_matvecs all release the GIL.
+A pass is cut into a few phases (the all-time products, the loop over time,
+the sampled gradient); each phase splits its work once into contiguous
+ranges, one per worker, and waits for them all: one barrier per phase, none
+per time step (the loop over time is split by trials, which never meet).
+NumPy's GEMM, ufuncs and takes and SciPy's csr_matvecs release the GIL, so
+the workers run at once.
+
+BLAS is held at one thread during a pass (threadpoolctl, when installed):
+OpenBLAS's own threads synchronise many times inside one long GEMM, and on a
+loaded machine each wait can cost a scheduler time slice; and a worker's
+GEMM on several BLAS threads would oversubscribe the cores.
+
+The worker count: ``set_threads(n)`` (the ``threads`` setting, ``--threads``),
+else REFRNN_THREADS, else the cores this process may run on.
 """
 from __future__ import annotations
 
@@ -14,68 +22,99 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-PARALLEL_MIN = 1 << 19  # work items (multiply-adds) below which one thread wins
-STEP_PARALLEL_MIN = 1 << 22  # the same for a product run once per time step, T times
+PARALLEL_MIN = 1 << 16  # multiply-adds a part must have, at least (0: no floor)
 
-_POOL = None  # (pid, executor): a forked child makes its own
+_SETTING = None  # set_threads(n); None = REFRNN_THREADS or the cores
+_POOL = None  # (pid, executor, workers): a forked child makes its own
 _CONTROLLER = None
 _HELD = 0  # > 0 inside single_threaded_blas while BLAS is held
 _HOLD_LOCK = threading.RLock()
+_NAME = "refrnn-worker"
+
+
+def set_threads(n) -> None:
+    """Use n workers from now on (None: back to REFRNN_THREADS or the cores)."""
+    global _SETTING
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"threads must be a positive integer, got {n!r}")
+    _SETTING = n
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def threads() -> int:
-    """Threads for the split work: REFRNN_THREADS if set, else min(2, cores).
-
-    The work is split in two at most, so any value above 2 acts as 2.
-    """
+    """Workers for the split work: set_threads(n), else REFRNN_THREADS, else cores()."""
+    if _SETTING is not None:
+        return _SETTING
     env = os.environ.get("REFRNN_THREADS", "").strip()
     if not env:
-        return min(2, os.cpu_count() or 1)
+        return cores()
     if not env.isdigit() or int(env) < 1:
         raise ValueError(f"REFRNN_THREADS must be a positive integer, got {env!r}")
     return int(env)
 
 
-def helper():
-    """The one helper thread, created on first use (again after a fork)."""
+def pool(workers: int):
+    """An executor with at least ``workers`` threads (made again after a fork)."""
     global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="refrnn"))
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[2] < workers:
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_NAME),
+                 workers)
     return _POOL[1]
 
 
-def parallel(work: float, uses_blas: bool = True, least: float = None) -> bool:
-    """True when ``work`` multiply-adds are worth a hand-off to the helper:
-    two threads allowed, enough work, not already on the helper, and (for
-    work that calls BLAS) BLAS held at one thread, since two GEMMs each on two
-    BLAS threads would oversubscribe the cores. Without threadpoolctl only
-    the sparse products (no BLAS) are split."""
-    if work < (PARALLEL_MIN if least is None else least) or (uses_blas and _HELD <= 0) or threads() < 2:
-        return False
-    return not threading.current_thread().name.startswith("refrnn")
+def split(n: int, parts: int):
+    """``parts`` contiguous ranges (r0, r1) covering [0, n), sizes differing by
+    at most one; fewer when n < parts (no empty range)."""
+    parts = max(1, min(parts, n))
+    q, r = divmod(n, parts)
+    edges = [i * q + min(i, r) for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
-def halves(n: int):
-    """The two row ranges every CPU row split uses: (0, n // 2), (n // 2, n)."""
-    return ((0, n // 2), (n // 2, n))
+def workers_for(work: float, uses_blas: bool = True) -> int:
+    """How many workers ``work`` multiply-adds get: threads(), but no more
+    than leave each PARALLEL_MIN of them, and 1 on a worker or (for work
+    that calls BLAS) where BLAS is not held at one thread.
+
+    A part's work must outweigh what it costs: a hand-off per phase, and in
+    the loops over time (whose ``work`` is one step's) about ten NumPy calls
+    per step, each holding the GIL for a microsecond or two."""
+    n = threads()
+    if n == 1 or (uses_blas and _HELD <= 0):
+        return 1
+    if threading.current_thread().name.startswith(_NAME):
+        return 1
+    return n if PARALLEL_MIN <= 0 else max(1, min(n, int(work // PARALLEL_MIN)))
 
 
 def one_part(fn, n: int, work: float) -> None:
-    """The plain row split: fn(0, 0, n), the whole range in one call."""
-    fn(0, 0, n)
+    """The plain split: fn(0, n), the whole range in one call."""
+    fn(0, n)
 
 
-def row_parts(fn, n: int, work: float, least: float = None) -> None:
-    """Run fn(part, r0, r1) for both halves(n), the second on the helper
-    thread when parallel(work, least=least)."""
-    (a0, a1), (b0, b1) = halves(n)
-    if a1 == a0 or not parallel(work, least=least):
-        fn(0, a0, a1)
-        fn(1, b0, b1)
+def run_parts(fn, n: int, work: float) -> None:
+    """Run fn(r0, r1) over split(n, workers_for(work)): the first range on
+    this thread, the others on the pool; returns when all are done (and
+    raises the first error any of them raised)."""
+    ranges = split(n, workers_for(work))
+    if n <= 0:
         return
-    job = helper().submit(fn, 1, b0, b1)
-    fn(0, a0, a1)
-    job.result()
+    if len(ranges) == 1:
+        fn(*ranges[0])
+        return
+    jobs = [pool(len(ranges) - 1).submit(fn, r0, r1) for r0, r1 in ranges[1:]]
+    try:
+        fn(*ranges[0])
+    finally:
+        for job in jobs:
+            job.result()
 
 
 @contextlib.contextmanager

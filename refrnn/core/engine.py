@@ -10,6 +10,13 @@ u_t; H (N, (T+1)*B) the states, columns [0, B) holding h_{-1} = h0, so
 H[:, B:] are h_0 .. h_{T-1} and H[:, :K] are the states before each step.
 Each step reads and writes its (N, B) column slices of U, H and G in place
 (views, no copies); only W_rec's product writes a contiguous (N, B) buffer.
+U and H are the model's record arrays, reused across updates.
+
+Threads: ``prims.parts(fn, n, work)`` runs fn(r0, r1) over ranges covering
+[0, n) (the CPU's workers; one call on the plain set). The all-time
+products split the neurons; the loops over time split the trials, which
+never meet, so the workers need no barrier per step (their split is
+decided on one step's work: each part runs all T steps).
 """
 from __future__ import annotations
 
@@ -34,7 +41,8 @@ def forward(model, X, T: int, B: int, noise):
     Args:
         model: the RNN (config, params, backend, recurrent operator W).
         X: (K, n_in) inputs x_t, row t*B + b.
-        noise: the draws xi (N, K), an object with add(...) (refrnn.primitives_*).
+        noise: the draws xi (N, K), an object with add(U, scale, b, r0, r1)
+            (refrnn.backends.plain.ArrayNoise, refrnn.backends.fast_cpu.SeededNoise).
     Returns:
         Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None),
         w_rec (nnz,): a copy of the recurrent weights this pass used.
@@ -45,37 +53,40 @@ def forward(model, X, T: int, B: int, noise):
     x_cols = used_columns(xp, X)
     W_in = P["W_in"] if x_cols is None else P["W_in"][:, x_cols]
     Xs = X if x_cols is None else X[:, x_cols]
-    U = xp.empty((N, K), dtype=model.dtype)
-    H = xp.empty((N, K + B), dtype=model.dtype)
+    U, H = model.record_arrays(K, B)             # (N, K), (N, K + B), reused
     Y = xp.empty((K + B, cfg.n_out), dtype=model.dtype)  # row k + B holds y for column k
     with prims.compute():
-        def drive(part, r0, r1):  # all steps at once: U = W_in x_t + b + c xi_t
+        def drive(r0, r1):  # all steps at once: U = W_in x_t + b + c xi_t
             xp.matmul(W_in[r0:r1], Xs.T, out=U[r0:r1])
-            noise.add(U, c, P["b"], part, r0, r1)
+            noise.add(U, c, P["b"], r0, r1)
 
-        prims.row_parts(drive, N, N * K * (Xs.shape[1] + 8))
+        prims.parts(drive, N, N * K * (Xs.shape[1] + 8))
         H[:, :B] = P["h0"][:, None] if "h0" in P else 0
         w_rec = xp.array(P["w_rec"])             # the weights this pass uses, kept
         W.load(w_rec)
-        u = prims.step_buffer(H[:, :B])          # W_rec h_{t-1}, a contiguous (N, B) buffer
-        for t in range(T):
-            s, n = slice(t * B, (t + 1) * B), slice((t + 1) * B, (t + 2) * B)
-            W.Wx(H[:, s], u)                     # W_rec h_{t-1}; H[:, s] is a view
-            u_t = U[:, s]
-            u_t += u                             # u_t = W_in x_t + b + c xi_t + W_rec h_{t-1}
-            if a == 1.0:
-                activations.apply(act, xp, u_t, out=H[:, n])  # h_t = f(u_t)
-            else:
-                activations.apply(act, xp, u_t, out=u)  # h_t = h_{t-1} + alpha (f(u_t) - h_{t-1})
-                u -= H[:, s]
-                u *= a
-                xp.add(H[:, s], u, out=H[:, n])
 
-        def readout(part, k0, k1):  # y_t = W_out h_t + b_out, all steps at once
+        def steps(b0, b1):  # the loop over time for trials b0:b1
+            u = prims.step_buffer(H[:, b0:b1])   # W_rec h_{t-1}, a contiguous (N, b1 - b0) buffer
+            for t in range(T):
+                s, n = slice(t * B + b0, t * B + b1), slice((t + 1) * B + b0, (t + 1) * B + b1)
+                W.Wx(H[:, s], u)                 # W_rec h_{t-1}; H[:, s] is a view
+                u_t = U[:, s]
+                u_t += u                         # u_t = W_in x_t + b + c xi_t + W_rec h_{t-1}
+                if a == 1.0:
+                    activations.apply(act, xp, u_t, out=H[:, n])  # h_t = f(u_t)
+                else:
+                    activations.apply(act, xp, u_t, out=u)  # h_t = h_{t-1} + alpha (f(u_t) - h_{t-1})
+                    u -= H[:, s]
+                    u *= a
+                    xp.add(H[:, s], u, out=H[:, n])
+
+        prims.parts(steps, B, B * (model.mask.nnz + 4 * N))  # split on one step's work
+
+        def readout(k0, k1):  # y_t = W_out h_t + b_out, all steps at once
             xp.matmul(H[:, k0:k1].T, P["W_out"].T, out=Y[k0:k1])
             Y[k0:k1] += P["b_out"]
 
-        prims.row_parts(readout, K + B, N * K * cfg.n_out)
+        prims.parts(readout, K + B, N * K * cfg.n_out)
     return Y[B:], U, H, x_cols, w_rec
 
 
@@ -101,11 +112,11 @@ def backward(model, record, dY) -> dict:
     G = model.workspace("G", (N, K))
     W.load(record.w_rec)                          # the forward's weights, even if params moved
     with prims.compute():
-        def readout(part, r0, r1):  # dW_out = sum dy_t h_t^T; G_t = W_out^T dy_t
+        def readout(r0, r1):  # dW_out = sum dy_t h_t^T; G_t = W_out^T dy_t
             xp.matmul(dYpad.T, H[r0:r1].T, out=g["W_out"][:, r0:r1])
             xp.matmul(P["W_out"][:, r0:r1].T, dY.T, out=G[r0:r1])
 
-        prims.row_parts(readout, N, 2 * N * K * n_out)
+        prims.parts(readout, N, 2 * N * K * n_out)
         g["b_out"] = dY.sum(axis=0)
         dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
         cols = record.x_cols
@@ -113,7 +124,7 @@ def backward(model, record, dY) -> dict:
         g["W_in"] = xp.zeros_like(P["W_in"])
         g["b"] = xp.empty(N, dtype=model.dtype)
 
-        def inputs(part, r0, r1):  # dW_in = sum du_t x_t^T; db = sum du_t
+        def inputs(r0, r1):  # dW_in = sum du_t x_t^T; db = sum du_t
             gw = xp.matmul(dU[r0:r1], Xs)
             if cols is None:
                 g["W_in"][r0:r1] = gw
@@ -121,7 +132,7 @@ def backward(model, record, dY) -> dict:
                 g["W_in"][r0:r1, cols] = gw
             dU[r0:r1].sum(axis=1, out=g["b"][r0:r1])
 
-        prims.row_parts(inputs, N, N * K * (Xs.shape[1] + 1))
+        prims.parts(inputs, N, N * K * (Xs.shape[1] + 1))
         g["w_rec"] = W.sampled(dU, Hp)           # dw_rec[p] = sum du_t[i] h_{t-1}[j]
     if "h0" in P:
         g["h0"] = dh.sum(axis=1)                 # h_{-1} = h0 for every trial
@@ -132,21 +143,29 @@ def _through_time(model, U, G, T: int, B: int):
     """The loop over time, backwards. G (N, K) holds G_t = W_out^T dy_t on entry
     and du_t = dL/du_t on exit. Returns (G, dL/dh_{-1} (N, B))."""
     xp, W, a, act = model.xp, model.W, model.config.alpha, model.config.activation
-    dh = model.backend.prims.step_buffer(G[:, (T - 1) * B:])  # dh_{T-1} = G_{T-1}: no step T
-    d = xp.empty_like(dh)
-    for t in range(T - 1, -1, -1):
-        s = slice(t * B, (t + 1) * B)
-        du = G[:, s]                            # G_t is used up: du_t takes its place
-        activations.derivative(act, xp, U[:, s], out=d)
-        xp.multiply(dh, d, out=du)              # du_t = dh_t * f'(u_t)
-        if a != 1.0:
-            du *= a                             #        * alpha
-            dh *= 1.0 - a                       # dh_{t-1} = (1 - alpha) dh_t
+    prims = model.backend.prims
+    dh_start = xp.empty((G.shape[0], B), dtype=G.dtype)
+
+    def steps(b0, b1):  # the loop over time, backwards, for trials b0:b1
+        last = (T - 1) * B
+        dh = prims.step_buffer(G[:, last + b0:last + b1])  # dh_{T-1} = G_{T-1}: no step T
+        d = xp.empty_like(dh)
+        for t in range(T - 1, -1, -1):
+            s = slice(t * B + b0, t * B + b1)
+            du = G[:, s]                        # G_t is used up: du_t takes its place
+            activations.derivative(act, xp, U[:, s], out=d)
+            xp.multiply(dh, d, out=du)          # du_t = dh_t * f'(u_t)
+            if a != 1.0:
+                du *= a                         #        * alpha
+                dh *= 1.0 - a                   # dh_{t-1} = (1 - alpha) dh_t
+                if t > 0:
+                    dh += G[:, s.start - B:s.stop - B]  # + G_{t-1} (alpha < 1)
+                W.add_WTx(du, dh)               #            + W_rec^T du_t
+                continue
+            W.WTx(du, dh)                       # alpha = 1: dh_{t-1} = W_rec^T du_t
             if t > 0:
-                dh += G[:, s.start - B:s.start] #            + G_{t-1}
-            W.add_WTx(du, dh)                   #            + W_rec^T du_t
-            continue
-        W.WTx(du, dh)                           # alpha = 1: dh_{t-1} = W_rec^T du_t
-        if t > 0:
-            dh += G[:, s.start - B:s.start]     #            + G_{t-1} (none at t = 0)
-    return G, dh
+                dh += G[:, s.start - B:s.stop - B]  # + G_{t-1} (none at t = 0)
+        dh_start[:, b0:b1] = dh
+
+    prims.parts(steps, B, B * (model.mask.nnz + 4 * G.shape[0]))  # one step's work
+    return G, dh_start

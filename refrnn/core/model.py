@@ -1,4 +1,4 @@
-"""The leaky rate RNN: configuration, parameters, the forward pass and its backward.
+"""The leaky rate RNN: configuration, parameters, the forward and backward passes.
 
 The one equation (Yang et al. 2019 convention, activation inside the leak):
 
@@ -31,6 +31,7 @@ draw beyond 1 is a 5-sigma event, so the clip leaves those masks untouched.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -174,6 +175,31 @@ class RNN:
         if a is None or a.shape != tuple(shape):
             a = ws[name] = self.xp.empty(shape, dtype=self.dtype)
         return a
+
+    def record_arrays(self, K: int, B: int):
+        """(U (N, K), H (N, K + B)), uninitialised, for a forward record.
+
+        The model keeps the last two pairs it handed out and hands one out
+        again once nothing else refers to it (its record and every view of
+        it are gone), so a training loop reuses warm memory instead of
+        touching fresh pages each update. A pair still held is never written.
+        """
+        N = self.config.n_hidden
+        kept = self.__dict__.setdefault("_records", [])
+        free = []
+        for U, H in kept:
+            # free: referred to only by the kept tuple, U or H here, getrefcount's argument
+            free.append(sys.getrefcount(U) <= 3 and sys.getrefcount(H) <= 3)
+        for i, (U, H) in enumerate(kept):
+            if free[i] and U.shape == (N, K) and H.shape == (N, K + B):
+                kept.append(kept.pop(i))
+                return U, H
+        kept[:] = [pair for pair, f in zip(kept, free) if not f]  # other shapes: let them go
+        xp = self.xp
+        pair = (xp.empty((N, K), dtype=self.dtype), xp.empty((N, K + B), dtype=self.dtype))
+        kept.append(pair)
+        del kept[:-2]
+        return pair
 
     # ---- forward ----------------------------------------------------------
     def forward(self, x, rng=None, noise=None):

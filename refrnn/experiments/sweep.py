@@ -61,7 +61,7 @@ def _worker_env(jobs: int) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, env.get("PYTHONPATH", "")) if p)
     threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "REFRNN_THREADS"):
         env.setdefault(var, threads)
     return env
 

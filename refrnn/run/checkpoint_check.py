@@ -24,7 +24,7 @@ from .checkpoint import Checkpoint, CheckpointError
 from .settings import ConfigError, TrainConfig
 
 # Settings a resumed run may change; all others must match the checkpoint.
-IDENTITY_FREE = ("steps", "eval_every", "checkpoint_every", "device", "eval_batch_size",
+IDENTITY_FREE = ("steps", "eval_every", "checkpoint_every", "device", "threads", "eval_batch_size",
                  "out", "cache_path")
 
 

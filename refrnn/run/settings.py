@@ -84,6 +84,8 @@ class TrainConfig:
     train_h0: bool = setting(False, "Train the initial state h0.")
     dtype: str = setting("float32", "Floating-point type.", choices=DTYPES)
     device: str = setting("cpu", "Where to train.", choices=DEVICES)
+    threads: int = setting(0, "CPU worker threads (0 = REFRNN_THREADS, else the cores "
+                           "available).", min=0)
     lr: float = setting(2e-3, "Adam learning rate.", above=0)
     batch_size: int = setting(32, "Streams per batch B.", min=1)
     seq_len: int = setting(200, "Steps per batch T.", min=1)

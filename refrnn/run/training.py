@@ -99,7 +99,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     """
     cfg = resolve_config(config, overrides, resume)
     try:
-        backend = get_backend(cfg.device)
+        backend = get_backend(cfg.device, threads=cfg.threads)
     except RuntimeError as e:  # cuda asked for where there is none
         raise ConfigError(str(e), "device") from None
     check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large

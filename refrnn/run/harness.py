@@ -1,20 +1,12 @@
 """The harness: a run directory's bookkeeping around the pure loop (refrnn.run.loop).
 
-:class:`Harness` iterates :func:`refrnn.run.loop.train_loop` and, for each of
-its events, does what a run directory needs:
-
-    Evaluation   a row in ``metrics.csv`` (:mod:`refrnn.run.metrics_csv`),
-                 ``best.h5`` on a new best, a progress line
-    Update       ``last.h5`` every ``checkpoint_every`` updates (and the last),
-                 the caller's callback, then Ctrl-C: save and stop
-
-It saves and restores the loop's state (weights, Adam moments, sampler RNG,
-:class:`refrnn.run.loop.Counters`, best score, elapsed time) in ``last.h5``,
-so a run killed at any point resumes bit-identical. One loss figure is
-reported everywhere: the mean training loss over the updates since the
-previous metrics.csv row. A file that cannot be written stops the run with a
-FileError that names the kept checkpoint and how to resume; every file is
-replaced atomically, so nothing is half-written.
+:class:`Harness` iterates :func:`refrnn.run.loop.train_loop`. On an Evaluation
+it writes a metrics.csv row, best.h5 on a new best and a progress line; after
+each Update, last.h5 every ``checkpoint_every`` updates (and the last), the
+caller's callback, then Ctrl-C: save and stop. last.h5 holds the loop's whole
+state (weights, Adam moments, sampler RNG, Counters, best score, elapsed time),
+so a run killed at any point resumes bit-identical. A file that cannot be
+written stops the run naming the kept checkpoint and how to resume.
 """
 from __future__ import annotations
 
@@ -244,9 +236,7 @@ class Harness:
         write_results_csv(self.last_eval, self.out / "eval.csv")
 
     def progress_info(self, loss) -> dict:
-        """The callback's dict: step, steps, start (this call's first step), loss (this
-        batch), mean_loss (metrics.csv's figure), mean_perf (latest evaluation),
-        seconds, eta."""
+        """The callback's dict (its keys: refrnn.run.training.train's docstring)."""
         c = self.counters
         perf = self.last_eval[MEAN]["perf"] if self.last_eval else math.nan
         return {"step": c.step, "steps": self.cfg.steps, "start": self.start_step,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tasks.trials import N_OBS, TrialBatch
+from ..tasks.trials import N_OBS, TrialBatch, TrialIndex
 
 _KEY = N_OBS + 2            # a step's key: 33 observation bit patterns, noise code, label
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the row hash
@@ -48,7 +48,7 @@ class TrialTable:
         return sum(a.nbytes for a in (self.obs, self.noise, self.labels, self.steps))
 
 
-class CompactTrials:
+class CompactTrials(TrialIndex):
     """n trials of one task as rows ``start + offsets[i] : start + offsets[i+1]``
     of ``table.steps``; the rest as in :class:`refrnn.tasks.trials.TrialBatch`.
 
@@ -76,25 +76,6 @@ class CompactTrials:
     def params(self) -> dict:
         """dict name -> (n,) per-trial parameters, in their own dtypes."""
         return {k: v.astype(dtype) for k, (v, dtype) in self._params.items()}
-
-    @property
-    def n_trials(self) -> int:
-        return int(self.offsets.shape[0] - 1)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """(n,) int64 trial lengths in steps."""
-        return np.diff(self.offsets)
-
-    def period(self, name: str) -> np.ndarray:
-        """(n, 2) int64 start and end step of period ``name`` in each trial."""
-        p = self.period_names.index(name)
-        return self._bounds[:, p:p + 2].astype(np.int64)
-
-    @property
-    def decision_start(self) -> np.ndarray:
-        """(n,) first step of the decision period in each trial."""
-        return self.period("decision")[:, 0]
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Table rows of this task's steps a:b (default all), a view."""

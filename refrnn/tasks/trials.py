@@ -44,8 +44,33 @@ def input_noise_std(dt: float) -> float:
     return 1.0 / float(np.sqrt(dt))
 
 
+class TrialIndex:
+    """What a task's trials say about their timing, from ``offsets`` (n+1,)
+    and ``bounds`` (n, P+1) with ``period_names``; shared by
+    :class:`TrialBatch` and refrnn.data.compact.CompactTrials."""
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(n,) int64 trial lengths in steps."""
+        return np.diff(self.offsets)
+
+    def period(self, name: str) -> np.ndarray:
+        """(n, 2) int64 start and end step of period ``name`` in each trial."""
+        p = self.period_names.index(name)
+        return self.bounds[:, p:p + 2].astype(np.int64, copy=False)
+
+    @property
+    def decision_start(self) -> np.ndarray:
+        """(n,) first step of the decision period in each trial."""
+        return self.period("decision")[:, 0]
+
+
 @dataclass
-class TrialBatch:
+class TrialBatch(TrialIndex):
     """n rendered trials of one task, stored ragged (see module docstring)."""
 
     task: str
@@ -70,25 +95,6 @@ class TrialBatch:
             raise ValueError(
                 f"bounds must be (n, P+1) = ({n}, {len(self.period_names) + 1}),"
                 f" got {self.bounds.shape}")
-
-    @property
-    def n_trials(self) -> int:
-        return int(self.offsets.shape[0] - 1)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """(n,) int64 trial lengths in steps."""
-        return np.diff(self.offsets)
-
-    def period(self, name: str) -> np.ndarray:
-        """(n, 2) start and end step of period ``name`` in each trial."""
-        p = self.period_names.index(name)
-        return self.bounds[:, p:p + 2]
-
-    @property
-    def decision_start(self) -> np.ndarray:
-        """(n,) first step of the decision period in each trial."""
-        return self.period("decision")[:, 0]
 
     def trial(self, i: int):
         """Return (obs (T, 33), labels (T,)) of trial i, views into the batch."""

@@ -94,6 +94,20 @@ def summarize(times_s: list[float]) -> dict:
             "max_ms": max(ms), "reps": len(ms)}
 
 
+def wall_and_cpu(fn, reps: int, warmup: int = 0):
+    """(wall seconds, process CPU seconds of all threads) of each of ``reps``
+    calls of fn(), after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(reps):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
 def thread_median(fn, reps: int) -> float:
     """Seconds of thread CPU time fn() takes, median of ``reps`` calls after
     one untimed call (buffers and caches made)."""

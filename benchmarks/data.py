@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (benchmarks/common.py)
 
 from refrnn.data.cache import SPLITS, build_cache, cache_settings, open_cache, task_rng
 from refrnn.data.cache_file import write_trials
@@ -144,12 +148,7 @@ def bench_neurogym(batch=64, seq_len=350, n=10):
         env = ScheduleEnvs(envs, schedule=RandomSchedule(len(envs)), env_input=True)
         ds = ngym.Dataset(env, batch_size=batch, seq_len=seq_len)
         t1 = time.perf_counter()
-        times, cpu = [], []
-        for _ in range(n):
-            a, c = time.perf_counter(), time.process_time()
-            ds()
-            times.append(time.perf_counter() - a)
-            cpu.append(time.process_time() - c)
+        times, cpu = common.wall_and_cpu(ds, n)
         print(f"neurogym {ngym.__version__} Dataset (yang19, batch {batch}, seq_len {seq_len}):"
               f" setup {t1 - t0:.1f} s, {n} batches: wall median {np.median(times) * 1e3:.0f} ms,"
               f" process CPU median {np.median(cpu) * 1e3:.0f} ms per batch")

@@ -17,13 +17,16 @@ less so. The refrnn cache is built first in a temporary folder.
 """
 import argparse
 import os
+import sys
 import platform
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (benchmarks/common.py)
 
 import refrnn
 
@@ -63,16 +66,6 @@ def neurogym_dataset(batch, seq_len):
     return ds
 
 
-def time_batches(ds, n):
-    wall, cpu = [], []
-    for _ in range(n):
-        a, c = time.perf_counter(), time.process_time()
-        ds()
-        wall.append(time.perf_counter() - a)
-        cpu.append(time.process_time() - c)
-    return wall, cpu
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shapes", nargs="+", default=["16x100", "64x350"], help="B x T")
@@ -92,10 +85,10 @@ def main():
             runs = [(ours, a.batches)] + ([(ref, a.neurogym_batches)] if ref else [])
             times = {ds.name: ([], []) for ds, _ in runs}
             for ds, n in runs:
-                time_batches(ds, max(2, n // 10))  # warm up
+                common.wall_and_cpu(ds, max(2, n // 10))  # warm up
             for _ in range(a.rounds):
                 for ds, n in runs:
-                    w, c = time_batches(ds, max(1, n // a.rounds))
+                    w, c = common.wall_and_cpu(ds, max(1, n // a.rounds))
                     times[ds.name][0].extend(w)
                     times[ds.name][1].extend(c)
             for name, (w, c) in times.items():

@@ -35,7 +35,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -83,19 +82,6 @@ def _shape(setting: dict):
     return st["T"], st["B"]
 
 
-def _time_steps(step, reps: int, warmup: int = 1):
-    """Wall-clock and process CPU seconds (all threads) of each timed step."""
-    for _ in range(warmup):
-        step()
-    wall, cpu = [], []
-    for _ in range(reps):
-        c0, t0 = time.process_time(), time.perf_counter()
-        step()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return wall, cpu
-
-
 def _result(wall, cpu, setup_mb, exact, nnz) -> dict:
     return {**common.summarize(wall), "cpu_median_ms": common.summarize(cpu)["median_ms"],
             "times_s": wall, "cpu_s": cpu, "setup_rss_mb": setup_mb,
@@ -121,7 +107,7 @@ def worker_refrnn(n: int, sparsity: float, reps: int, setting: dict = None) -> d
 
     setup_mb = common.rss_mb()
     exact = common.reset_peak_rss()
-    wall, cpu = _time_steps(step, reps)
+    wall, cpu = common.wall_and_cpu(step, reps, warmup=1)
     return _result(wall, cpu, setup_mb, exact, int(model.mask.nnz))
 
 
@@ -155,7 +141,7 @@ def worker_torch(n: int, sparsity: float, reps: int, threads: int = 2,
 
     setup_mb = common.rss_mb()
     exact = common.reset_peak_rss()
-    wall, cpu = _time_steps(step, reps)
+    wall, cpu = common.wall_and_cpu(step, reps, warmup=1)
     return {**_result(wall, cpu, setup_mb, exact, nnz), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads()}
 

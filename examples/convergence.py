@@ -47,6 +47,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 import paper_claims as pc  # noqa: E402
+from inside_networks import FAMILIES, family  # noqa: E402  (Mod-Cog's task families)
 from refrnn.experiments.grid import expand_grid  # noqa: E402
 from refrnn.experiments.summary import read_metrics, seed_stats  # noqa: E402
 from refrnn.files.atomic import atomic_output, atomic_write_text  # noqa: E402
@@ -54,7 +55,6 @@ from refrnn.files.tables import write_csv  # noqa: E402
 
 BEGIN, END = "<!-- convergence:begin -->", "<!-- convergence:end -->"
 LEVELS = (0.5, 0.7, 0.8, 0.9)
-FAMILIES = ("base", "int", "seq", "int+seq")
 BASE = {"task_set": "modcog", "batch_size": 32, "seq_len": 200, "lr": 2e-3, "clip": 1.0,
         "trials_per_task": 10000, "eval_trials": 100, "steps": 20000, "eval_every": 500,
         "checkpoint_every": 250, "init_radius": 1.0}
@@ -79,15 +79,6 @@ def grid_specs() -> dict:
 
 
 SWEEP_FOLDER = {"grid_n256": "n256", "grid_n1280": "n1280", "grid_lr": "lr"}
-
-
-def family(task: str) -> str:
-    """Mod-Cog's extension of a task name: interval integration (int[rl]),
-    sequence (seq[rl] at the end), both, or none (docs/tasks.md)."""
-    has_int = re.search(r"int[rl]", task) is not None
-    has_seq = re.search(r"seq[rl]$", task) is not None
-    return ("int+seq" if has_int and has_seq else "int" if has_int
-            else "seq" if has_seq else "base")
 
 
 def first_reach(steps, perf, level):
@@ -186,8 +177,8 @@ def summarize(records, specs, shown) -> list[dict]:
                    "least_step": min((r["last_step"] or 0) for r in recs),
                    "partial_step": None, "partial_perf_mean": None,
                    "partial_perf_std": None, "partial_seeds": 0}
-            logged = [r for r in recs if r["last_step"]]
-            if logged and len(done) < len(recs):  # how far the unfinished seeds are
+            logged = [r for r in recs if r["last_step"] and not r["finished"]]
+            if logged:  # how far the unfinished seeds are
                 n = min(len(r["perf"]) for r in logged)
                 m, s, _, _ = seed_stats(float(r["perf"][n - 1]) for r in logged)
                 row.update({"partial_step": int(logged[0]["steps"][n - 1]),
@@ -236,7 +227,7 @@ def table_lines(summary) -> list[str]:
         seeds = f"{r['n_finished']}/{r['n_planned']}"
         final = _pm(r["final_perf_mean"], r["final_perf_std"])
         if r["partial_step"] is not None:  # unfinished seeds: where they are, not extrapolated
-            final += (f"; {r['partial_seeds']} logged seeds at update "
+            final += (f"; unfinished: {r['partial_seeds']} at update "
                       f"{r['partial_step']:,}: {_pm(r['partial_perf_mean'], r['partial_perf_std'])}")
         lines.append(f"| {r['label']} | {seeds} | {final}"
                      f" | {_pm(r['auc_mean'], r['auc_std'])} | "
@@ -282,7 +273,8 @@ def plot(records, path: Path) -> Path:
         ax.set_xscale("log")
         ax.set(title=title, xlabel="updates (32 x 200 steps)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
     axes[0].set_ylabel("mean perf, 126 Mod-Cog tasks (held-out trials)")
     fig.tight_layout()
     with atomic_output(path) as tmp:

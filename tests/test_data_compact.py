@@ -15,6 +15,20 @@ from refrnn.tasks import get_task
 from refrnn.tasks.trials import N_OBS, NOISE_UNITS, TrialBatch
 
 
+def _add_noise(x, codes, std, rng):
+    """Plain input noise: x (..., n_in) += std * N(0, 1) on the units of each
+    step's noise code (codes (...,)), drawn code by code in step order."""
+    flat, c = x.reshape(-1, x.shape[-1]), codes.reshape(-1)
+    rows = {k: np.flatnonzero(c == k) for k in (1, 2, 3)}
+    sizes = [rows[k].size * int(NOISE_UNITS[k].sum()) for k in (1, 2, 3)]
+    z = normal_f32(rng, sum(sizes)) * np.float32(std)
+    start = 0
+    for k, size in zip((1, 2, 3), sizes):
+        units = np.flatnonzero(NOISE_UNITS[k])
+        flat[rows[k][:, None], units[None, :]] += z[start:start + size].reshape(-1, units.size)
+        start += size
+
+
 def stand_in(k, n, rng):
     """n trials of task k with period-wise constant observations on a coarse
     grid (so steps repeat, as real tasks' do), noise codes, labels and -0.0."""
@@ -142,17 +156,7 @@ def dense_reference(trials, names, B, T, seed, std, n_batches):
         x = np.zeros((T, B, N_OBS + K), np.float32)
         x[..., :N_OBS] = obs[src]
         if std > 0:
-            flat, codes = x.reshape(T * B, -1), noise[src].reshape(-1)
-            rows = {c: np.flatnonzero(codes == c) for c in (1, 2, 3)}
-            sizes = [rows[c].size * int(NOISE_UNITS[c].sum()) for c in (1, 2, 3)]
-            z = normal_f32(rng, sum(sizes)) * np.float32(std)
-            start = 0
-            for c, size in zip((1, 2, 3), sizes):
-                units = np.flatnonzero(NOISE_UNITS[c])
-                block = z[start:start + size].reshape(rows[c].size, units.size)
-                for j, r in enumerate(rows[c]):
-                    flat[r, units] += block[j]
-                start += size
+            _add_noise(x, noise[src], std, rng)
         for t in range(T):
             for b in range(B):
                 x[t, b, N_OBS + task[t, b]] = 1.0
@@ -203,15 +207,7 @@ def dense_trial_batch(tb, task_index, n_tasks, idx, std, seed):
         labels[:len(o), j] = lab
         codes[:len(o), j] = tb.noise[tb.offsets[i]:tb.offsets[i + 1]]
     if std > 0:
-        flat, c = x.reshape(-1, x.shape[-1]), codes.reshape(-1)
-        rows = {k: np.flatnonzero(c == k) for k in (1, 2, 3)}
-        sizes = [rows[k].size * int(NOISE_UNITS[k].sum()) for k in (1, 2, 3)]
-        z = normal_f32(rng, sum(sizes)) * np.float32(std)
-        start = 0
-        for k, size in zip((1, 2, 3), sizes):
-            units = np.flatnonzero(NOISE_UNITS[k])
-            flat[rows[k][:, None], units[None, :]] += z[start:start + size].reshape(-1, units.size)
-            start += size
+        _add_noise(x, codes, std, rng)
     return x, labels
 
 

@@ -6,7 +6,8 @@ import time
 
 import click
 
-from refrnn.data.cache import CacheError, build_cache, open_cache, verify_cache
+from refrnn.data.cache import (CacheError, build_cache, cache_settings, default_cache_path,
+                               open_cache, verify_cache)
 
 from .options import setting_options, settings_from
 
@@ -43,6 +44,15 @@ def cache_cmd(out, verify, **options):
     t0 = time.perf_counter()
     cfg = settings_from(options, check_dt=True)
     args, kw = cfg.cache_request()
+    target = default_cache_path(*args, **kw) if out is None else out
+    try:  # the same settings already built: nothing to do (a damaged file is rebuilt)
+        open_cache(target, expect=cache_settings(*args, **kw))
+        verify_cache(target)
+        click.echo(f"up to date: {target} ({os.path.getsize(target) / 2**20:.1f} MiB, "
+                   "built with these settings, every checksum verified)")
+        return
+    except (CacheError, OSError):
+        pass
     try:  # unwritable paths and a build of --out already running end in cli.errors
         # the default cache is shared: wait for a build of it running elsewhere (docs/data.md)
         path = build_cache(*args, path=out, wait=out is None, **kw)

@@ -56,3 +56,25 @@ def test_defaults_build_the_cache_train_opens(tmp_path, monkeypatch):
     args, kw = TrainConfig(trials_per_task=3).resolved().cache_request()
     expected = default_cache_path(*args, **kw)
     assert [p.name for p in (tmp_path / "cd").iterdir()] == [expected.name]
+
+
+def test_an_identical_cache_is_not_rebuilt(tmp_path):
+    env = {"REFRNN_CACHE_DIR": str(tmp_path / "cd")}
+    args = ("--task-set", "yang19", "--trials-per-task", "3")
+    assert "wrote" in run(*args, env=env).output
+    (path,) = (tmp_path / "cd").iterdir()
+    stamp = path.stat().st_mtime_ns
+    r = run(*args, env=env)
+    assert r.exit_code == 0 and r.output.startswith(f"up to date: {path}")
+    assert path.stat().st_mtime_ns == stamp
+    r = run(*args, "--cache-seed", "1", env=env)  # other settings: another file, built
+    assert r.exit_code == 0 and "wrote" in r.output
+    out = tmp_path / "x.h5"
+    assert "wrote" in run(*args, "--out", str(out)).output
+    assert run(*args, "--out", str(out)).output.startswith("up to date")
+    r = run("--task-set", "yang19", "--trials-per-task", "4", "--out", str(out))
+    assert r.exit_code == 0 and "wrote" in r.output  # other settings: rebuilt in place
+    with h5py.File(out, "r+") as f:  # damaged: rebuilt, not called up to date
+        f["train/go/labels"][0] = (f["train/go/labels"][0] + 1) % 17
+    r = run("--task-set", "yang19", "--trials-per-task", "4", "--out", str(out))
+    assert r.exit_code == 0 and "wrote" in r.output, r.output

@@ -47,6 +47,17 @@ def _children(pid):
     return kids
 
 
+def _workers(pid):
+    """The children of ``pid`` that are sweep workers (not a short-lived helper
+    process the sweep may start first)."""
+    def is_worker(kid):
+        try:
+            return b"run_worker" in Path(f"/proc/{kid}/cmdline").read_bytes()
+        except OSError:
+            return False
+    return [k for k in _children(pid) if is_worker(k)]
+
+
 def _alive(pid):
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -74,8 +85,8 @@ def test_kill_9_of_a_sweep_stops_its_worker_and_a_rerun_at_once_finishes(tmp_pat
     args = _sweep_args(out, cache_file, steps=1500)
     first, rerun, worker = _start(args, tmp_path), None, None
     try:
-        _wait_for(lambda: _children(first.pid), 60, "the worker")
-        (worker,) = _children(first.pid)
+        _wait_for(lambda: _workers(first.pid), 60, "the worker")
+        (worker,) = _workers(first.pid)
         _wait_for(lambda: any(out.glob("random*/metrics.csv")), 90, "training to start")
         os.kill(first.pid, signal.SIGKILL)
         first.wait()

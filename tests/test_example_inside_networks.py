@@ -65,3 +65,42 @@ def test_task_families_and_the_delay_table(tmp_path):
     assert rows["base"]["final_perf"] == 0.5 and rows["int"]["final_perf"] == 0.5
     text = "\n".join(mod.family_block(list(rows.values())))
     assert "| modcog_locality | int | 2 | 0.500 | 1.50 | 67% | 50% |" in text
+
+
+def test_keep_other_keeps_old_rows_and_marks_their_rules(tmp_path):
+    """--keep-other: the committed rows of configurations not in the sweep stay,
+    marked as measured under the pre-36/37 rules; without it they are dropped."""
+    mod = load_example("inside_networks")
+    docs = tmp_path / "docs"
+    dest = docs / "results" / "inside"
+    dest.mkdir(parents=True)
+    old = [{"label": "modcog_full", "seed": s, "perf": 0.5 + s / 10, **OLD, **DELAY,
+            "frac_continuous": 0.25, "delay_frac_continuous": 0.5} for s in (0, 1)]
+    write_csv(dest / "runs.csv", old)
+    write_csv(dest / "by_family.csv", [
+        {"label": "modcog_full", "seed": s, "family": "int", "tasks": 22, "final_perf": 0.5,
+         "points_per_task": 1.5, "marginal_share": 0.1, "continuous_share": 0.0}
+        for s in (0, 1)])
+    sweep = tmp_path / "sweep"
+    new = {**{k: v for k, v in OLD.items() if k != "seconds"}, "tv_statistic": "yang",
+           "fp_not_converged": 0, **DELAY, "delay_not_converged": 0, "seconds": 1.0}
+    fake_run(sweep, "yang19_full__seed0", new)
+    marker = "<!-- inside_networks:begin -->\n\n<!-- inside_networks:end -->\n"
+    (docs / "results.md").write_text("# Results\n\n" + marker)
+
+    mod.main([str(sweep), "--docs", str(docs), "--keep-other"])
+    runs = mod.read_csv(dest / "runs.csv")
+    assert [(r["label"], r["rules"]) for r in runs] == [
+        ("modcog_full", "pre-36/37"), ("modcog_full", "pre-36/37"), ("yang19_full", "36/37")]
+    by_config = {r["label"]: r for r in mod.read_csv(dest / "by_config.csv")}
+    assert float(by_config["modcog_full"]["perf"]) == 0.55  # recomputed from the kept rows
+    assert by_config["modcog_full"]["seeds"] == "2"
+    assert [r["label"] for r in mod.read_csv(dest / "by_family.csv")] == ["modcog_full"] * 2
+    text = (docs / "results.md").read_text()
+    assert "| modcog_full † | 2 |" in text and "| yang19_full | 1 |" in text
+    assert "| modcog_full † | int | 22 |" in text
+    assert "1 runs analysed and 2 runs kept" in text and mod.OLD_NOTE in text
+
+    mod.main([str(sweep), "--docs", str(docs)])  # without: only the sweep's runs
+    assert [r["label"] for r in mod.read_csv(dest / "runs.csv")] == ["yang19_full"]
+    assert "modcog_full" not in (docs / "results.md").read_text()

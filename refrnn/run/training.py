@@ -93,8 +93,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     Raises ConfigError (a ValueError) for bad settings or run directories and
     for a run too large for this machine's memory (refrnn.run.memory),
     CheckpointError for a corrupted or mismatched checkpoint, TrainingDiverged
-    for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C,
-    FileError (an OSError) when a file cannot be written (the last good
+    for a non-finite loss, Interrupted (a KeyboardInterrupt) after saving
+    ``last.h5`` on Ctrl-C or SIGTERM, FileError (an OSError) when a file cannot be written (the last good
     checkpoint is kept), LockError when another process trains into ``out``.
     """
     cfg = resolve_config(config, overrides, resume)

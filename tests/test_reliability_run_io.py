@@ -49,3 +49,68 @@ def test_broken_stdout_trains_to_the_end(tmp_path, cache_file):
     assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
     assert p.stderr.count("progress is no longer printed; training goes on") == 1, p.stderr
     assert_trained_to_end(out)
+
+
+def one_error_line(r):
+    """The single ``Error: ...`` line of a failed in-process command."""
+    assert r.exit_code != 0, r.output
+    assert "Traceback" not in r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, r.output
+    return lines[0]
+
+
+def resume(out, cache_file, *more):
+    return invoke("train", "--cache-path", cache_file, "--out", out, "--resume", "-q", *more)
+
+
+def half_run(tmp_path, cache_file):
+    """A tiny run stopped after 3 of 6 steps (so a resume has work to do)."""
+    out = tmp_path / "run"
+    r = invoke("train", *TINY, "--steps", "3", "--cache-path", cache_file, "--out", out, "-q")
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_damaged_metrics_csv_stops_resume_with_one_line(tmp_path, cache_file):
+    out = half_run(tmp_path, cache_file)
+    good = (out / "metrics.csv").read_bytes()
+    ncol = good.splitlines()[0].count(b",") + 1
+    cases = {
+        "binary": (bytes(range(128, 256)) * 3)[:300],                  # head -c 300 /dev/urandom
+        "garbage": good + b"garbage,row,here\n",                      # echo garbage,row,here >>
+        "truncated": good + b",".join([b"3"] + [b"0.5"] * 20) + b"\n",  # 21 of 47 fields
+        "words": good.replace(b"\n3,", b"\nthree,"),
+    }
+    expected = {"binary": "is not text (byte 0 is not UTF-8)",
+                "garbage": f"line 4 has 3 of {ncol} fields",
+                "truncated": f"line 4 has 21 of {ncol} fields",
+                "words": "line 3 holds something other than numbers: 'three,"}
+    for case, data in cases.items():
+        (out / "metrics.csv").write_bytes(data)
+        line = one_error_line(resume(out, cache_file, "--steps", "6"))
+        assert str(out / "metrics.csv") in line and expected[case] in line, (case, line)
+        assert "the resumed run then starts a new log) and resume again" in line
+        assert (out / "metrics.csv").read_bytes() == data, case  # left as it was
+        assert load_checkpoint(out / "last.h5").step == 3, case
+    (out / "metrics.csv").unlink()  # what the line offers: a new log, the run resumes
+    r = resume(out, cache_file, "--steps", "6")
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(out / "last.h5").step == 6
+
+
+def test_damaged_or_missing_config_json_stops_resume_with_one_line(tmp_path, cache_file):
+    out = half_run(tmp_path, cache_file)
+    good = (out / "config.json").read_text()
+    (out / "config.json").write_bytes((bytes(range(128, 256)) * 3)[:300])
+    line = one_error_line(resume(out, cache_file))
+    assert f"cannot resume: config file {str(out / 'config.json')!r} is not valid JSON" in line
+    assert "repair the run's config.json or put it back" in line
+    (out / "config.json").write_text(good.replace('"hidden": 16', '"hidden": -4'))
+    line = one_error_line(resume(out, cache_file))
+    assert f"config file {str(out / 'config.json')!r}: hidden must be" in line, line
+    (out / "config.json").unlink()
+    line = one_error_line(resume(out, cache_file))
+    assert "has last.h5 but no config.json" in line and "hidden=" not in line, line
+    (out / "config.json").write_text(good)
+    assert resume(out, cache_file).exit_code == 0

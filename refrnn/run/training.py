@@ -58,8 +58,16 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
     if isinstance(config, (str, Path)):
         check_config_source(config, cfg, resume)
     stored_file = cfg.out_dir / "config.json"
+    if resume and not stored_file.is_file() and (cfg.out_dir / LAST).is_file():
+        raise ConfigError(f"cannot resume: run directory {str(cfg.out_dir)!r} has last.h5 "
+                          "but no config.json, which holds the run's settings; put it back "
+                          "(or start the run again with force=True)")
     if resume and stored_file.is_file():
-        stored = TrainConfig.load(stored_file).resolved()
+        try:
+            stored = TrainConfig.load(stored_file).resolved()
+        except ConfigError as e:
+            raise ConfigError(f"cannot resume: {e}; repair the run's config.json or put it "
+                              "back (or start the run again with force=True)") from None
         cfg = TrainConfig.from_dict({**stored.to_dict(), **requested}).resolved()
         check_compatible(stored.to_dict(), cfg.to_dict(), str(stored_file))
     check_task_dt(cfg)

@@ -114,3 +114,45 @@ def test_damaged_or_missing_config_json_stops_resume_with_one_line(tmp_path, cac
     assert "has last.h5 but no config.json" in line and "hidden=" not in line, line
     (out / "config.json").write_text(good)
     assert resume(out, cache_file).exit_code == 0
+
+
+def test_force_clears_the_old_runs_tables_and_figures(tmp_path, cache_file):
+    out = train_tiny(tmp_path / "run", cache_file)
+    assert invoke("eval", out, "--checkpoint", "best").exit_code == 0
+    r = invoke("plot", out)
+    assert r.exit_code == 0, r.output
+    r = invoke("analyze", out)
+    assert r.exit_code == 0, r.output
+    derived = [out / "eval_best.csv", out / "plot_curves.png", out / "analysis_best"]
+    assert all(p.exists() for p in derived)
+    mine = [out / "eval_mine.csv", out / "notes.txt", out / "analysis_last" / "notes.txt"]
+    for p in mine:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text("my own\n")
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "--force", "-q")
+    assert r.exit_code == 0, r.output
+    assert [p for p in derived if p.exists()] == []
+    assert list(out.glob("plot_*")) == []
+    assert all(p.read_text() == "my own\n" for p in mine)  # a user's files are kept
+
+
+def test_copied_run_config_does_not_aim_at_that_run(tmp_path, cache_file):
+    first = train_tiny(tmp_path / "first", cache_file)
+    kept = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    (tmp_path / "my.json").write_bytes((first / "config.json").read_bytes())
+    for extra in ([], ["--force"]):
+        r = invoke("train", "--config", tmp_path / "my.json", "--lr", "0.01", "-q", *extra)
+        assert r.exit_code == 2, r.output
+        assert "is a copy of the config.json of run directory" in r.output
+        assert "needs its own --out" in r.output, r.output
+        assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == kept
+    r = invoke("train", "--config", tmp_path / "my.json", "--lr", "0.01", "-q",
+               "--out", tmp_path / "second")
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(tmp_path / "second" / "last.h5").config["lr"] == 0.01
+    # a settings file of a few keys keeps its out: the user wrote it
+    (tmp_path / "few.json").write_text('{"out": "%s", "lr": 0.02}' % (tmp_path / "third"))
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--config", tmp_path / "few.json",
+               "-q")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "third" / "last.h5").is_file()

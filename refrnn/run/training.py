@@ -56,7 +56,8 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
     requested = {**normalize_keys(base), **normalize_keys(overrides or {})}
     cfg = TrainConfig.from_dict(requested).resolved()
     if isinstance(config, (str, Path)):
-        check_config_source(config, cfg, resume)
+        check_config_source(config, cfg, resume,
+                            out_given="out" in normalize_keys(overrides or {}))
     stored_file = cfg.out_dir / "config.json"
     if resume and not stored_file.is_file() and (cfg.out_dir / LAST).is_file():
         raise ConfigError(f"cannot resume: run directory {str(cfg.out_dir)!r} has last.h5 "

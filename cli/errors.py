@@ -46,6 +46,9 @@ class ErrorsAsLines(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit,
                 click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:  # Ctrl-C before a command's own handler (train's) runs
+            click.echo("\ninterrupted (Ctrl-C)", err=True)
+            ctx.exit(130)
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)

@@ -156,3 +156,29 @@ def test_copied_run_config_does_not_aim_at_that_run(tmp_path, cache_file):
                "-q")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "third" / "last.h5").is_file()
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path, cache_file):
+    import signal
+    import time
+    from importlib.metadata import entry_points
+    (ep,) = tuple(entry_points(group="console_scripts", name="refrnn"))
+    module, func = ep.value.split(":")  # the installed entry point
+    # the entry point's module is light (no NumPy, no refrnn), so that the
+    # handler that turns Ctrl-C into one line is in place before the heavy imports
+    code = (f"import sys; from {module} import {func}; "
+            "assert 'numpy' not in sys.modules and 'refrnn' not in sys.modules; "
+            "sys.stderr.write('ready\\n'); sys.stderr.flush(); "
+            f"sys.argv[0] = 'refrnn'; {func}()")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    for i, delay in enumerate([0.0, 0.02, 0.05, 0.1, 0.2, 0.4]):
+        p = subprocess.Popen([sys.executable, "-c", code, "train", *TINY, "--cache-path",
+                              cache_file, "--out", tmp_path / f"run{i}"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert p.stderr.readline() == "ready\n"
+        time.sleep(delay)  # within refrnn's imports (about a second), or just after
+        p.send_signal(signal.SIGINT)
+        err = p.stderr.read()
+        assert p.wait(timeout=120) == 130, (delay, err)
+        assert "Traceback" not in err and "Aborted" not in err, (delay, err)
+        assert err.strip().startswith("interrupted"), (delay, err)

@@ -182,3 +182,44 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, cache_file):
         assert p.wait(timeout=120) == 130, (delay, err)
         assert "Traceback" not in err and "Aborted" not in err, (delay, err)
         assert err.strip().startswith("interrupted"), (delay, err)
+
+
+def test_config_file_errors_name_the_file(tmp_path, cache_file):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hidden": -4}')
+    r = invoke("train", "--config", bad, "--out", tmp_path / "r")
+    line = one_error_line(r)
+    assert f"config file {str(bad)!r}: hidden must be" in line, line
+    assert "'--hidden'" not in line  # the option was not given
+    r = invoke("train", "--config", bad, "--hidden", "-5", "--out", tmp_path / "r")
+    assert "'--hidden'" in one_error_line(r) and str(bad) not in r.output  # the option's
+    newer = tmp_path / "newer.toml"
+    newer.write_text("hidden = 16\nwarp_drive = 3\n")
+    line = one_error_line(invoke("train", "--config", newer, "--out", tmp_path / "r"))
+    assert f"config file {str(newer)!r}: unknown setting(s): 'warp_drive'" in line, line
+    assert not (tmp_path / "r").exists()
+
+
+def test_python_errors_say_python_arguments_and_the_cli_its_flags(tmp_path, cache_file):
+    import pytest
+    from refrnn.run.settings import ConfigError
+    from refrnn.run.training import train
+    out = train_tiny(tmp_path / "run", cache_file)
+    kw = dict(hidden=16, sparsity=0.25, batch_size=4, seq_len=40, steps=6, eval_every=3,
+              trials_per_task=8, eval_trials=3, cache_path=cache_file, quiet=True)
+    with pytest.raises(ConfigError) as e:
+        train(out=str(out), **kw)
+    assert "pass resume=True to continue it or force=True to overwrite it" in str(e.value)
+    assert "--" not in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        train(out=str(tmp_path / "none"), resume=True, **kw)
+    assert "start it without resume=True" in str(e.value) and "--" not in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        train(out=str(out), resume=True, **dict(kw, seed=5))
+    assert "(start a new run, or force=True)" in str(e.value)
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out)
+    assert "pass --resume to continue it or --force to overwrite it" in one_error_line(r)
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", out, "--resume",
+               "--seed", "5")
+    line = one_error_line(r)
+    assert "(start a new run, or --force)" in line and "=True" not in line, line

@@ -76,15 +76,15 @@ def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
             return True
         if not out.exists():
             raise ConfigError(f"nothing to resume: run directory {str(out)!r} does not "
-                              "exist; start it without --resume")
+                              "exist; start it without resume=True")
         raise ConfigError(f"nothing to resume: run directory {str(out)!r} has no last.h5 "
-                          "checkpoint; start it again with --force instead of --resume "
+                          "checkpoint; start it again with force=True instead of resume=True "
                           "(this deletes its run files)")
     if out.is_dir() and any(p.name != RUN_LOCK for p in out.iterdir()):
         check_own_run_files(out)  # a user's own config.json there: refused, force or not
         if not force:
             raise ConfigError(f"run directory {str(out)!r} already exists; pass "
-                              "--resume to continue it or --force to overwrite it")
+                              "resume=True to continue it or force=True to overwrite it")
     return False
 
 
@@ -146,16 +146,16 @@ def check_config_source(config_file, cfg: TrainConfig, resume: bool,
         return
     src = Path(config_file)
     if src.name == "config.json" and src.resolve().parent == cfg.out_dir.resolve():
-        raise ConfigError(f"--config {str(src)!r} is the config.json of run directory "
+        raise ConfigError(f"config file {str(src)!r} is the config.json of run directory "
                           f"{str(cfg.out_dir)!r}, which this new run would write into; "
-                          "pass --out for the new run (or --resume to continue that one)",
+                          "give the new run its own out (or resume=True to continue that one)",
                           "out")
     out = cfg.out_dir
     if (not out_given and _is_run_config(src)
             and ((out / "config.json").is_file() or (out / LAST).is_file())):
-        raise ConfigError(f"--config {str(src)!r} is a copy of the config.json of run "
+        raise ConfigError(f"config file {str(src)!r} is a copy of the config.json of run "
                           f"directory {str(out)!r} (its out setting); a new run from it "
-                          "needs its own --out (or --resume to continue that run)", "out")
+                          "needs its own out (or resume=True to continue that run)", "out")
 
 
 def check_task_dt(cfg: TrainConfig) -> None:

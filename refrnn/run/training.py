@@ -15,6 +15,7 @@ replays exactly the draws of an uninterrupted one and ends bit-identical.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .checkpoint import load_checkpoint
@@ -53,8 +54,14 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
         base = load_config_file(config)
     else:
         base = dict(config)
-    requested = {**normalize_keys(base), **normalize_keys(overrides or {})}
-    cfg = TrainConfig.from_dict(requested).resolved()
+    given = normalize_keys(overrides or {})
+    requested = {**normalize_keys(base), **given}
+    try:
+        cfg = TrainConfig.from_dict(requested).resolved()
+    except ConfigError as e:
+        if isinstance(config, (str, Path)):
+            raise from_file(e, config, normalize_keys(base), given) from None
+        raise
     if isinstance(config, (str, Path)):
         check_config_source(config, cfg, resume,
                             out_given="out" in normalize_keys(overrides or {}))
@@ -75,12 +82,26 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
     return cfg
 
 
+def from_file(err: ConfigError, path, base: dict, given: dict) -> ConfigError:
+    """``err`` naming the settings file ``path`` when the file holds the value
+    at fault (an unknown key, or a bad value no override replaced); such an
+    error has no key, so the command line blames no option of its own."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = [k for k in base if k not in known]
+    if unknown:
+        return ConfigError(f"config file {str(path)!r}: {err} (a setting of another refrnn "
+                           "version? remove it from the file)")
+    if err.key is not None and err.key in base and err.key not in given:
+        return ConfigError(f"config file {str(path)!r}: {err}")
+    return err
+
+
 def check_compatible(stored: dict, wanted: dict, where: str):
     diff = [k for k in wanted if k not in IDENTITY_FREE and stored.get(k) != wanted[k]]
     if diff:
         k = diff[0]
         raise ConfigError(f"cannot resume: {where} has {k}={stored.get(k)!r} but "
-                          f"{k}={wanted[k]!r} was asked for (start a new run, or --force)")
+                          f"{k}={wanted[k]!r} was asked for (start a new run, or force=True)")
 
 
 def train(config=None, *, resume=False, force=False, quiet=False, callback=None,

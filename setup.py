@@ -46,5 +46,5 @@ setup(
         # parity tests only; neurogym 2.3.1 pins numpy 2.2.* and imports torch
         "neurogym": ["neurogym>=2.3"],
     },
-    entry_points={"console_scripts": ["refrnn=refrnn_cli.main:cli"]},
+    entry_points={"console_scripts": ["refrnn=refrnn_cli.launch:main"]},
 )

@@ -22,7 +22,7 @@ from refrnn.run.loop import TrainingDiverged
 from refrnn.run.open_run import find_checkpoint
 from refrnn.run.settings import ConfigError
 
-from .options import bad_setting
+from .options import bad_setting, cli_terms
 
 # refrnn's own errors a command may meet after option parsing
 KNOWN_ERRORS = (OSError, CacheError, CheckpointError, TrainingDiverged)
@@ -33,7 +33,7 @@ def _one_line(e: BaseException) -> str:
         where = getattr(e, "filename", None)
         cause = describe_os_error(e)
         return f"cannot use {where}: {cause}" if where else cause
-    return " ".join(str(e).split()) or type(e).__name__
+    return cli_terms(" ".join(str(e).split())) or type(e).__name__
 
 
 class ErrorsAsLines(click.Group):
@@ -46,6 +46,9 @@ class ErrorsAsLines(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit,
                 click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:  # Ctrl-C before a command's own handler (train's) runs
+            click.echo("\ninterrupted (Ctrl-C)", err=True)
+            ctx.exit(130)
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)

@@ -10,6 +10,7 @@ defaults and the validation are TrainConfig's, the same as ``refrnn train``'s.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import click
 
@@ -75,11 +76,28 @@ def setting_options(*names: str):
     return add
 
 
+# refrnn's messages name Python arguments (the library's terms); the command
+# line says its own flags instead: (Python term, flag), longest first.
+CLI_TERMS = (("--resume (resume=True)", "--resume"), ("force=True (--force)", "--force"),
+             ("--force (force=True)", "--force"), ("resume=True", "--resume"),
+             ("force=True", "--force"),
+             ("give the new run its own out", "pass --out for the new run"),
+             ("needs its own out", "needs its own --out"))
+
+
+def cli_terms(text: str) -> str:
+    """``text`` with the Python arguments it names spelled as refrnn's flags
+    (a Python call shown on purpose, ``train(..., resume=True)``, stays)."""
+    for python, flag in CLI_TERMS:
+        text = re.sub(r"(?<!\.\.\., )" + re.escape(python), flag, text)
+    return text
+
+
 def bad_setting(err: ConfigError) -> click.ClickException:
     """The click error for a bad setting: names its option when it has one."""
     if err.key:
-        return click.BadParameter(str(err), param_hint=f"'{option_name(err.key)}'")
-    return click.UsageError(str(err))
+        return click.BadParameter(cli_terms(str(err)), param_hint=f"'{option_name(err.key)}'")
+    return click.UsageError(cli_terms(str(err)))
 
 
 def given(options: dict) -> dict:

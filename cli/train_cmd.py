@@ -10,6 +10,7 @@ are resolved and checked once, by train(); its progress lines are the ones
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 
 import click
@@ -35,7 +36,7 @@ def train_cmd(config_file, resume, force, quiet, **options):
         result = train(config_file, resume=resume, force=force, quiet=quiet, **given(options))
     except KeyboardInterrupt as e:
         click.echo(f"\n{e or 'interrupted'}", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(e, "signum", signal.SIGINT))  # 130 Ctrl-C, 143 SIGTERM
     click.echo(result.table())
     if not quiet:
         click.echo(f"best mean perf {result.best_perf:.3f} at step {result.best_step}; "

@@ -61,6 +61,9 @@ LAZY_FOR_MINIMAL = {
     "refrnn.files.atomic": {"h5py"},
     # Dataset reads the HDF5 trial cache; the rest of data/ imports without h5py
     "refrnn.data.dataset": {"refrnn.data.cache"},
+    # the refrnn script's entry point: Ctrl-C while the command line imports
+    # NumPy and refrnn must land in its handler, so it imports them in main()
+    "refrnn_cli.launch": {"refrnn_cli.main"},
 }
 
 # Modules that must stay pure: module -> (refrnn modules (and their

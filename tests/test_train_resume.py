@@ -110,3 +110,37 @@ def test_resume_can_extend_steps(tmp_path, reference):
     assert r.step == TINY["steps"]
     ca, cb = load_checkpoint(ref / "last.h5"), load_checkpoint(out / "last.h5")
     assert all(ca.params[k].tobytes() == cb.params[k].tobytes() for k in ca.params)
+
+
+# `refrnn train` run as a command, which sends itself SIGTERM (what `timeout`,
+# `kill` and cluster schedulers send) after update 5: a real signal, a fixed step.
+SIGTERM_AT_5 = """
+import os, signal, sys
+from refrnn.run import harness
+from refrnn_cli.main import cli
+info = harness.Harness.progress_info
+def progress_info(self, loss):
+    if self.step == 5:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return info(self, loss)
+harness.Harness.progress_info = progress_info
+cli.main(sys.argv[1:], prog_name="refrnn")
+"""
+
+
+def test_sigterm_saves_then_resume_is_bit_identical(tmp_path, reference):
+    ref, kw = reference
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out)] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-c", SIGTERM_AT_5, *args], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr  # not killed: it exits itself
+    assert "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == (
+        f"interrupted (SIGTERM) at step 5; saved {str(out / 'last.h5')!r}; "
+        "resume with --resume (resume=True)")
+    assert load_checkpoint(out / "last.h5").step == 5  # saved on the way out, not step 3
+    r = train(out=str(out), resume=True, quiet=True)
+    assert r.step == TINY["steps"]
+    assert_same_run(ref, out)

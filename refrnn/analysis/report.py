@@ -292,23 +292,23 @@ def write_tables(res: Analysis, out, force=False) -> list:
     labels = np.full(tvr.kept.size, -1)
     if res.clustering is not None:
         labels[tvr.kept] = res.clustering.labels
-    paths = [write_csv(out / "summary.csv", force=force, rows=[summary_row(res)])]
-    paths.append(write_csv(out / "task_variance.csv", force=force, rows=[
+    paths = [write_csv(out / "summary.csv", force=force, record=True, rows=[summary_row(res)])]
+    paths.append(write_csv(out / "task_variance.csv", force=force, record=True, rows=[
         {"unit": i, "kept": int(tvr.kept[i]), "cluster": int(labels[i]), **stat,
          **{t: _f(tvr.tv[i, a]) for a, t in enumerate(tasks)}}
         for i in range(tvr.kept.size)]))
     if res.clustering is not None:
         c = res.clustering
         served = tasks_served(c.centres, tasks)
-        paths.append(write_csv(out / "clusters.csv", force=force, rows=[
+        paths.append(write_csv(out / "clusters.csv", force=force, record=True, rows=[
             {"cluster": j, "n_units": int(np.sum(c.labels == j)),
              "tasks_served": " ".join(served[j]), **stat,
              **{t: _f(c.centres[j, a], 3) for a, t in enumerate(tasks)}}
             for j in range(c.k)]))
-        paths.append(write_csv(out / "silhouette.csv", force=force, rows=[
+        paths.append(write_csv(out / "silhouette.csv", force=force, record=True, rows=[
             {"k": k, "silhouette": _f(s), "chosen": int(k == c.k), **stat}
             for k, s in c.curve.items()]))
-    paths.append(write_csv(out / "ftv.csv", force=force, kind=TABLES["ftv.csv"], rows=[
+    paths.append(write_csv(out / "ftv.csv", force=force, record=True, kind=TABLES["ftv.csv"], rows=[
         {"task_a": A, "task_b": B, "unit": int(i), "ftv": _f(v), **stat}
         for (A, B), vals in res.ftv.items() for i, v in zip(res.ftv_units[(A, B)], vals)]))
     dim = [{"task": t, "n_states": res.n_states[t], "n_delay_states": res.n_delay_states[t],
@@ -318,9 +318,9 @@ def write_tables(res: Analysis, out, force=False) -> list:
     dim.append({"task": "all", "n_states": sum(res.n_states.values()),
                 "n_delay_states": sum(res.n_delay_states.values()), "pr": _f(res.pr_all),
                 **{f"var_pc{j + 1}": _f(v) for j, v in enumerate(res.var_all[:3])}})
-    paths.append(write_csv(out / "dimensionality.csv", force=force, rows=dim))
+    paths.append(write_csv(out / "dimensionality.csv", force=force, record=True, rows=dim))
     paths.append(write_csv(out / "fixed_point_tasks.csv",
-                           fixed_point_rows(res) + fixed_point_rows(res, "delay")))
+                           fixed_point_rows(res) + fixed_point_rows(res, "delay"), record=True))
     rows = []
     for starts, task, fp, sets in \
             [("activity", t, fp, res.sets[t]) for t, fp in res.fixed.items()] + \
@@ -335,7 +335,7 @@ def write_tables(res: Analysis, out, force=False) -> list:
                          "n_unstable": int(fp.n_unstable[p]), "slowest": _f(fp.slowest[p]),
                          "n_marginal": int(fp.n_marginal[p]), "set": int(in_set[p]),
                          "pc1": _f(xy[p, 0]), "pc2": _f(xy[p, 1]), "pc3": _f(xy[p, 2])})
-    paths.append(write_csv(out / "fixed_points.csv", force=force, rows=rows,
+    paths.append(write_csv(out / "fixed_points.csv", force=force, record=True, rows=rows,
                            kind=TABLES["fixed_points.csv"]))
     return paths
 

@@ -40,10 +40,11 @@ def is_table_starting(path, columns) -> bool:
     return bool(columns) and tuple(head[:len(columns)]) == tuple(columns)
 
 
-def write_csv(path, rows: list[dict], force=None, kind: tuple = ()) -> Path:
+def write_csv(path, rows: list[dict], force=None, kind: tuple = (), record=False) -> Path:
     """Write dict rows as CSV, atomically (an empty file when there are no rows).
     ``kind``: the table's first columns, for recognising an existing file when
-    ``rows`` is empty.
+    ``rows`` is empty; ``record``: list it in the folder's manifest too (a
+    table inside a run directory, which ``train --force`` then clears).
 
     An existing file is replaced only when it is refrnn's table of the same
     kind (:func:`is_table_starting`: its first columns), or ``force`` (refrnn.files.ownership: None when the caller
@@ -55,7 +56,7 @@ def write_csv(path, rows: list[dict], force=None, kind: tuple = ()) -> Path:
         writer.writerows(rows)
     cols = leading_columns(rows) or tuple(kind)
     with owned_output(path, f"a refrnn table ({','.join(cols) or 'empty'},...)",
-                      lambda p: is_table_starting(p, cols), force, record=False) as tmp:
+                      lambda p: is_table_starting(p, cols), force, record=record) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(buf.getvalue())
     return Path(path)

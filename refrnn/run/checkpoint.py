@@ -110,7 +110,7 @@ def load_checkpoint(path) -> Checkpoint:
     except H5_DAMAGE as e:
         raise_os_cause(e, path)
         todo = remedy(path, lambda p: h5_with_marker(p, b"refrnn-checkpoint-"),
-                      "delete it or start a new run with --force", "a refrnn checkpoint")
+                      "delete it or start a new run with force=True", "a refrnn checkpoint")
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupted "
                               f"({damage_text(e)}); {todo}") from None
 
@@ -142,7 +142,7 @@ def _read(dset) -> np.ndarray:
     except ChecksumMismatch:
         raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
                               f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
-                              "delete the file or start a new run with --force") from None
+                              "delete the file or start a new run with force=True") from None
 
 
 def _write_params(group, params: dict):

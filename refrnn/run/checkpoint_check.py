@@ -91,4 +91,4 @@ def check_checkpoint(ckpt: Checkpoint, cfg: TrainConfig, where: str,
         more = f"; {len(found) - 1} more arrays too" if found[1:] else ""
         raise CheckpointError(f"checkpoint {where!r} is not usable: {name} has {count} of "
                               f"{size} values not finite (NaN or inf){more}; use another "
-                              "checkpoint (best.h5) or start the run again with --force")
+                              "checkpoint (best.h5) or start the run again with force=True")

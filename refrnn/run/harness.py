@@ -3,7 +3,7 @@
 :class:`Harness` iterates :func:`refrnn.run.loop.train_loop`. On an Evaluation
 it writes a metrics.csv row, best.h5 on a new best and a progress line; after
 each Update, last.h5 every ``checkpoint_every`` updates (and the last), the
-caller's callback, then Ctrl-C: save and stop. last.h5 holds the loop's whole
+caller's callback, then Ctrl-C or SIGTERM: save and stop. last.h5 holds the loop's whole
 state (weights, Adam moments, sampler RNG, Counters, best score, elapsed time),
 so a run killed at any point resumes bit-identical. A file that cannot be
 written stops the run naming the kept checkpoint and how to resume.
@@ -72,24 +72,40 @@ def float_warnings_off():
         yield
 
 
+class Interrupted(KeyboardInterrupt):
+    """The run stopped on Ctrl-C (SIGINT) or SIGTERM after saving ``last.h5``;
+    ``signum`` says which (the command line exits with 128 + signum)."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+
+
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextmanager
 def ctrl_c_flag():
-    """Within the block, Ctrl-C sets ``flag["set"]`` instead of raising (main thread
-    only); a second Ctrl-C raises KeyboardInterrupt at once."""
-    flag = {"set": False}
+    """Within the block, Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, ``kill``
+    and cluster schedulers send) set ``flag["set"]`` (and ``flag["signum"]``)
+    instead of stopping the process (main thread only); a second one raises
+    Interrupted at once."""
+    flag = {"set": False, "signum": signal.SIGINT}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(signum, frame):
         if flag["set"]:
-            raise KeyboardInterrupt
-        flag["set"] = True
-    old = signal.signal(signal.SIGINT, handler)
+            raise Interrupted(f"{STOP_SIGNALS.get(signum, 'signal')} again: stopped "
+                              "without saving", signum)
+        flag["set"], flag["signum"] = True, signum
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 class Harness:
@@ -186,9 +202,10 @@ class Harness:
         if stop["set"] and self.step < self.cfg.steps:
             if self.saved_step != self.step:
                 self.save(LAST)
-            raise KeyboardInterrupt(
-                f"interrupted at step {self.step}; saved {str(self.out / LAST)!r};"
-                " resume with --resume (resume=True)")
+            why = STOP_SIGNALS.get(stop["signum"], "signal")
+            raise Interrupted(
+                f"interrupted ({why}) at step {self.step}; saved {str(self.out / LAST)!r};"
+                " resume with --resume (resume=True)", stop["signum"])
 
     def run(self, stop):
         """Run the loop to ``cfg.steps``, then write eval.csv. A FileError on the way

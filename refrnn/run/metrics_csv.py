@@ -67,19 +67,57 @@ def trim_rows(run_dir, names, step: int) -> None:
     """Keep the header and the rows up to ``step`` (a resume from that step).
 
     A missing file is started afresh; MetricsMismatch when its header is not
-    the one of ``names``.
+    the one of ``names``, or when the file is damaged (not UTF-8 text, a row
+    with too few or too many fields, a step or score that is no number): one
+    line naming the file, the row and what to do, and nothing is rewritten.
     """
     path = Path(run_dir) / METRICS_FILE
     header = metrics_columns(names)
     rows = []
     if path.is_file():
-        with file_errors(path, "read"), open(path, newline="", encoding="utf-8") as f:
-            r = csv.reader(f)
-            if next(r, None) != header:
-                raise MetricsMismatch(f"{str(path)!r} has other columns than this run")
-            rows = [row for row in r if row and int(row[0]) <= step]
+        with file_errors(path, "read"):
+            data = path.read_bytes()
+        try:
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise _damaged(path, f"is not text (byte {e.start} is not UTF-8)") from None
+        reader = csv.reader(lines)
+        try:
+            if next(reader, None) != header:
+                raise MetricsMismatch(f"{str(path)!r} has other columns than this run; "
+                                      "move it away to resume with a new log")
+            for n, row in enumerate(reader, start=2):
+                if row:
+                    _check_row(path, n, row, header)
+                    if int(row[0]) <= step:
+                        rows.append(row)
+        except csv.Error as e:
+            raise _damaged(path, f"is not CSV ({e})") from None
     lines = [",".join(header)] + [",".join(row) for row in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _check_row(path, n, row, header):
+    """MetricsMismatch unless line ``n`` holds one field per column, an integer
+    step and numbers (or the empty loss of step 0) elsewhere."""
+    if len(row) != len(header):
+        raise _damaged(path, f"line {n} has {len(row)} of {len(header)} fields")
+    try:
+        int(row[0])
+        for value in row[1:]:
+            if value != "":
+                float(value)
+    except ValueError:
+        raise _damaged(path, f"line {n} holds something other than numbers: "
+                             f"{','.join(row)[:60]!r}") from None
+
+
+def _damaged(path, what) -> MetricsMismatch:
+    whole = what.startswith("is not")  # no line to repair: the file as a whole
+    todo = ("delete it (the resumed run then starts a new log)" if whole else
+            "repair or delete that line (or delete the file: the resumed run then "
+            "starts a new log)")
+    return MetricsMismatch(f"{str(path)!r} is damaged: {what}; {todo} and resume again")
 
 
 def read_rows(run_dir) -> list:

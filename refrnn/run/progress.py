@@ -9,11 +9,18 @@
 One line per evaluation; the loss is metrics.csv's (the mean since its
 previous row). On a terminal, the line between evaluations is a bar over
 the steps this call trains, rewritten in place after every update.
+
+A closed standard output (``refrnn train >&-``) prints nothing; one that
+breaks on the way (``refrnn train | head -1``: the reader went away) stops
+the printing with one note on stderr, and training goes on to its end.
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
+
+from ..files.notices import notice
 
 BAR_WIDTH = 24
 
@@ -51,17 +58,37 @@ class Progress:
 
     def __init__(self, cfg, stream=None):
         self.cfg = cfg
-        self.stream = stream if stream is not None else sys.stdout
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.stream = stream if stream is not None else sys.stdout  # None: stdout closed
+        try:
+            self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        except (OSError, ValueError):  # a closed file
+            self.tty = False
         self.first = self.done = 0  # the step this call began at, the latest one
         self.bar_shown = False
 
+    def _write(self, text):
+        """Write and flush ``text``; when the stream fails (closed, broken pipe),
+        print nothing more: training does not depend on its reader."""
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError) as e:  # BrokenPipeError, EIO, a closed file
+            gone, self.stream = self.stream, None
+            if gone is sys.stdout:  # what is still buffered goes nowhere, quietly, at exit
+                try:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), gone.fileno())
+                except (OSError, ValueError):
+                    pass
+            notice(f"standard output failed ({type(e).__name__}): progress is no longer "
+                   "printed; training goes on")
+
     def _line(self, text):
         if self.bar_shown:  # end the bar's line first
-            self.stream.write("\n")
+            self._write("\n")
             self.bar_shown = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        self._write(text + "\n")
 
     def begin(self, start_step=None):
         """The run's first line, and where a resume starts."""
@@ -93,14 +120,12 @@ class Progress:
             return
         n = self.done - self.first
         filled = BAR_WIDTH * n // max(self.span, 1)
-        self.stream.write(f"\rtraining [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]  "
+        self._write(f"\rtraining [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]  "
                           f"{status(info['step'], self.cfg.steps, info['mean_loss'], info['mean_perf'])}"
                           f"{eta_suffix(info['eta'])}   ")
-        self.stream.flush()
         self.bar_shown = True
 
     def end(self):
         if self.bar_shown:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._write("\n")
             self.bar_shown = False

@@ -2,6 +2,7 @@
 
     check_run_dir(cfg, resume, force)    ConfigError unless ``out`` fits; no side effects
     prepare_run_dir(cfg, resume, force)  the same, then create ``out`` (force: clear it)
+    clear_derived(out)                   delete refrnn's tables and figures of an old run
     check_config_source(path, cfg, resume)  a run's own config.json may not aim at that run
     is_checkpoint_file, is_eval_table    recognisers of refrnn's run files (by content)
     check_task_dt(cfg)                   ConfigError when dt does not fit the task set
@@ -18,8 +19,8 @@ from pathlib import Path
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
-from ..files.ownership import (check_replaceable, h5_with_marker, json_object_with,
-                               text_starting_with)
+from ..files.ownership import (MANIFEST, check_replaceable, h5_with_marker,
+                               json_object_with, text_starting_with, written_by_refrnn)
 from ..score.table import is_eval_table
 from ..tasks.registry import check_compat_fits, check_dt_fits
 
@@ -75,15 +76,15 @@ def check_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
             return True
         if not out.exists():
             raise ConfigError(f"nothing to resume: run directory {str(out)!r} does not "
-                              "exist; start it without --resume")
+                              "exist; start it without resume=True")
         raise ConfigError(f"nothing to resume: run directory {str(out)!r} has no last.h5 "
-                          "checkpoint; start it again with --force instead of --resume "
+                          "checkpoint; start it again with force=True instead of resume=True "
                           "(this deletes its run files)")
     if out.is_dir() and any(p.name != RUN_LOCK for p in out.iterdir()):
         check_own_run_files(out)  # a user's own config.json there: refused, force or not
         if not force:
             raise ConfigError(f"run directory {str(out)!r} already exists; pass "
-                              "--resume to continue it or --force to overwrite it")
+                              "resume=True to continue it or force=True to overwrite it")
     return False
 
 
@@ -98,21 +99,63 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, force: bool) -> bool:
             for name in RUN_FILES:
                 if (out / name).is_file():
                     (out / name).unlink()
+            clear_derived(out)
     return resuming
 
 
-def check_config_source(config_file, cfg: TrainConfig, resume: bool) -> None:
-    """ConfigError when the settings file ``config_file`` is the config.json of
-    the run directory this new run would write (its own ``out``, or the
-    default landing there): --force would delete the run it was read from."""
+def clear_derived(out: Path) -> list:
+    """Delete what refrnn wrote into run directory ``out`` from the run that
+    ``--force`` replaces, so nothing stale describes another network: eval
+    tables ``eval_*.csv`` (recognised by content), every file the folder's
+    manifest records with its current bytes (``plot_*.png`` figures) and the
+    same inside ``analysis_*/`` (its tables and figures; the folder goes when
+    it is left empty). A user's own file is kept. Returns the paths deleted."""
+    gone = []
+    for path in sorted(out.glob("eval_*.csv")):
+        if path.is_file() and is_eval_table(path):
+            path.unlink()
+            gone.append(path)
+    for folder in [out] + sorted(p for p in out.glob("analysis_*") if p.is_dir()):
+        for path in sorted(folder.iterdir()):
+            if path.name != MANIFEST and path.is_file() and written_by_refrnn(path):
+                path.unlink()
+                gone.append(path)
+        if (folder / MANIFEST).is_file() and not any(
+                (folder / name).exists() for name in _manifest_names(folder)):
+            (folder / MANIFEST).unlink()  # it records nothing that is still there
+        if folder != out and not any(folder.iterdir()):
+            folder.rmdir()
+    return gone
+
+
+def _manifest_names(folder: Path) -> list:
+    text = (folder / MANIFEST).read_bytes().decode("utf-8", errors="replace")
+    return [line.partition("  ")[2] for line in text.splitlines() if "  " in line]
+
+
+def check_config_source(config_file, cfg: TrainConfig, resume: bool,
+                        out_given: bool = False) -> None:
+    """ConfigError (key out) when the settings file ``config_file`` would aim a
+    new run at a run it was copied from: it is the config.json of the run
+    directory this run would write (its own ``out``, or the default landing
+    there), or a run's config.json (refrnn's, every setting in it) copied
+    elsewhere whose ``out`` names an existing run, with no other out given
+    (``out_given``): ``force`` would delete that run, without it the run
+    refuses only because the folder exists. A resume may use either."""
     if config_file is None or resume:
         return
     src = Path(config_file)
     if src.name == "config.json" and src.resolve().parent == cfg.out_dir.resolve():
-        raise ConfigError(f"--config {str(src)!r} is the config.json of run directory "
+        raise ConfigError(f"config file {str(src)!r} is the config.json of run directory "
                           f"{str(cfg.out_dir)!r}, which this new run would write into; "
-                          "pass --out for the new run (or --resume to continue that one)",
+                          "give the new run its own out (or resume=True to continue that one)",
                           "out")
+    out = cfg.out_dir
+    if (not out_given and _is_run_config(src)
+            and ((out / "config.json").is_file() or (out / LAST).is_file())):
+        raise ConfigError(f"config file {str(src)!r} is a copy of the config.json of run "
+                          f"directory {str(out)!r} (its out setting); a new run from it "
+                          "needs its own out (or resume=True to continue that run)", "out")
 
 
 def check_task_dt(cfg: TrainConfig) -> None:

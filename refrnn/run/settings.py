@@ -189,8 +189,13 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
-        """Read a JSON or TOML file (see :func:`load_config_file`)."""
-        return cls.from_dict(load_config_file(path))
+        """Read a JSON or TOML file (see :func:`load_config_file`); a bad value or
+        unknown key is a ConfigError naming the file."""
+        data = load_config_file(path)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as e:
+            raise ConfigError(f"config file {str(path)!r}: {e}") from None
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig.from_dict({**self.to_dict(), **normalize_keys(changes)})

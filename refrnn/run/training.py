@@ -15,6 +15,7 @@ replays exactly the draws of an uninterrupted one and ends bit-identical.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .checkpoint import load_checkpoint
@@ -53,17 +54,46 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
         base = load_config_file(config)
     else:
         base = dict(config)
-    requested = {**normalize_keys(base), **normalize_keys(overrides or {})}
-    cfg = TrainConfig.from_dict(requested).resolved()
+    given = normalize_keys(overrides or {})
+    requested = {**normalize_keys(base), **given}
+    try:
+        cfg = TrainConfig.from_dict(requested).resolved()
+    except ConfigError as e:
+        if isinstance(config, (str, Path)):
+            raise from_file(e, config, normalize_keys(base), given) from None
+        raise
     if isinstance(config, (str, Path)):
-        check_config_source(config, cfg, resume)
+        check_config_source(config, cfg, resume,
+                            out_given="out" in normalize_keys(overrides or {}))
     stored_file = cfg.out_dir / "config.json"
+    if resume and not stored_file.is_file() and (cfg.out_dir / LAST).is_file():
+        raise ConfigError(f"cannot resume: run directory {str(cfg.out_dir)!r} has last.h5 "
+                          "but no config.json, which holds the run's settings; put it back "
+                          "(or start the run again with force=True)")
     if resume and stored_file.is_file():
-        stored = TrainConfig.load(stored_file).resolved()
+        try:
+            stored = TrainConfig.load(stored_file).resolved()
+        except ConfigError as e:
+            raise ConfigError(f"cannot resume: {e}; repair the run's config.json or put it "
+                              "back (or start the run again with force=True)") from None
         cfg = TrainConfig.from_dict({**stored.to_dict(), **requested}).resolved()
         check_compatible(stored.to_dict(), cfg.to_dict(), str(stored_file))
     check_task_dt(cfg)
     return cfg
+
+
+def from_file(err: ConfigError, path, base: dict, given: dict) -> ConfigError:
+    """``err`` naming the settings file ``path`` when the file holds the value
+    at fault (an unknown key, or a bad value no override replaced); such an
+    error has no key, so the command line blames no option of its own."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = [k for k in base if k not in known]
+    if unknown:
+        return ConfigError(f"config file {str(path)!r}: {err} (a setting of another refrnn "
+                           "version? remove it from the file)")
+    if err.key is not None and err.key in base and err.key not in given:
+        return ConfigError(f"config file {str(path)!r}: {err}")
+    return err
 
 
 def check_compatible(stored: dict, wanted: dict, where: str):
@@ -71,7 +101,7 @@ def check_compatible(stored: dict, wanted: dict, where: str):
     if diff:
         k = diff[0]
         raise ConfigError(f"cannot resume: {where} has {k}={stored.get(k)!r} but "
-                          f"{k}={wanted[k]!r} was asked for (start a new run, or --force)")
+                          f"{k}={wanted[k]!r} was asked for (start a new run, or force=True)")
 
 
 def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
@@ -93,8 +123,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     Raises ConfigError (a ValueError) for bad settings or run directories and
     for a run too large for this machine's memory (refrnn.run.memory),
     CheckpointError for a corrupted or mismatched checkpoint, TrainingDiverged
-    for a non-finite loss, KeyboardInterrupt after saving ``last.h5`` on Ctrl-C,
-    FileError (an OSError) when a file cannot be written (the last good
+    for a non-finite loss, Interrupted (a KeyboardInterrupt) after saving
+    ``last.h5`` on Ctrl-C or SIGTERM, FileError (an OSError) when a file cannot be written (the last good
     checkpoint is kept), LockError when another process trains into ``out``.
     """
     cfg = resolve_config(config, overrides, resume)

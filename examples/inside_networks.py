@@ -49,7 +49,7 @@ DELAY_KEYS = ("delay_tasks", "delay_fp_per_task", "delay_stable_per_task",
               "delay_tasks_continuous", "delay_set_dim_mean")
 FIGS = ("task_variance.png", "fixed_points.png", "pca_trajectories.png")
 NEW_RULES, OLD_RULES = "36/37", "pre-36/37"
-OLD_NOTE = ("† measured under the pre-issue-36/37 rules (task variance over every step "
+OLD_NOTE = ("† measured under the earlier rules (task variance over every step "
             "from the trial's start; slow-point search capped at 200 iterations, "
             "continuous set by the old heuristic: at least 5 unique slow points and "
             "the median one with an eigenvalue within 0.05 of 1), kept from an earlier "

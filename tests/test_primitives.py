@@ -232,8 +232,10 @@ def test_threads_setting(monkeypatch):
                 ct.set_threads(bad)
         get_backend("cpu", threads=4)             # the training run's `threads` setting
         assert ct.threads() == 4
-        get_backend("cpu", threads=0)             # 0: left as it is
+        get_backend("cpu")                        # None: left as it is
         assert ct.threads() == 4
+        get_backend("cpu", threads=0)             # 0: the default again (settings' help), not
+        assert ct.threads() == 3                  # an earlier run's 4
     finally:
         ct.set_threads(None)
     assert ct.threads() == 3

@@ -116,13 +116,14 @@ def get_backend(device: str = "cpu", threads: int = None) -> Backend:
     """Return the backend for ``device`` ("cpu", "cuda" or "auto").
 
     "auto" picks CUDA when CuPy and a GPU are present, else the CPU.
-    ``threads``: the CPU's worker count from now on (refrnn.backends.threads;
-    None or 0 leaves it as it is: REFRNN_THREADS, else the cores available).
+    ``threads``: the CPU's worker count from now on (refrnn.backends.threads):
+    n > 0 sets it, 0 goes back to the default (REFRNN_THREADS, else the cores
+    available), None leaves it as it is.
     Raises ValueError for an unknown device name or a bad thread count and
     RuntimeError when "cuda" is asked for where CuPy or a GPU is missing.
     """
-    if threads:
-        set_threads(threads)
+    if threads is not None:  # 0: a run that asks for the default gets it, not an earlier run's
+        set_threads(threads or None)
     if isinstance(device, Backend):
         return device
     if device not in DEVICES:

@@ -128,6 +128,14 @@ class ForwardRecord:
         return xi.T.reshape(self.T, self.B, self.h.shape[0]).copy()
 
 
+
+def _unheld_count() -> int:
+    """sys.getrefcount of an array held only as :meth:`RNN.record_arrays` holds a
+    kept pair it may reuse (in a tuple in a list, named by a loop variable),
+    measured here rather than assumed: interpreters differ in what they count."""
+    for probe, _ in [(np.empty(0), None)]:
+        return sys.getrefcount(probe)
+
 class RNN:
     """Leaky RNN with a fixed sparse recurrent pattern.
 
@@ -186,10 +194,10 @@ class RNN:
         """
         N = self.config.n_hidden
         kept = self.__dict__.setdefault("_records", [])
-        free = []
+        free, unheld = [], _unheld_count()
         for U, H in kept:
-            # free: referred to only by the kept tuple, U or H here, getrefcount's argument
-            free.append(sys.getrefcount(U) <= 3 and sys.getrefcount(H) <= 3)
+            # free: referred to only as the probe of _unheld_count is (the kept tuple, U or H here)
+            free.append(sys.getrefcount(U) <= unheld and sys.getrefcount(H) <= unheld)
         for i, (U, H) in enumerate(kept):
             if free[i] and U.shape == (N, K) and H.shape == (N, K + B):
                 kept.append(kept.pop(i))

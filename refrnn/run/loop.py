@@ -26,8 +26,7 @@ from typing import Optional
 import numpy as np
 
 from ..score.evaluation import evaluate
-from ..core import losses
-from ..core.optim import clip_grad_norm, grad_norm
+from ..core import losses, optim
 from ..tasks.trials import input_noise_std
 
 NOISE_STREAM, SAMPLER_STREAM, EVAL_STREAM = 1, 2, 3  # seed_for streams of one run
@@ -64,7 +63,7 @@ def train_step(model, opt, batch, rng, cfg):
     if not math.isfinite(loss):
         return loss, math.nan
     grads = model.backward(record, dy)
-    norm = clip_grad_norm(grads, cfg.clip) if cfg.clip > 0 else grad_norm(grads)
+    norm = optim.clip_grad_norm(grads, cfg.clip) if cfg.clip > 0 else optim.grad_norm(grads)
     if math.isfinite(norm):
         opt.step(model.params, grads)
     return loss, float(norm)

@@ -7,7 +7,8 @@ import time
 import click
 
 from refrnn.analysis.activity import AnalysisError
-from refrnn.analysis.report import analyze_run, summary_row
+from refrnn.analysis.report import analyze_run
+from refrnn.analysis.tables import summary_row
 from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
 
 

@@ -119,7 +119,7 @@ def test_failed_checkpoint_write_keeps_old_file(tmp_path, cache_file, monkeypatc
     def broken(group, obj):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck, "_write_tree", broken)
+    monkeypatch.setattr(ck, "write_tree", broken)
     with pytest.raises(OSError, match="disk full"):
         run(tmp_path, cache_file, steps=6, resume=True)
     assert (r.out / "last.h5").read_bytes() == before

@@ -14,9 +14,10 @@ RUN/analysis_best, and writes:
     python examples/inside_networks.py /work/runs_analysis/sweep --docs docs
 
 Each run's row says under which analysis rules it was measured (``rules``):
-"36/37" for a summary written since issues 36 and 37 (Yang et al.'s task
-variance, slow points minimised to convergence; its summary.csv has
-``tv_statistic``), "pre-36/37" for an older one. With --keep-other the rows
+"36/37" for a summary written under refrnn's current analysis rules (Yang
+et al.'s task variance, slow points minimised to convergence; its summary.csv
+has ``tv_statistic``), "pre-36/37" for one written under refrnn's earlier
+rules (the labels are the committed tables' values). With --keep-other the rows
 of configurations not in SWEEP_DIR are kept from the committed runs.csv and
 by_family.csv (with their rules) instead of dropped; the tables mark every
 configuration measured under the old rules with a dagger.

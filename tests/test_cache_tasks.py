@@ -10,7 +10,7 @@ from refrnn.tasks.trials import N_OBS
 
 @pytest.fixture(scope="module")
 def yang(tmp_path_factory):
-    path = C.build_cache("yang19", 30, 11, test_trials_per_task=6,
+    path = C.build_cache("yang19", 30, 11, eval_trials=6,
                          path=tmp_path_factory.mktemp("c") / "y.h5")
     return C.open_cache(path, expect={"task_set": "yang19", "seed": 11})
 

@@ -190,7 +190,7 @@ def test_cache_damage_anywhere_is_reported_as_damage(tmp_path, monkeypatch):
 
     from test_cache import install_fake_registry
     install_fake_registry(monkeypatch)
-    src = build_cache("fake", 10, 0, test_trials_per_task=2, path=tmp_path / "c.h5")
+    src = build_cache("fake", 10, 0, eval_trials=2, path=tmp_path / "c.h5")
     kinds = []
     for p in _damaged_copies(Path(src), tmp_path, 40):
         try:

@@ -57,7 +57,7 @@ class Options:
     threshold: float = THRESHOLD    # summed task variance at or under which a unit is left out
     pairs: list | None = None       # FTV pairs (default: fractional.default_pairs)
     tv_statistic: str = DEFAULT_STATISTIC  # task_variance.STATISTICS: "yang" or "all-steps"
-    seed: int = 0
+    analysis_seed: int = 0          # fixed-point starts and k-means
     batch_size: int = 100
 
     def __post_init__(self):
@@ -142,8 +142,8 @@ def analyze(net, options: Options | None = None) -> Analysis:
     tasks = resolve_tasks(opt.tasks, net)
     model, names = net.model, net.task_names
     N = model.config.n_hidden
-    rng = np.random.default_rng(opt.seed)
-    rng_delay = np.random.default_rng([opt.seed, 1])  # its own: activity starts stay put
+    rng = np.random.default_rng(opt.analysis_seed)
+    rng_delay = np.random.default_rng([opt.analysis_seed, 1])  # its own: activity starts stay put
     if opt.tv_statistic not in STATISTICS:
         raise AnalysisError(f"task-variance statistic must be one of {STATISTICS}, "
                             f"got {opt.tv_statistic!r}")
@@ -195,7 +195,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     res.tv = normalise(tv, tasks, opt.threshold, opt.tv_statistic)
     U = int(res.tv.kept.sum())
     if U >= 3 and len(tasks) >= 2:
-        res.clustering = choose_clusters(res.tv.norm, seed=opt.seed)
+        res.clustering = choose_clusters(res.tv.norm, seed=opt.analysis_seed)
     else:
         res.cluster_note = (f"not clustered: {U} units above the threshold and "
                             f"{len(tasks)} task(s); need 3 units and 2 tasks")

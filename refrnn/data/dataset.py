@@ -175,7 +175,7 @@ class Dataset:
                    "lower batch_size or seq_len")
         train, test, _ = cache.load_trials(
             cache_set, trials_per_task, cache_seed, path=cache_path,
-            test_trials_per_task=eval_trials, compat=compat, dt=dt)
+            eval_trials=eval_trials, compat=compat, dt=dt)
         self._cache_len = self.cache_len  # neurogym's name
         self.env = TaskEnv(self.task_names, dt=dt, compat=compat, noise=noise, sigma=sigma,
                            one_hot=one_hot, seed=self.seed_value)

@@ -96,17 +96,17 @@ def load_run(run_dir, checkpoint=None, *, device=None, batch_size=None,
     return OpenRun(run, cfg, ckpt, path, name, model, test_trials, list(names))
 
 
-def evaluate_run(run_dir, checkpoint=None, noise=False, seed=0, device=None,
+def evaluate_run(run_dir, checkpoint=None, noise=False, noise_seed=0, device=None,
                  batch_size=None, score="refrnn"):
     """Score a run's checkpoint on its test trials (the dict of refrnn.score.evaluation.evaluate).
 
-    ``checkpoint``: as :func:`load_run`; ``seed`` seeds the evaluation noise
+    ``checkpoint``: as :func:`load_run`; ``noise_seed`` seeds the evaluation noise
     (with ``noise``); ``score`` the rule ``perf`` reports (refrnn, yang2019 or
     neurogym; refrnn.score.rules).
     """
     run = load_run(run_dir, checkpoint, device=device, batch_size=batch_size)
     cfg = run.config
-    rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
+    rng = np.random.default_rng(seed_for(noise_seed, EVAL_STREAM)) if noise else None
     return evaluate(run.model, run.test_trials, run.task_names,
                     batch_size=batch_size or cfg.eval_batch_size, noise=noise, rng=rng,
-                    input_noise_std=input_noise_std(cfg.dt_ms), score=score)
+                    input_noise_std=input_noise_std(cfg.dt), score=score)

@@ -45,8 +45,8 @@ class TrainConfig:
     task_set: str = setting(DEFAULT_TASK_SET, "Task battery.", choices=tuple(TASK_SETS))
     compat: Optional[str] = setting(None, "Reference-compatibility rules "
                                     "(default: refrnn's own).", choices=COMPAT_MODES)
-    dt: Optional[int] = setting(None, "Time step in ms (default: the task set's, "
-                                f"{DEFAULT_DT}).", min=1)
+    dt: int = setting(DEFAULT_DT, "Time step in ms (every task set's is "
+                      f"{DEFAULT_DT}).", min=1)
     tau: float = setting(100.0, "Time constant in ms (alpha = dt / tau <= 1).", above=0)
     hidden: int = setting(256, "Number of recurrent units N.", min=1)
     activation: str = setting("relu", "Activation f.", choices=ACTIVATIONS)
@@ -89,15 +89,13 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, os.PathLike):
                 setattr(self, name, os.fspath(v))
+        if self.dt is None:  # refrnn's earlier files and callers: "the task set's"
+            self.dt = DEFAULT_DT
 
     # ------------------------------------------------------------------ derived
     @property
-    def dt_ms(self) -> int:
-        return DEFAULT_DT if self.dt is None else self.dt
-
-    @property
     def alpha(self) -> float:
-        return self.dt_ms / float(self.tau)
+        return self.dt / float(self.tau)
 
     @property
     def out_dir(self) -> Path:
@@ -106,7 +104,7 @@ class TrainConfig:
     def cache_request(self):
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
-                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms,
+                dict(eval_trials=self.eval_trials, compat=self.compat, dt=self.dt,
                      task_seed=self.task_seed))
 
     def model_config(self) -> ModelConfig:
@@ -120,8 +118,8 @@ class TrainConfig:
                            train_h0=bool(self.train_h0), init_radius=float(self.init_radius))
 
     def resolved(self) -> "TrainConfig":
-        """A validated copy with dt, out and checkpoint_every filled in."""
-        return dataclasses.replace(self, dt=self.dt_ms, out=str(self.out_dir),
+        """A validated copy with out and checkpoint_every filled in."""
+        return dataclasses.replace(self, out=str(self.out_dir),
                                    checkpoint_every=self.checkpoint_every or self.eval_every
                                    ).validate()
 
@@ -130,7 +128,7 @@ class TrainConfig:
         """Check every setting against its field; raise ConfigError naming the first bad one."""
         check_fields(self)
         if not self.alpha <= 1.0:
-            raise ConfigError(f"dt / tau must be <= 1, got dt={self.dt_ms!r}, tau={self.tau!r}",
+            raise ConfigError(f"dt / tau must be <= 1, got dt={self.dt!r}, tau={self.tau!r}",
                               "tau")
         try:
             in_degree(self.hidden, self.sparsity)
@@ -175,6 +173,6 @@ def check_task_dt(cfg: TrainConfig) -> None:
     except ValueError as e:
         raise ConfigError(str(e), "compat") from None
     try:
-        check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
+        check_dt_fits(cfg.task_set, cfg.dt, cfg.compat)
     except ValueError as e:
         raise ConfigError(str(e), "dt") from None

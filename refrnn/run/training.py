@@ -154,7 +154,7 @@ def make_sampler(cfg: TrainConfig, train_trials, names, backend=None) -> StreamS
     ``seed_for(cfg.seed, SAMPLER_STREAM)``, input noise when ``cfg.input_noise``."""
     return StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                          seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
-                         noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0,
+                         noise_std=input_noise_std(cfg.dt) if cfg.input_noise else 0.0,
                          reuse_x=True)  # each batch is used up by its step
 
 

@@ -69,7 +69,8 @@ class TrainConfig:
     clip: float = setting(1.0, "Global gradient-norm clip (0 = off).", min=0)
     fix_weight: float = setting(1.0, "Loss weight of fixation-label steps.", min=0)
     input_noise: bool = setting(True, "Input noise on training batches.")
-    seed: int = setting(0, "Seed of weights, batches and noise.", min=0)
+    seed: int = setting(0, "Seed of weights, batches and noise (refrnn sweep --seeds N "
+                        "trains seeds 0..N-1).", min=0)
     cache_seed: int = setting(0, "Seed of the cached trials.", min=0)
     task_seed: int = setting(0, "Task-set seed of the cached trials (fixes the "
                              "delayed-match delays).", min=0)

@@ -37,7 +37,7 @@ from ..files.sealed_h5 import open_h5, write_sealed_h5
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_compat, check_dt
 from ..tasks.registry import get_task, task_names
-from ..tasks.trials import DEFAULT_DT
+from ..tasks.trials import DEFAULT_DT, check_int
 
 __all__ = ["CacheError", "SPLITS", "TrialCache", "build_cache", "cache_settings",
            "default_cache_path", "get_or_build_cache", "load_trials", "open_cache",
@@ -60,19 +60,11 @@ def cache_settings(task_set, trials_per_task, cache_seed, *, eval_trials=None,
     ``task_seed`` is the task-set seed passed to ``get_task(..., seed=)`` (it
     fixes the per-instance delay of the delayed-match tasks).
     """
-    for name, v in (("trials_per_task", trials_per_task), ("cache_seed", cache_seed),
-                    ("task_seed", task_seed)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {v!r}")
-    if trials_per_task < 1:
-        raise ValueError(f"trials_per_task must be >= 1, got {trials_per_task}")
-    if cache_seed < 0 or task_seed < 0:
-        raise ValueError(f"cache_seed and task_seed must be >= 0, got {cache_seed}, {task_seed}")
+    trials_per_task = check_int("trials_per_task", trials_per_task)
+    cache_seed, task_seed = check_int("cache_seed", cache_seed, 0), check_int("task_seed", task_seed, 0)
     if eval_trials is None:
-        eval_trials = max(1, int(trials_per_task) // 10)
-    if (isinstance(eval_trials, bool) or not isinstance(eval_trials, (int, np.integer))
-            or eval_trials < 1):
-        raise ValueError(f"eval_trials must be an integer >= 1, got {eval_trials!r}")
+        eval_trials = max(1, trials_per_task // 10)
+    eval_trials = check_int("eval_trials", eval_trials)
     return {
         "format_version": L.FORMAT_VERSION,
         "task_code_version": TASK_CODE_VERSION,

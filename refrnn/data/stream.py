@@ -21,7 +21,7 @@ import numpy as np
 from ..backends.backend import get_backend
 from .batch import InputBuffer, gather_noisy_obs, one_hot_inputs
 from .compact import CompactTrials, compact_trials
-from ..tasks.trials import N_OBS, TrialBatch
+from ..tasks.trials import N_OBS, TrialBatch, check_int
 
 
 @dataclass
@@ -43,13 +43,6 @@ class Batch:
 def _new_rng(seed) -> np.random.Generator:
     # SFC64: its normals were about 25% faster than PCG64's here
     return np.random.Generator(np.random.SFC64(seed))
-
-
-def check_int(name, v, lo) -> int:
-    """``v`` as an int when it is an integer (not a bool) >= ``lo``; ValueError naming ``name``."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
 
 
 def _check_std(noise_std):

@@ -39,6 +39,15 @@ NOISE_UNITS[NOISE_MOD2, 1 + RING:1 + 2 * RING] = True
 NOISE_UNITS[NOISE_RINGS, 1:1 + 2 * RING] = True
 
 
+def check_int(name: str, v, lo: int = 1) -> int:
+    """``v`` as an int when it is an integer (not a bool) >= ``lo``; else
+    ValueError "<name> must be an integer >= <lo>, got <v>". The one check of a
+    count, size or seed in every layer (tasks are the lowest that all import)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
 def input_noise_std(dt: float) -> float:
     """Per-step input-noise standard deviation, 1 / sqrt(dt) (0.1 at dt=100 ms)."""
     return 1.0 / float(np.sqrt(dt))

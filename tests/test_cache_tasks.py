@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from refrnn.data import cache as C
-from refrnn.data.stream import StreamSampler, trial_batch
+from refrnn.data.stream import StreamSampler
+from refrnn.data.whole_trials import trial_batch
 from refrnn.tasks import get_task, task_names
 from refrnn.tasks.trials import N_OBS
 

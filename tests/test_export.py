@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from refrnn.run.checkpoint import load_checkpoint
 from refrnn.run.settings import TrainConfig
-from refrnn.data.stream import trial_batch
+from refrnn.data.whole_trials import trial_batch
 from refrnn.verify.export import (SETTINGS_KEY, decode_settings, encode_settings, export_arrays,
                                   import_arrays, read_npz, write_npz)
 from refrnn.score.evaluation import score_outputs

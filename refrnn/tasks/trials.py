@@ -15,7 +15,7 @@ n trials of one task, of different lengths, are stored back to back:
                                 rendered from (reference trial-dict names)
 
 Input noise is never baked into ``obs``; it is added when a trial is served
-(``refrnn.data.batch.gather_noisy_obs``), from the per-step noise code, so a
+(``refrnn.data.stream.gather_noisy_obs``), from the per-step noise code, so a
 cached trial never repeats its noise.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ from refrnn.files.errors import FileError, describe_os_error
 from refrnn.files.notices import show_notices_as_lines
 from refrnn.run.checkpoint import CheckpointError
 from refrnn.run.loop import TrainingDiverged
-from refrnn.run.open_run import find_checkpoint
+from refrnn.run.run_dir import find_checkpoint
 from refrnn.run.settings import ConfigError
 
 from .options import bad_setting, cli_terms
@@ -65,7 +65,7 @@ checkpoint_option = click.option(
 
 
 def find_checkpoint_option(run_dir, checkpoint):
-    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.open_run.find_checkpoint);
+    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.run_dir.find_checkpoint);
     click.BadParameter (exit 2) naming the option at fault otherwise."""
     try:
         return find_checkpoint(run_dir, checkpoint)

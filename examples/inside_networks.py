@@ -5,7 +5,7 @@ checkpoint of every run folder of SWEEP_DIR (a ``refrnn sweep --out``
 folder, labels ``<task set>_<mask>...``), writes each run's CSVs into
 RUN/analysis_best, and writes:
 
-    DOCS/results/inside/runs.csv        one row per run (refrnn.analysis.report.summary_row + perf)
+    DOCS/results/inside/runs.csv        one row per run (refrnn.analysis.tables.summary_row + perf)
     DOCS/results/inside/by_config.csv   mean and sample std over seeds per configuration
     DOCS/results/inside/by_family.csv   per run and task family, the delay-start search
     DOCS/results/inside/*.png           comparison figure, and the seed-0 figures of each config
@@ -14,9 +14,10 @@ RUN/analysis_best, and writes:
     python examples/inside_networks.py /work/runs_analysis/sweep --docs docs
 
 Each run's row says under which analysis rules it was measured (``rules``):
-"36/37" for a summary written since issues 36 and 37 (Yang et al.'s task
-variance, slow points minimised to convergence; its summary.csv has
-``tv_statistic``), "pre-36/37" for an older one. With --keep-other the rows
+"36/37" for a summary written under refrnn's current analysis rules (Yang
+et al.'s task variance, slow points minimised to convergence; its summary.csv
+has ``tv_statistic``), "pre-36/37" for one written under refrnn's earlier
+rules (the labels are the committed tables' values). With --keep-other the rows
 of configurations not in SWEEP_DIR are kept from the committed runs.csv and
 by_family.csv (with their rules) instead of dropped; the tables mark every
 configuration measured under the old rules with a dagger.
@@ -36,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from refrnn.analysis.report import analyze_run, summary_row  # noqa: E402
+from refrnn.analysis.report import analyze_run  # noqa: E402
+from refrnn.analysis.tables import summary_row  # noqa: E402
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
 from refrnn.files.tables import write_csv  # noqa: E402
 

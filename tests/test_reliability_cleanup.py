@@ -116,7 +116,7 @@ def test_a_sweep_that_fails_at_its_first_write_leaves_no_folders(tmp_path, monke
 
 def test_a_second_build_of_the_default_cache_waits_for_the_first(tmp_path):
     env = dict(os.environ, REFRNN_CACHE_DIR=str(tmp_path))
-    path = default_cache_path("yang19", 8, 0, test_trials_per_task=3, cache_dir=tmp_path)
+    path = default_cache_path("yang19", 8, 0, eval_trials=3, cache_dir=tmp_path)
     cmd = [sys.executable, "-c", "import sys; from refrnn_cli.main import cli; sys.exit(cli())",
            "cache", "--trials-per-task", "8", "--eval-trials", "3"]
     with hold_lock(L.lock_path(path), f"trial cache {path}"):  # the first build, running

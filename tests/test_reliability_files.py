@@ -190,7 +190,7 @@ def test_cache_damage_anywhere_is_reported_as_damage(tmp_path, monkeypatch):
 
     from test_cache import install_fake_registry
     install_fake_registry(monkeypatch)
-    src = build_cache("fake", 10, 0, test_trials_per_task=2, path=tmp_path / "c.h5")
+    src = build_cache("fake", 10, 0, eval_trials=2, path=tmp_path / "c.h5")
     kinds = []
     for p in _damaged_copies(Path(src), tmp_path, 40):
         try:
@@ -244,7 +244,7 @@ def test_dt_that_does_not_divide_the_periods_is_refused(tmp_path, cache_file):
     assert not (tmp_path / "r").exists(), line
     one_line_error(invoke("cache", "--task-set", "yang19", "--dt", "30", "--out",
                           tmp_path / "c.h5"), "--dt", code=2)
-    from refrnn.run.run_dir import check_task_dt
+    from refrnn.run.settings import check_task_dt
     from refrnn.run.settings import TrainConfig
     check_task_dt(TrainConfig(dt=20, task_set="modcog").resolved())  # Yang 2019's dt
     check_task_dt(TrainConfig(dt=100, task_set="modcog", compat="modcog-2023").resolved())

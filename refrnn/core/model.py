@@ -42,6 +42,7 @@ from ..backends.backend import get_backend
 from .masks import MASK_KINDS, make_mask, torus_shape
 from ..backends.plain import ArrayNoise, pattern_coordinates
 from .spectral import csr_with_data, scale_to_radius, spectral_radius
+from ..tasks.trials import N_CLASSES, check_int
 
 DTYPES = ("float32", "float64")
 INIT_GAIN = 1.0
@@ -54,7 +55,7 @@ class ModelConfig:
     """Architecture of an RNN (see the module docstring for the equation)."""
 
     n_in: int
-    n_out: int = 17  # = tasks.trials.N_CLASSES (core imports no task code; a test checks)
+    n_out: int = N_CLASSES
     n_hidden: int = 256
     activation: str = "relu"
     alpha: float = 1.0
@@ -68,9 +69,7 @@ class ModelConfig:
 
     def __post_init__(self):
         for name in ("n_in", "n_out", "n_hidden"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, getattr(self, name))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         a = float(self.alpha)

@@ -47,11 +47,12 @@ class Timed:
     def _add(self, name, t0):
         self.seconds[name] = self.seconds.get(name, 0.0) + CLOCK() - t0
 
-    def parts(self, fn, n, work):
+    def parts(self, fn, n, work, blas=True):
         t0 = CLOCK()
-        self.inner.parts(fn, n, work)
+        self.inner.parts(fn, n, work, blas)
         name = fn.__qualname__.replace(".<locals>.", " ").replace("_through_time steps",
                                                                   "backward steps")
+        name = name.replace("drive_noise", "drive")  # the drive's two phases: one part here
         self._add(name, t0)
 
     def recurrent(self, mask, dtype, sheet=None):

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     phases = collections.defaultdict(list)  # name -> [per-part cpu seconds] per call
     run = pool.run_parts
 
-    def timed_parts(fn, n, work):
+    def timed_parts(fn, n, work, blas=True):
         cpus = {}
 
         def part(r0, r1):
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
             fn(r0, r1)
             cpus[r0] = time.thread_time() - c0
 
-        run(part, n, work)
+        run(part, n, work, blas)
         phases[fn.__qualname__.replace(".<locals>.", " ")].append([cpus[k] for k in sorted(cpus)])
 
     pool.run_parts = timed_parts

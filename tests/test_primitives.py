@@ -284,6 +284,7 @@ def test_pool_is_remade_after_fork_and_grows(monkeypatch):
 def test_split_runs_on_the_pool_only_while_blas_is_held(monkeypatch):
     monkeypatch.setenv("REFRNN_THREADS", "3")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(ct, "_ENV_BLAS", None)  # BLAS not set to one thread by the environment
 
     def where():
         seen = {}

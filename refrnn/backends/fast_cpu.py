@@ -174,8 +174,8 @@ class CpuRecurrent:
 class CpuPrimitives:
     """The fast CPU set: the worker pool, seeded chunked noise, sheet blocks or csr_matvecs."""
 
-    def parts(self, fn, n: int, work: float) -> None:
-        threads.run_parts(fn, n, work)
+    def parts(self, fn, n: int, work: float, blas: bool = True) -> None:
+        threads.run_parts(fn, n, work, blas)
 
     def compute(self):
         return threads.single_threaded_blas()

@@ -1,4 +1,4 @@
-"""The measurements behind refrnn.backends.sheet_blocks' choice of layout.
+"""The measurements behind refrnn.backends.pattern_products' choice of layout.
 
 For locality masks at several N this times one per-step product W_rec x
 (x (N, B), B = 64, float32, one thread, thread CPU time, median of --reps)
@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 import numpy as np  # noqa: E402
 
-from refrnn.backends import sheet_blocks as sb  # noqa: E402
+from refrnn.backends import pattern_products as sb  # noqa: E402
 from refrnn.backends.fast_cpu import CpuRecurrent  # noqa: E402
 from refrnn.backends.plain import pattern_coordinates  # noqa: E402
 from refrnn.backends.threads import single_threaded_blas  # noqa: E402

@@ -11,6 +11,7 @@ It also measures the rates themselves: sgemm on one thread, and the CPU's
 W_rec x primitive (SciPy's csr_matvecs) at the step's shape.
 
     python benchmarks/floor.py [--sizes 256 1024 4096] [--sparsities 0.04 1.0] [--reps 5]
+        [--mask locality|ring|random]  (the mask below full density; default locality)
 """
 from __future__ import annotations
 
@@ -108,6 +109,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.04, 1.0])
+    ap.add_argument("--mask", default="locality", choices=["locality", "ring", "random"],
+                    help="the mask of the sparsities below 1 (default locality)")
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args(argv)
     import threadpoolctl
@@ -123,7 +126,7 @@ def main(argv=None) -> int:
     for n in args.sizes:
         for s in args.sparsities:
             cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
-                              mask="full" if s >= 1 else "locality", sparsity=s)
+                              mask="full" if s >= 1 else args.mask, sparsity=s)
             prims = Timed(CpuPrimitives())
             model = RNN(cfg, backend=Backend("cpu", np, prims), seed=0)
             nnz = n * n if model.W.dense else model.mask.nnz
@@ -160,7 +163,7 @@ def main(argv=None) -> int:
                      "backward W_rec^T du": 2 * nnz * K, "backward inputs": 2 * n * used * K,
                      "backward sampled": 2 * nnz * K}
             flops["step"] = sum(flops.values())
-            print(f"\nN={n} sparsity={s:g} nnz={nnz} ({model.W.layout}); "
+            print(f"\nN={n} {cfg.mask} sparsity={s:g} nnz={nnz} ({model.W.layout}); "
                   f"W_rec x {recurrent_rate(model.mask, torus_shape(cfg.mask, n)):.1f} GFLOP/s; "
                   f"{used} used input columns")
             print(f"{'part':38s} {'GFLOP':>7} {'floor ms':>9} {'measured ms':>12} {'x floor':>8}")

@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=args.n, mask=args.mask,
                       sparsity=args.sparsity)
     model = RNN(cfg, seed=0)
-    model.W.sampler.parts = timed_parts
+    if model.W.sampler is not None:  # sheet blocks' sampled product calls run_parts itself
+        model.W.sampler.parts = timed_parts
     x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
     opt, rng = optim.Adam(model.params, lr=1e-3), np.random.default_rng(2)
 

@@ -19,7 +19,7 @@ from refrnn.core.losses import cross_entropy
 from refrnn.core.masks import make_mask
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.backends.noise import draw_noise
-from refrnn.backends.sampled_product import MAX_RUNS, PatternProduct
+from refrnn.backends.pattern_products import MAX_RUNS, PatternProduct
 from refrnn.backends.plain import ArrayNoise, ArrayPrimitives
 from refrnn.backends.fast_cpu import CpuPrimitives, SeededNoise
 

@@ -27,7 +27,7 @@ import contextlib
 import numpy as np
 
 from .noise import draw_noise, new_noise_seed
-from .sampled_product import PatternProduct
+from .pattern_products import PatternProduct
 from .threads import one_part
 
 DENSE_DENSITY = 0.1  # above this density W_rec is a dense matrix (GEMM beats SpMM)

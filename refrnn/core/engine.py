@@ -47,6 +47,7 @@ def forward(model, X, T: int, B: int, noise):
             (refrnn.backends.plain.ArrayNoise, refrnn.backends.fast_cpu.SeededNoise).
     Returns:
         Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None),
+        Xs (K, len(x_cols)): those columns of X (X itself when all are used),
         w_rec (nnz,): a copy of the recurrent weights this pass used.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
@@ -54,7 +55,7 @@ def forward(model, X, T: int, B: int, noise):
     c = math.sqrt(2.0 / a) * cfg.sigma_rec
     x_cols = used_columns(xp, X)
     W_in = P["W_in"] if x_cols is None else P["W_in"][:, x_cols]
-    Xs = X if x_cols is None else X[:, x_cols]
+    Xs = X if x_cols is None else xp.take(X, x_cols, axis=1)  # kept for backward
     U, H = model.record_arrays(K, B)             # (N, K), (N, K + B), reused
     Y = xp.empty((K + B, cfg.n_out), dtype=model.dtype)  # row k + B holds y for column k
     with prims.compute():
@@ -92,7 +93,7 @@ def forward(model, X, T: int, B: int, noise):
             Y[k0:k1] += P["b_out"]
 
         prims.parts(readout, K + B, N * K * cfg.n_out)
-    return Y[B:], U, H, x_cols, w_rec
+    return Y[B:], U, H, x_cols, Xs, w_rec
 
 
 def backward(model, record, dY) -> dict:
@@ -124,8 +125,7 @@ def backward(model, record, dY) -> dict:
         prims.parts(readout, N, 2 * N * K * n_out)
         g["b_out"] = dY.sum(axis=0)
         dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
-        cols = record.x_cols
-        Xs = record.x if cols is None else record.x[:, cols]
+        cols, Xs = record.x_cols, record.x_used
         g["W_in"] = xp.zeros_like(P["W_in"])
         g["b"] = xp.empty(N, dtype=model.dtype)
 

@@ -140,3 +140,14 @@ def test_locality_blocks_are_dense_enough():
         rows, cols = pattern_coordinates(mask)
         bc, ext, density = plan(rows, cols, n, torus_shape("locality", n))
         assert density > 0.35, (n, bc, density)
+
+
+def test_sampled_product_runs_on_the_blocks_where_they_sample_well():
+    """Locality masks of small windows sample on W_rec's own blocks; a ring
+    (one sheet row: PatternProduct wastes nothing) and wide windows (N = 4096,
+    where thin GEMMs slow down) keep PatternProduct."""
+    for kind, n, on_blocks in (("locality", 256, True), ("locality", 1024, True),
+                               ("ring", 1024, False), ("locality", 4096, False)):
+        op = CpuRecurrent(make_mask(kind, n, 0.04), np.float32, torus_shape(kind, n))
+        assert op.layout == "blocks"
+        assert (op.sampler is None) == on_blocks, (kind, n)

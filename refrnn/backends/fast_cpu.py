@@ -107,16 +107,16 @@ class CpuRecurrent:
         fwd = bwd = None
         if not self.dense:
             fwd, bwd = plan(rows, cols, n, sheet), plan(cols, rows, n, sheet)
-        if fwd is None or bwd is None:  # the blocks' sampled product is W_rec's own
+        if fwd is not None and bwd is not None:
+            self.blocks = (SheetBlocks(rows, cols, n, sheet, dtype, *fwd[:2]),
+                           SheetBlocks(cols, rows, n, sheet, dtype, *bwd[:2]))
+        if self.blocks is None or not self.blocks[0].samples_well:
             self.sampler = PatternProduct(rows, cols, n, np, parts=threads.run_parts)
         if self.dense:
             self.flat = rows * n + cols
             self.W = np.zeros((n, n), dtype=dtype)
             return
-        if fwd is not None and bwd is not None:
-            self.blocks = (SheetBlocks(rows, cols, n, sheet, dtype, *fwd[:2]),
-                           SheetBlocks(cols, rows, n, sheet, dtype, *bwd[:2]))
-        else:
+        if self.blocks is None:
             t_indptr, t_indices, self.perm = transposed_pattern(mask)
             self.csr = (_Csr(mask.indptr, mask.indices, n), _Csr(t_indptr, t_indices, n))
 
@@ -171,8 +171,8 @@ class CpuRecurrent:
 
     def sampled(self, A, Bm):
         """(A Bm^T)[rows, cols] (nnz,) for A, Bm (N, K), blocked and split:
-        on W_rec's own sheet blocks where it has them, else PatternProduct."""
-        if self.blocks is not None:
+        on W_rec's own sheet blocks where they sample well, else PatternProduct."""
+        if self.sampler is None:
             return self.blocks[0].sampled(A, Bm, threads.run_parts)
         return self.sampler(A, Bm)
 

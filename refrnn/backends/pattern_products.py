@@ -34,6 +34,10 @@ SPARSE_SLOWDOWN = 8.0  # csr_matvecs' rate under sgemm's: 11-19x Intel Xeon, 4.4
 MAX_RUNS = 4  # PatternProduct: a block whose sources form more runs gathers them (a copy) instead
 CHUNK_BYTES = 4 << 20  # SheetBlocks.sampled: the padded sources of one chunk of K columns
 CHUNK_COLS = (128, 512)  # ... within these many columns
+# SheetBlocks.sampled pays up to this window (P * Q sources a block): OpenBLAS's
+# (bc x kc) @ (kc x w) ran at 50-80 GFLOP/s up to w ~ 100 and 15-25 beyond
+# (AMD EPYC, SkylakeX kernel, one thread): locality 4% up to N ~ 1600
+SAMPLED_MAX_WINDOW = 100
 
 
 def torus_offsets(rows, cols, r: int, c: int):
@@ -113,6 +117,13 @@ class SheetBlocks:
         # block (a, J) holds receivers a*c + J*bc .. + bc: row i of blocks.reshape(n, w)
         self.blocks = np.zeros((r, self.tc, bc, self.w), dtype=self.dtype)
         self._local = threading.local()  # each thread its own padded buffers
+
+    @property
+    def samples_well(self) -> bool:
+        """True when ``sampled`` beats PatternProduct here: windows of several
+        sheet rows (a ring's one row wastes nothing in PatternProduct's
+        blocks) and at most SAMPLED_MAX_WINDOW sources."""
+        return self.P > 1 and self.w <= SAMPLED_MAX_WINDOW
 
     @property
     def density(self) -> float:

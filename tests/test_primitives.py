@@ -214,6 +214,15 @@ def test_box_muller_draws_are_standard_normal():
     assert abs(np.corrcoef(two[0], two[1])[0, 1]) < 0.01
 
 
+def test_float32_uniforms_are_the_raw_words_24_bits_at_a_time():
+    from refrnn.backends.noise import uniforms32
+    u = uniforms32(np.random.SFC64(7), np.empty((2, 50001), np.float32))
+    words = np.random.SFC64(7).random_raw(50001)
+    halves = np.stack([words & 0xFFFFFFFF, words >> 32], axis=1).ravel() >> 8
+    np.testing.assert_array_equal(u.ravel() * 2 ** 24, halves.astype(np.float32))
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+
+
 def test_threads_setting(monkeypatch):
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("REFRNN_THREADS", bad)

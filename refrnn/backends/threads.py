@@ -193,4 +193,4 @@ def _say_blas_is_free() -> None:
         f"refrnn was asked for {threads()} thread(s), but NumPy's BLAS runs on {blas} and "
         f"cannot be limited without threadpoolctl (pip install threadpoolctl, or "
         f"'refrnn[speed]'); or set OPENBLAS_NUM_THREADS={threads()} (and OMP_NUM_THREADS) "
-        f"before starting", RuntimeWarning, stacklevel=3)
+        f"before starting", RuntimeWarning, stacklevel=6)  # at the caller of model.forward

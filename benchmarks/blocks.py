@@ -69,7 +69,8 @@ def one_size(n: int, sparsity: float, reps: int, rate: float) -> None:
         op = sb.SheetBlocks(rows, cols, n, sheet, np.float32, bc, ext)
         op.load(w)
         t_all = median_us(lambda: op.product(x, out), reps)
-        hp, windows = op._windows(B)  # the product's two calls, timed apart
+        hp = np.empty((len(op.gather), B), np.float32)  # the product's two calls, timed apart
+        windows = op._windows(hp, op.r)
         t_take = median_us(lambda: x.take(op.gather, axis=0, out=hp, mode="clip"), reps)
         t_mm = median_us(lambda: np.matmul(op.blocks, windows,
                                            out=out.reshape(op.r, op.tc, op.bc, B)), reps)

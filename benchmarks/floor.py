@@ -143,6 +143,7 @@ def main(argv=None) -> int:
                 t3 = CLOCK()
                 opt.step(model.params, grads)
                 t4 = CLOCK()
+                del y, cache  # the record's arrays go back to the model, as in training
                 if rep:  # the first step warms up
                     sec = dict(prims.seconds)  # the loops' phases hold the products: take them out
                     for side, prod in (("forward", "forward W_rec h"), ("backward", "backward W_rec^T du")):

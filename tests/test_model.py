@@ -6,7 +6,7 @@ import pytest
 
 import refrnn.core.model as model_mod
 import refrnn.backends.plain as primitives_array
-from refrnn.backends.sampled_product import PatternProduct
+from refrnn.backends.pattern_products import PatternProduct
 from refrnn.core.losses import cross_entropy
 from refrnn.core.masks import make_mask
 from refrnn.core.model import RNN, ModelConfig

@@ -102,12 +102,16 @@ class ForwardRecord:
            ``xi`` gives them as an (N, K) array, re-made from a seed on the CPU).
         x_cols: indices of the input columns that are not all zero (the
            input projection and its gradient use only those), or None = all.
+        x_used: (K, len(x_cols)) those columns of x (x itself when all are used).
         w_rec: (nnz,) the recurrent weights of the pass (backward uses them).
     """
 
-    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None, w_rec=None):
+    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None, w_rec=None, x_used=None):
         self.x, self.u, self.h, self.noise_draws = x, u, h, noise_draws
         self.T, self.B, self.x_cols, self.w_rec = T, B, x_cols, w_rec
+        if x_used is None:
+            x_used = x if x_cols is None else x[:, x_cols]
+        self.x_used = x_used
 
     @property
     def xi(self):
@@ -241,8 +245,8 @@ class RNN:
             draws = self.backend.prims.draw_noise(rng, N, K, self.dtype)
         else:
             draws = ArrayNoise(None)
-        Y, U, H, x_cols, w_rec = engine.forward(self, X, T, B, draws)
-        return Y.reshape(T, B, cfg.n_out), ForwardRecord(X, U, H, draws, T, B, x_cols, w_rec)
+        Y, U, H, x_cols, Xs, w_rec = engine.forward(self, X, T, B, draws)
+        return Y.reshape(T, B, cfg.n_out), ForwardRecord(X, U, H, draws, T, B, x_cols, w_rec, Xs)
 
     def backward(self, record: ForwardRecord, dy):
         """Gradients of the loss for every parameter (refrnn.core.engine.backward).

@@ -1,0 +1,346 @@
+"""The attack's cases on options, files and paths (groups T, C, D, F, R, P) for
+tests/attack_cases.py; the signal, concurrency and issue-item groups are in
+tests/attack_issue.py. Not a pytest module."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from attack_cases import TINY
+
+BAD_OPTIONS = [  # (options, what is wrong)
+    (["--hidden", "0"], "hidden 0"), (["--hidden", "-1"], "hidden -1"),
+    (["--hidden", "abc"], "hidden not a number"), (["--hidden", "1.5"], "hidden 1.5"),
+    (["--sparsity", "0"], "sparsity 0"), (["--sparsity", "1.5"], "sparsity 1.5"),
+    (["--sparsity", "-0.1"], "sparsity -0.1"), (["--sparsity", "nan"], "sparsity nan"),
+    (["--sparsity", "inf"], "sparsity inf"), (["--batch-size", "0"], "batch 0"),
+    (["--batch-size", "-3"], "batch -3"), (["--seq-len", "0"], "seq-len 0"),
+    (["--lr", "-1"], "lr -1"), (["--lr", "nan"], "lr nan"), (["--lr", "inf"], "lr inf"),
+    (["--lr", "0"], "lr 0"), (["--steps", "-1"], "steps -1"), (["--steps", "x"], "steps x"),
+    (["--eval-every", "0"], "eval-every 0"), (["--trials-per-task", "0"], "trials 0"),
+    (["--eval-trials", "0"], "eval-trials 0"), (["--task-set", "nope"], "task set nope"),
+    (["--dt", "30"], "dt 30"), (["--dt", "0"], "dt 0"), (["--dt", "-100"], "dt -100"),
+    (["--tau", "0"], "tau 0"), (["--tau", "10"], "tau < dt"), (["--device", "tpu"], "device"),
+    (["--mask", "nope"], "mask nope"), (["--init-radius", "-1"], "init-radius -1"),
+    (["--init-radius", "nan"], "init-radius nan"), (["--sigma-rec", "-1"], "sigma -1"),
+    (["--clip", "-1"], "clip -1"), (["--fix-weight", "nan"], "fix-weight nan"),
+    (["--eval-batch-size", "0"], "eval batch 0"), (["--checkpoint-every", "-2"], "ckpt every -2"),
+    (["--threads", "-1"], "threads -1"), (["--hidden", "7"], "hidden 7 (k=0)"),
+    (["--hidden", "10000000"], "hidden 1e7 (memory)"),
+    (["--batch-size", "100000000"], "batch 1e8 (memory)"),
+    (["--trials-per-task", "1000000000"], "trials 1e9 (memory)"),
+    (["--nonsense"], "unknown option"), (["--hidden"], "option without value"),
+    (["--resume"], "resume with nothing there"), (["extra-arg"], "stray argument"),
+    (["--cache-path", "/nonexistent/c.h5"], "missing cache path"),
+    (["--compat", "neurogym-2.3", "--task-set", "modcog"], "compat with another set"),
+]
+CONFIGS = [  # (file name, text, what is wrong)
+    ("missing.json", None, "missing config"), ("bad.json", "{not json", "not JSON"),
+    ("bad.toml", "hidden = = 3", "not TOML"), ("list.json", "[1, 2]", "not an object"),
+    ("neg.json", '{"hidden": -4}', "bad value"), ("str.json", '{"hidden": "many"}', "wrong type"),
+    ("unknown.json", '{"warp_drive": 9}', "unknown key"),
+    ("dup.json", '{"hidden": 16, "hidden": 32}', "key twice"),
+    ("dup2.json", '{"task-set": "yang19", "task_set": "yang19"}', "dashed and underscored"),
+    ("deep.json", "[" * 100000 + "]" * 100000, "nested 100,000 deep"),
+    ("bin.json", "\x00\xff\xfe garbage", "binary"), ("empty.json", "", "empty"),
+    ("null.json", '{"hidden": null}', "null value"), ("big.json", '{"batch_size": 1e8}', "1e8"),
+]
+
+
+def group_t(att):
+    """Bad train options and settings files: one line, exit 1 or 2, --out never made."""
+    for i, (opts, what) in enumerate(BAD_OPTIONS):
+        out = att.work / f"t{i}"
+        res = att.r(["train", *TINY, "--steps", "4", "--out", out, *opts])
+        att.one_line("T", f"train {' '.join(opts)} ({what})", res,
+                     extra=(not out.exists(), "run folder created"))
+    for i, (name, text, what) in enumerate(CONFIGS):
+        if text is not None:
+            (att.work / name).write_bytes(text.encode("utf-8", "surrogateescape")
+                                          if "\x00" not in text else b"\x00\xff\xfe garbage")
+        out = att.work / f"c{i}"
+        res = att.r(["train", *TINY, "--steps", "4", "--config", att.work / name, "--out", out])
+        att.one_line("T", f"train --config {name} ({what})", res,
+                     extra=(not out.exists(), "run folder created"))
+
+
+DAMAGE = [  # (name, how): applied to a copy of a sealed file
+    ("zeros@0", ("zero", 0)), ("zeros@100", ("zero", 100)), ("zeros@512", ("zero", 512)),
+    ("zeros@1024", ("zero", 1024)), ("zeros@1500", ("zero", 1500)),
+    ("zeros@3000", ("zero", 3000)), ("ff@600", ("ff", 600)), ("ff@middle", ("ff", 0.5)),
+    ("zeros@end-64", ("zero", -64)), ("truncated to half", ("trunc", 0.5)),
+    ("truncated to 0", ("trunc", 0)), ("400 bytes appended", ("append", 400)),
+    ("/etc/passwd", ("copy", "/etc/passwd")), ("a text file", ("text", "hello\n")),
+    ("a directory", ("dir", None)), ("a dangling symlink", ("link", "/nonexistent")),
+]
+
+
+def damage(path, how):
+    kind, arg = how
+    path = Path(path)
+    if kind in ("zero", "ff"):
+        data = bytearray(path.read_bytes())
+        at = int(len(data) * arg) if isinstance(arg, float) else arg % len(data)
+        data[at:at + 64] = (b"\0" if kind == "zero" else b"\xff") * 64
+        path.write_bytes(bytes(data))
+    elif kind == "trunc":
+        data = path.read_bytes()
+        path.write_bytes(data[:int(len(data) * arg)])
+    elif kind == "append":
+        with open(path, "ab") as f:
+            f.write(os.urandom(arg))
+    elif kind == "copy":
+        shutil.copy(arg, path)
+    elif kind == "text":
+        path.write_text(arg)
+    elif kind == "dir":
+        path.unlink()
+        path.mkdir()
+    elif kind == "link":
+        path.unlink()
+        path.symlink_to(arg)
+
+
+def _ckpt_commands(run, tmp):
+    return [("eval", ["eval", run, "--checkpoint", "last", "--csv", tmp / "e.csv"]),
+            ("export", ["export", run, "--checkpoint", "last", "--format", "npz",
+                        "--out", tmp / "x.npz"]),
+            ("resume", ["train", "--out", run, "--resume", "--steps", "12", "-q"])]
+
+
+def _poison(att, run, where):
+    """Write NaN/inf into run/last.h5 with refrnn's own writer (seal consistent)."""
+    code = f"""
+import numpy as np
+from refrnn.run.checkpoint import load_checkpoint, save_checkpoint
+p = {str(run / 'last.h5')!r}
+c = load_checkpoint(p)
+where = {where!r}
+if where == "w_rec": c.params["w_rec"][0] = np.nan
+elif where == "W_out inf": c.params["W_out"][0, 0] = np.inf
+elif where == "adam m": k = next(iter(c.optim["m"])); c.optim["m"][k].flat[0] = np.nan
+elif where == "adam lr": c.optim["lr"] = float("nan")
+elif where == "adam betas": c.optim["betas"] = [c.optim["betas"][0], float("inf")]
+save_checkpoint(p, c)
+"""
+    res = att.py(code)
+    if res.rc != 0:
+        raise RuntimeError(f"could not poison {where}: {res.err[-300:]}")
+
+
+def group_c(att):
+    """Every command that opens a checkpoint refuses a damaged, foreign or
+    non-finite one in one line, and writes nothing."""
+    att.train("base")
+    att.train("seed1", "--seed", "1")
+    att.train("longer", steps=12)
+    cases = [(n, lambda run, h=h: damage(run / "last.h5", h)) for n, h in DAMAGE]
+    cases += [("another run's (seed 1)",
+               lambda run: shutil.copy(att.work / "seed1/last.h5", run / "last.h5")),
+              ("a longer run's (step 12 > steps 8)",
+               lambda run: shutil.copy(att.work / "longer/last.h5", run / "last.h5")),
+              ("a cache file", lambda run: shutil.copy(
+                  next((att.work.parent / "cache").glob("*.h5")), run / "last.h5"))]
+    cases += [(f"NaN/inf in {w}", lambda run, w=w: _poison(att, run, w))
+              for w in ("w_rec", "W_out inf", "adam m", "adam lr", "adam betas")]
+    for name, spoil in cases:
+        for cmd, args in _ckpt_commands(att.work / "run", att.work):
+            run = att.copy_run("base", "run")
+            spoil(run)
+            before = sorted(p.name for p in run.iterdir())
+            res = att.r(args)
+            after = sorted(p.name for p in run.iterdir())
+            made = [p for p in ("e.csv", "x.npz") if (att.work / p).exists()]
+            att.one_line("C", f"{cmd} on last.h5 = {name}", res,
+                         extra=(not made and before == after, f"left {made or after}"))
+    run = att.copy_run("base", "run")  # and an intact one still works
+    for cmd, args in _ckpt_commands(run, att.work):
+        att.clean_ok("C", f"{cmd} on its own intact checkpoint", att.r(args))
+
+
+def group_d(att):
+    """A damaged or foreign cache is one line from every command that opens it;
+    a damaged default cache is rebuilt with a note."""
+    src = next((att.work.parent / "cache").glob("*.h5"))
+    att.train("base", "--cache-path", src)
+    for name, how in DAMAGE:
+        c = att.work / "c.h5"
+        if c.is_dir() and not c.is_symlink():
+            c.rmdir()
+        elif c.exists() or c.is_symlink():
+            c.unlink()
+        shutil.copy(src, c)
+        damage(c, how)
+        res = att.r(["cache", "--verify", c])
+        att.one_line("D", f"cache --verify {name}", res, rcs=(1, 2), must_not=("Traceback",))
+        out = att.work / "tr"
+        res = att.r(["train", *TINY, "--steps", "4", "--cache-path", c, "--out", out, "-q"])
+        remedy_ok = ("delete it" not in res.text) if how[0] in ("copy", "text") else True
+        att.one_line("D", f"train --cache-path {name}", res,
+                     extra=(not out.exists() and remedy_ok,
+                            "run folder left" if out.exists() else "advises deleting a "
+                            "file refrnn did not write"))
+    # a cache of other settings given as --cache-path
+    other = att.work / "other.h5"
+    res = att.r(["cache", "--trials-per-task", "5", "--eval-trials", "2", "--out", other])
+    att.clean_ok("D", "cache --out (a cache of other settings)", res)
+    res = att.r(["train", *TINY, "--steps", "4", "--cache-path", other, "--out", att.work / "o"])
+    att.one_line("D", "train --cache-path a cache of other settings", res)
+    # the default cache damaged: rebuilt with one note
+    home = att.work / "home"
+    home.mkdir()
+    env = dict(att.env, REFRNN_CACHE_DIR=str(home))
+    att.r(["cache", "--trials-per-task", "8", "--eval-trials", "3"], env=env)
+    for name, how in DAMAGE[:6] + DAMAGE[9:12]:
+        dflt = next(home.glob("*.h5"))
+        damage(dflt, how)
+        out = att.work / "dflt"
+        shutil.rmtree(out, ignore_errors=True)
+        res = att.r(["train", *TINY, "--steps", "4", "--out", out, "-q"], env=env)
+        notes = [ln for ln in res.err.splitlines() if ln.startswith("note:")]
+        att.clean_ok("D", f"train on a default cache with {name}: rebuilt", res,
+                     check=(len(notes) == 1 and "rebuil" in notes[0], f"notes {notes}"))
+    # eval of a run whose cache was damaged since
+    c = att.work / "c2.h5"
+    shutil.copy(src, c)
+    run = att.train("r2", "--cache-path", c)
+    damage(c, ("zero", 1500))
+    att.one_line("D", "eval of a run whose cache is damaged", att.r(["eval", run, "--csv",
+                                                                     att.work / "e.csv"]))
+
+
+def group_p(att):
+    """Odd paths: spaces, unicode, dashes, long names, files in the way."""
+    w = att.work
+    (w / "afile").write_text("x")
+    fine = ["with space/run", "ünïcødé/ран", "-dash", "a/b/c/d/e/f", "x" * 200, "trailing/",
+            "./dot/../dotdot", "new\nline", "'quote\"", "$HOME"]
+    for p in fine:
+        res = att.r(["train", *TINY, "--steps", "4", f"--out={p}", "-q"])
+        ok = (w / p).is_dir()
+        att.clean_ok("P", f"train --out {p!r}", res, check=(ok, "no run folder there"))
+        if ok:
+            att.clean_ok("P", f"eval {p!r}", att.r(["eval", f"./{p}" if p.startswith("-")
+                                                    else p, "--csv", w / "odd.csv"]))
+    (w / "real").mkdir()
+    (w / "link").symlink_to(w / "real")
+    res = att.r(["train", *TINY, "--steps", "4", "--out", w / "link", "--force", "-q"])
+    att.clean_ok("P", "train --out a symlink to an empty folder (--force)", res,
+                 check=((w / "real/last.h5").exists(), "not written through the link"))
+    bad = [("afile/run", "under a file"), ("/proc/x", "in /proc"), ("y" * 300, "name > 255"),
+           ("afile", "a file"), ("dangling", "dangling symlink"), ("", "empty")]
+    (w / "dangling").symlink_to(w / "nowhere/at/all")
+    for p, what in bad:
+        res = att.r(["train", *TINY, "--steps", "4", f"--out={p}", "-q"])
+        att.one_line("P", f"train --out ({what})", res,
+                     extra=((w / "afile").read_text() == "x", "afile changed"))
+    for args, what in ([["eval", w / "nothere"], "eval a missing run"],
+                       [["eval", w / "afile"], "eval a file"],
+                       [["eval", w / "real"], "eval an empty folder"],
+                       [["plot", w / "nothere"], "plot a missing run"],
+                       [["export", w / "afile", "--format", "npz", "--out", w / "x.npz"],
+                        "export a file"],
+                       [["cache", "--verify", w / "nothere.h5"], "verify a missing cache"],
+                       [["cache", "--out", w / "afile/c.h5"], "cache under a file"],
+                       [["mask", "--hidden", "16", "--plot", w / "afile/m.png"],
+                        "mask --plot under a file"]):
+        att.one_line("P", what, att.r(args))
+
+
+def group_f(att):
+    """Full disk: real tmpfs mounts. One line naming the full disk, nothing half
+    written, no lock or temporary file left; --resume after making room."""
+    w = att.work
+    if not att.mount(w / "tiny", "64k"):
+        att.record("F", "(mount)", False, "cannot mount a tmpfs (not root?): group not run")
+        return
+    res = att.r(["train", *TINY, "--steps", "8", "--out", w / "tiny/run"])
+    left = list((w / "tiny").rglob("*"))
+    att.one_line("F", "train --out on a 64 KiB tmpfs", res, must=("no space left",),
+                 extra=(not left, f"left {left}"))
+    res = att.r(["cache", "--trials-per-task", "8", "--eval-trials", "3", "--out",
+                 w / "tiny/c.h5"])
+    left = list((w / "tiny").rglob("*"))
+    att.one_line("F", "cache --out on a 64 KiB tmpfs", res, must=("no space left",),
+                 extra=(not left, f"left {left}"))
+    res = att.r(["sweep", "--task-set", "yang19", "--hidden", "16", "--sparsity", "0.25",
+                 "--steps", "4", "--eval-every", "4", "--batch-size", "4", "--seeds", "2",
+                 "--set", "seq_len=40", "--set", "trials_per_task=8", "--set", "eval_trials=3",
+                 "--out", w / "tiny/sw"])
+    left = list((w / "tiny").rglob("*"))
+    att.one_line("F", "sweep --out on a 64 KiB tmpfs", res, must=("no space left",),
+                 extra=(not left, f"left {left}"))
+    # mid-run: a run fills its disk, then --resume after making room
+    assert att.mount(w / "mid", "300k")
+    base = att.train("base")
+    filler = w / "mid/filler"
+    res = att.sh(f"dd if=/dev/zero of={filler} bs=1k count=190 2>/dev/null")
+    res = att.r(["train", *TINY, "--steps", "200", "--out", w / "mid/run"])
+    temps = [p.name for p in (w / "mid").rglob(".*tmp*")]
+    att.one_line("F", "train fills its disk mid-run", res, must=("no space left", "--resume"),
+                 extra=(not temps and (w / "mid/run/last.h5").exists(),
+                        f"temps {temps}, last.h5 {(w / 'mid/run/last.h5').exists()}"))
+    filler.unlink()
+    res = att.r(["train", "--out", w / "mid/run", "--resume", "-q"], timeout=300)
+    att.clean_ok("F", "make room, then --resume finishes", res)
+    for args, what, produced in (
+            (["eval", base, "--csv", w / "full/e.csv"], "eval --csv on a full disk", "e.csv"),
+            (["export", base, "--format", "npz", "--out", w / "full/x.npz"], "export", "x.npz"),
+            (["plot", base, "--out", w / "full/p"], "plot", "p_curves.png"),
+            (["mask", "--hidden", "64", "--plot", w / "full/m.png"], "mask --plot", "m.png"),
+            (["analyze", base, "--tasks", "go", "--starts", "2", "--out", w / "full/an"],
+             "analyze", "an")):
+        shutil.rmtree(w / "full", ignore_errors=True)
+        if not att.mount(w / "full", "16k"):
+            break
+        att.sh(f"dd if=/dev/zero of={w}/full/filler bs=1k count=64 2>/dev/null")
+        res = att.r(args)
+        left = [p.name for p in (w / "full").iterdir() if p.name != "filler"]
+        att.one_line("F", what, res, must=("no space left",), extra=(not left, f"left {left}"))
+        att.unmount_all()
+
+
+def group_r(att):
+    """Read-only folders: a read-only tmpfs and a read-only bind mount of a run."""
+    w = att.work
+    base = att.train("base")
+    att.r(["plot", base])
+    if not att.bind_ro(base, w / "ro_run"):
+        att.record("R", "(mount)", False, "cannot bind-mount read-only (not root?): not run")
+        return
+    att.mount(w / "ro", "64k", ro=True)
+    ro_run = w / "ro_run"
+    before = {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()}
+    cases = [(["eval", ro_run], "eval a read-only run (its eval.csv)", False),
+             (["eval", ro_run, "--csv", w / "e.csv"], "eval a read-only run --csv elsewhere", True),
+             (["export", ro_run, "--format", "npz", "--out", w / "x.npz"], "export from it", True),
+             (["plot", ro_run, "--out", w / "p"], "plot from it to elsewhere", True),
+             (["plot", ro_run], "plot into it", False),
+             (["train", "--out", ro_run, "--resume", "--steps", "12"], "resume in it", False),
+             (["train", *TINY, "--steps", "4", "--out", ro_run, "--force"], "--force on it",
+              False),
+             (["train", *TINY, "--steps", "4", "--out", w / "ro/new"], "train into ro", False),
+             (["cache", "--out", w / "ro/c.h5"], "cache into ro", False),
+             (["mask", "--hidden", "16", "--plot", w / "ro/m.png"], "mask --plot into ro", False),
+             (["analyze", ro_run, "--tasks", "go", "--starts", "2", "--no-figures"],
+              "analyze into it", False),
+             (["sweep", "--hidden", "16", "--steps", "4", "--seeds", "1", "--out", w / "ro/sw"],
+              "sweep into ro", False)]
+    for args, what, fine in cases:
+        res = att.r(args)
+        if fine:
+            att.clean_ok("R", what, res)
+        else:
+            att.one_line("R", what, res, must=("read-only",))
+    after = {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()}
+    att.record("R", "the read-only run is unchanged", before == after, f"{len(after)} files")
+    env = dict(att.env, REFRNN_CACHE_DIR=str(w / "ro/cache"))
+    res = att.r(["train", *TINY, "--steps", "4", "--out", w / "nc"], env=env)
+    att.one_line("R", "train with a read-only default cache folder", res, must=("read-only",),
+                 extra=(not (w / "nc").exists(), "run folder left"))
+
+
+ALL_FILES = {"T": group_t, "C": group_c, "D": group_d, "F": group_f, "R": group_r,
+             "P": group_p}

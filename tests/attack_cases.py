@@ -56,8 +56,8 @@ class Result:
     def text(self):
         return self.out + self.err
 
-    def errors(self):
-        return [ln for ln in self.text.splitlines() if ln.startswith("Error:")]
+    def errors(self, prefix="Error:"):
+        return [ln for ln in self.text.splitlines() if ln.startswith(prefix)]
 
 
 class Attack:
@@ -120,10 +120,11 @@ class Attack:
         self.results.append({"group": group, "case": name, "ok": bool(ok), "seen": seen})
         print(f"{'PASS' if ok else 'FAIL'} {group} {name}: {seen}", flush=True)
 
-    def one_line(self, group, name, res, rcs=(1, 2), must=(), must_not=(), extra=None):
+    def one_line(self, group, name, res, rcs=(1, 2), must=(), must_not=(), extra=None,
+                 prefix="Error:"):
         """The documented failure: a non-zero exit in ``rcs``, exactly one ``Error:``
-        line, no traceback, no timeout; ``must``/``must_not`` words in that line."""
-        errs = res.errors()
+        (``prefix``) line, no traceback, no timeout; ``must``/``must_not`` words in it."""
+        errs = res.errors(prefix)
         why = []
         if res.rc in (124, 137):
             why.append("timed out")
@@ -132,7 +133,8 @@ class Attack:
         if res.rc not in rcs:
             why.append(f"rc {res.rc}")
         if len(errs) != 1:
-            why.append(f"{len(errs)} Error lines")
+            why.append(f"{len(errs)} {'/'.join(prefix) if isinstance(prefix, tuple) else prefix}"
+                       " lines")
         line = errs[0] if errs else res.text.strip()[-200:]
         why += [f"missing {w!r}" for w in must if w not in line]
         why += [f"says {w!r}" for w in must_not if w in line]

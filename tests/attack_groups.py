@@ -27,13 +27,13 @@ BAD_OPTIONS = [  # (options, what is wrong)
     (["--init-radius", "nan"], "init-radius nan"), (["--sigma-rec", "-1"], "sigma -1"),
     (["--clip", "-1"], "clip -1"), (["--fix-weight", "nan"], "fix-weight nan"),
     (["--eval-batch-size", "0"], "eval batch 0"), (["--checkpoint-every", "-2"], "ckpt every -2"),
-    (["--threads", "-1"], "threads -1"), (["--hidden", "7"], "hidden 7 (k=0)"),
+    (["--threads", "-1"], "threads -1"), (["--hidden", "7", "--sparsity", "0.05"], "hidden 7 (k=0)"),
     (["--hidden", "10000000"], "hidden 1e7 (memory)"),
     (["--batch-size", "100000000"], "batch 1e8 (memory)"),
     (["--trials-per-task", "1000000000"], "trials 1e9 (memory)"),
     (["--nonsense"], "unknown option"), (["--hidden"], "option without value"),
     (["--resume"], "resume with nothing there"), (["extra-arg"], "stray argument"),
-    (["--cache-path", "/nonexistent/c.h5"], "missing cache path"),
+    (["--cache-path", "/proc/c.h5"], "cache path that cannot be built"),
     (["--compat", "neurogym-2.3", "--task-set", "modcog"], "compat with another set"),
 ]
 CONFIGS = [  # (file name, text, what is wrong)
@@ -49,6 +49,16 @@ CONFIGS = [  # (file name, text, what is wrong)
 ]
 
 
+def _without_keys(opts, text):
+    """``opts`` less the option pairs whose setting ``text`` names."""
+    keep = []
+    for name, value in zip(opts[::2], opts[1::2]):
+        key = name[2:]
+        if key not in text and key.replace("-", "_") not in text:
+            keep += [name, value]
+    return keep
+
+
 def group_t(att):
     """Bad train options and settings files: one line, exit 1 or 2, --out never made."""
     for i, (opts, what) in enumerate(BAD_OPTIONS):
@@ -61,14 +71,15 @@ def group_t(att):
             (att.work / name).write_bytes(text.encode("utf-8", "surrogateescape")
                                           if "\x00" not in text else b"\x00\xff\xfe garbage")
         out = att.work / f"c{i}"
-        res = att.r(["train", *TINY, "--steps", "4", "--config", att.work / name, "--out", out])
+        tiny = _without_keys(TINY, text or "")  # the file's own settings are not overridden
+        res = att.r(["train", *tiny, "--steps", "4", "--config", att.work / name, "--out", out])
         att.one_line("T", f"train --config {name} ({what})", res,
                      extra=(not out.exists(), "run folder created"))
 
 
 DAMAGE = [  # (name, how): applied to a copy of a sealed file
     ("zeros@0", ("zero", 0)), ("zeros@100", ("zero", 100)), ("zeros@512", ("zero", 512)),
-    ("zeros@1024", ("zero", 1024)), ("zeros@1500", ("zero", 1500)),
+    ("ff@1024", ("ff", 1024)), ("zeros@1500", ("zero", 1500)),
     ("zeros@3000", ("zero", 3000)), ("ff@600", ("ff", 600)), ("ff@middle", ("ff", 0.5)),
     ("zeros@end-64", ("zero", -64)), ("truncated to half", ("trunc", 0.5)),
     ("truncated to 0", ("trunc", 0)), ("400 bytes appended", ("append", 400)),
@@ -83,7 +94,10 @@ def damage(path, how):
     if kind in ("zero", "ff"):
         data = bytearray(path.read_bytes())
         at = int(len(data) * arg) if isinstance(arg, float) else arg % len(data)
-        data[at:at + 64] = (b"\0" if kind == "zero" else b"\xff") * 64
+        new = (b"\0" if kind == "zero" else b"\xff") * 64
+        if data[at:at + 64] == new[:len(data[at:at + 64])]:
+            raise RuntimeError(f"damage {how} would change nothing in {path}")
+        data[at:at + 64] = new
         path.write_bytes(bytes(data))
     elif kind == "trunc":
         data = path.read_bytes()
@@ -107,7 +121,7 @@ def _ckpt_commands(run, tmp):
     return [("eval", ["eval", run, "--checkpoint", "last", "--csv", tmp / "e.csv"]),
             ("export", ["export", run, "--checkpoint", "last", "--format", "npz",
                         "--out", tmp / "x.npz"]),
-            ("resume", ["train", "--out", run, "--resume", "--steps", "12", "-q"])]
+            ("resume", ["train", "--out", run, "--resume", "-q"])]
 
 
 def _poison(att, run, where):
@@ -148,6 +162,8 @@ def group_c(att):
     for name, spoil in cases:
         for cmd, args in _ckpt_commands(att.work / "run", att.work):
             run = att.copy_run("base", "run")
+            for p in ("e.csv", "x.npz"):
+                (att.work / p).unlink(missing_ok=True)
             spoil(run)
             before = sorted(p.name for p in run.iterdir())
             res = att.r(args)
@@ -174,8 +190,9 @@ def group_d(att):
         shutil.copy(src, c)
         damage(c, how)
         res = att.r(["cache", "--verify", c])
-        att.one_line("D", f"cache --verify {name}", res, rcs=(1, 2), must_not=("Traceback",))
+        att.one_line("D", f"cache --verify {name}", res, prefix=("FAILED:", "Error:"))
         out = att.work / "tr"
+        shutil.rmtree(out, ignore_errors=True)
         res = att.r(["train", *TINY, "--steps", "4", "--cache-path", c, "--out", out, "-q"])
         remedy_ok = ("delete it" not in res.text) if how[0] in ("copy", "text") else True
         att.one_line("D", f"train --cache-path {name}", res,
@@ -225,6 +242,7 @@ def group_p(att):
             att.clean_ok("P", f"eval {p!r}", att.r(["eval", f"./{p}" if p.startswith("-")
                                                     else p, "--csv", w / "odd.csv"]))
     (w / "real").mkdir()
+    (w / "empty").mkdir()
     (w / "link").symlink_to(w / "real")
     res = att.r(["train", *TINY, "--steps", "4", "--out", w / "link", "--force", "-q"])
     att.clean_ok("P", "train --out a symlink to an empty folder (--force)", res,
@@ -238,15 +256,16 @@ def group_p(att):
                      extra=((w / "afile").read_text() == "x", "afile changed"))
     for args, what in ([["eval", w / "nothere"], "eval a missing run"],
                        [["eval", w / "afile"], "eval a file"],
-                       [["eval", w / "real"], "eval an empty folder"],
+                       [["eval", w / "empty"], "eval an empty folder"],
                        [["plot", w / "nothere"], "plot a missing run"],
                        [["export", w / "afile", "--format", "npz", "--out", w / "x.npz"],
                         "export a file"],
-                       [["cache", "--verify", w / "nothere.h5"], "verify a missing cache"],
                        [["cache", "--out", w / "afile/c.h5"], "cache under a file"],
                        [["mask", "--hidden", "16", "--plot", w / "afile/m.png"],
                         "mask --plot under a file"]):
         att.one_line("P", what, att.r(args))
+    att.one_line("P", "verify a missing cache", att.r(["cache", "--verify", w / "nothere.h5"]),
+                 prefix=("FAILED:", "Error:"))
 
 
 def group_f(att):

@@ -272,25 +272,30 @@ def group_f(att):
     """Full disk: real tmpfs mounts. One line naming the full disk, nothing half
     written, no lock or temporary file left; --resume after making room."""
     w = att.work
-    if not att.mount(w / "tiny", "64k"):
+    if not att.mount(w / "first", "64k"):
         att.record("F", "(mount)", False, "cannot mount a tmpfs (not root?): group not run")
         return
-    res = att.r(["train", *TINY, "--steps", "8", "--out", w / "tiny/run"])
-    left = list((w / "tiny").rglob("*"))
-    att.one_line("F", "train --out on a 64 KiB tmpfs", res, must=("no space left",),
-                 extra=(not left, f"left {left}"))
-    res = att.r(["cache", "--trials-per-task", "8", "--eval-trials", "3", "--out",
-                 w / "tiny/c.h5"])
-    left = list((w / "tiny").rglob("*"))
-    att.one_line("F", "cache --out on a 64 KiB tmpfs", res, must=("no space left",),
-                 extra=(not left, f"left {left}"))
-    res = att.r(["sweep", "--task-set", "yang19", "--hidden", "16", "--sparsity", "0.25",
-                 "--steps", "4", "--eval-every", "4", "--batch-size", "4", "--seeds", "2",
-                 "--set", "seq_len=40", "--set", "trials_per_task=8", "--set", "eval_trials=3",
-                 "--out", w / "tiny/sw"])
-    left = list((w / "tiny").rglob("*"))
-    att.one_line("F", "sweep --out on a 64 KiB tmpfs", res, must=("no space left",),
-                 extra=(not left, f"left {left}"))
+    res = att.r(["train", *TINY, "--steps", "8", "--out", w / "first/run"])
+    att.one_line("F", "train --out on a 64 KiB tmpfs (full at the first checkpoint)", res,
+                 must=("no space left", "--force"), must_not=("--resume", "step -1"))
+    res = att.r(["train", *TINY, "--steps", "8", "--out", w / "first/run", "--resume"])
+    att.one_line("F", "  ... then --resume (nothing to resume)", res, must=("--force",))
+    for args, what in (
+            (["train", *TINY, "--steps", "8", "--out", "{d}/run"], "train"),
+            (["cache", "--trials-per-task", "8", "--eval-trials", "3", "--out", "{d}/c.h5"],
+             "cache --out"),
+            (["sweep", "--task-set", "yang19", "--hidden", "16", "--sparsity", "0.25",
+              "--steps", "4", "--eval-every", "4", "--batch-size", "4", "--seeds", "2",
+              "--set", "seq_len=40", "--set", "trials_per_task=8", "--set", "eval_trials=3",
+              "--out", "{d}/sw"], "sweep"),
+            (["train", *TINY, "--steps", "8", "--out", "{d}/a/b/run"], "train into new folders")):
+        d = w / f"full_{len(att.mounts)}"
+        att.mount(d, "16k")
+        att.sh(f"dd if=/dev/zero of={d}/filler bs=1k count=64 2>/dev/null")
+        res = att.r([str(a).replace("{d}", str(d)) for a in args])
+        left = [p.name for p in d.iterdir() if p.name != "filler"]
+        att.one_line("F", f"{what} on a full disk (nothing left)", res, must=("no space left",),
+                     extra=(not left, f"left {left}"))
     # mid-run: a run fills its disk, then --resume after making room
     assert att.mount(w / "mid", "300k")
     base = att.train("base")

@@ -184,6 +184,35 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, cache_file):
         assert err.strip().startswith("interrupted"), (delay, err)
 
 
+def test_sigterm_while_starting_is_one_line_and_leaves_nothing(tmp_path, cache_file):
+    """SIGTERM before train's own handlers are in place (imports, the cache, the
+    model) was a silent death (exit -15) that could leave a run directory
+    holding only its lock file; now it unwinds as Ctrl-C does: one line, exit
+    143, and no run directory without a checkpoint."""
+    import signal
+    import time
+    from importlib.metadata import entry_points
+    (ep,) = tuple(entry_points(group="console_scripts", name="refrnn"))
+    module, func = ep.value.split(":")
+    code = (f"import sys; from {module} import {func}; "
+            "sys.stderr.write('ready\\n'); sys.stderr.flush(); "
+            f"sys.argv[0] = 'refrnn'; {func}()")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    for i, delay in enumerate([0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3]):
+        out = tmp_path / f"run{i}"
+        p = subprocess.Popen([sys.executable, "-c", code, "train", *TINY, "--steps", "400",
+                              "--cache-path", cache_file, "--out", out], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert p.stderr.readline() == "ready\n"
+        time.sleep(delay)
+        p.send_signal(signal.SIGTERM)
+        err = p.stderr.read()
+        assert p.wait(timeout=120) == 143, (delay, err)
+        assert "Traceback" not in err and "Aborted" not in err, (delay, err)
+        assert err.strip().startswith("interrupted (SIGTERM)"), (delay, err)
+        assert not out.exists() or (out / "last.h5").is_file(), (delay, sorted(out.iterdir()))
+
+
 def test_config_file_errors_name_the_file(tmp_path, cache_file):
     bad = tmp_path / "bad.json"
     bad.write_text('{"hidden": -4}')

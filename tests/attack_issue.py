@@ -111,11 +111,18 @@ def _interrupted_then_resumed(att, name, sig, delay):
         return
     want = {signal.SIGKILL: (-9, 137), signal.SIGTERM: (143,), signal.SIGINT: (130,)}[sig]
     said = (sig == signal.SIGKILL or "saved" in e or "nothing was written" in e or rc == 0)
-    if rc in want and not (out / "last.h5").exists():
+    debris = out.exists() and not (out / "last.h5").exists() and sig != signal.SIGKILL
+    if not (out / "last.h5").exists():  # stopped before the first checkpoint: start again
         res = att.r(["train", *TINY, "--steps", SIGNAL_STEPS, "--out", out, "--force", "-q"],
                     timeout=300)
     else:
         res = att.r(["train", "--out", out, "--resume", "-q"], timeout=300)
+    if not (out / "last.h5").exists():
+        att.record("S", f"{name}: {signal.Signals(sig).name} at {delay:.1f} s", False,
+                   f"{seen}; no last.h5 after resuming: {res.text.strip()[-200:]}")
+        return
+    seen += f" ({sorted(q.name for q in out.iterdir())} left before resuming)" if debris else ""
+    said = said and not debris
     same = [att.same_weights(ref / f, out / f) for f in ("last.h5", "best.h5")]
     evals = (ref / "eval.csv").read_text() == (out / "eval.csv").read_text() \
         if (out / "eval.csv").exists() else False

@@ -110,7 +110,7 @@ def _interrupted_then_resumed(att, name, sig, delay):
                    "traceback: " + (o + e).strip().splitlines()[-1])
         return
     want = {signal.SIGKILL: (-9, 137), signal.SIGTERM: (143,), signal.SIGINT: (130,)}[sig]
-    said = (sig == signal.SIGKILL or "saved" in e or "nothing was written" in e or rc == 0)
+    said = sig == signal.SIGKILL or "interrupted" in e or rc == 0
     debris = out.exists() and not (out / "last.h5").exists() and sig != signal.SIGKILL
     if not (out / "last.h5").exists():  # stopped before the first checkpoint: start again
         res = att.r(["train", *TINY, "--steps", SIGNAL_STEPS, "--out", out, "--force", "-q"],

@@ -1,7 +1,8 @@
 """Re-run the reliability attack from the shell, as a new user would.
 
 Not a pytest module (no ``test_`` prefix: pytest does not collect it, CI does
-not run it). It drives an installed ``refrnn`` executable (a fresh clone's
+not run it); the cases are in attack_groups.py, attack_disks.py,
+attack_signals.py and attack_issue.py beside it. It drives an installed ``refrnn`` executable (a fresh clone's
 venv) through every case of docs/reliability.md's "Re-running the attack":
 each command runs under coreutils ``timeout`` (a command that never returns
 is a failure), in a scratch folder of its own, with its own REFRNN_CACHE_DIR.

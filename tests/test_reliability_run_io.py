@@ -171,7 +171,10 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, cache_file):
             "sys.stderr.write('ready\\n'); sys.stderr.flush(); "
             f"sys.argv[0] = 'refrnn'; {func}()")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    for i, delay in enumerate([0.0, 0.02, 0.05, 0.1, 0.2, 0.4]):
+    # from 10 ms: a signal sent the instant 'ready' is read can land in this -c
+    # code's last bytecodes, before main() is entered (a loaded machine made
+    # that happen at 0.0 with the earlier launch code too)
+    for i, delay in enumerate([0.01, 0.02, 0.05, 0.1, 0.2, 0.4]):
         p = subprocess.Popen([sys.executable, "-c", code, "train", *TINY, "--cache-path",
                               cache_file, "--out", tmp_path / f"run{i}"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -188,7 +191,9 @@ def test_sigterm_while_starting_is_one_line_and_leaves_nothing(tmp_path, cache_f
     """SIGTERM before train's own handlers are in place (imports, the cache, the
     model) was a silent death (exit -15) that could leave a run directory
     holding only its lock file; now it unwinds as Ctrl-C does: one line, exit
-    143, and no run directory without a checkpoint."""
+    143, and no run directory without a checkpoint. Before refrnn_cli.launch.main
+    runs (the first milliseconds) the default action may still end the process
+    silently, which writes nothing."""
     import signal
     import time
     from importlib.metadata import entry_points
@@ -198,7 +203,8 @@ def test_sigterm_while_starting_is_one_line_and_leaves_nothing(tmp_path, cache_f
             "sys.stderr.write('ready\\n'); sys.stderr.flush(); "
             f"sys.argv[0] = 'refrnn'; {func}()")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    for i, delay in enumerate([0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3]):
+    handled = 0
+    for i, delay in enumerate([0.01, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3]):
         out = tmp_path / f"run{i}"
         p = subprocess.Popen([sys.executable, "-c", code, "train", *TINY, "--steps", "400",
                               "--cache-path", cache_file, "--out", out], env=env,
@@ -207,10 +213,15 @@ def test_sigterm_while_starting_is_one_line_and_leaves_nothing(tmp_path, cache_f
         time.sleep(delay)
         p.send_signal(signal.SIGTERM)
         err = p.stderr.read()
-        assert p.wait(timeout=120) == 143, (delay, err)
+        rc = p.wait(timeout=120)
+        assert not out.exists() or (out / "last.h5").is_file(), (delay, sorted(out.iterdir()))
+        if rc == -signal.SIGTERM and not err:  # before main() ran (a loaded machine
+            continue                          # can hold the child there a while)
+        assert rc == 143, (delay, rc, err)
         assert "Traceback" not in err and "Aborted" not in err, (delay, err)
         assert err.strip().startswith("interrupted (SIGTERM)"), (delay, err)
-        assert not out.exists() or (out / "last.h5").is_file(), (delay, sorted(out.iterdir()))
+        handled += 1
+    assert handled >= 5, handled  # the earlier code handled none: all were silent
 
 
 def test_config_file_errors_name_the_file(tmp_path, cache_file):

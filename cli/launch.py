@@ -26,10 +26,42 @@ def _on_sigterm(signum, frame):
     raise Terminated("interrupted (SIGTERM)")
 
 
+def _deliver_again(unraisable):
+    """sys.unraisablehook: an interrupt raised inside a ``__del__`` or a weakref
+    callback (garbage collection, at any moment) is one Python ignores after
+    printing its traceback, so Ctrl-C would be lost. Raise it again instead at
+    the next Python call this thread makes once the finaliser is done (a trace
+    function that raises, then unsets itself); from another thread, send the
+    signal again to the main thread, where handlers run."""
+    err = unraisable.exc_value
+    if not isinstance(err, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+        return
+    if threading_main():
+        def again(frame, event, arg):
+            raise err
+        sys.settrace(again)
+    else:
+        signal.raise_signal(getattr(err, "signum", signal.SIGINT))
+
+
+def threading_main() -> bool:
+    """Whether this is the main thread (threading imported only when asked)."""
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def install_interrupt_handlers():
+    """SIGTERM raised as :class:`Terminated`; an interrupt that lands in a
+    finaliser delivered again (:func:`_deliver_again`)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.unraisablehook = _deliver_again
+
+
 def main():
     """Run ``refrnn`` (console script entry point)."""
     try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        install_interrupt_handlers()
         from .main import cli
     except KeyboardInterrupt as e:
         signum = getattr(e, "signum", signal.SIGINT)

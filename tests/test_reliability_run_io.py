@@ -263,3 +263,41 @@ def test_python_errors_say_python_arguments_and_the_cli_its_flags(tmp_path, cach
                "--seed", "5")
     line = one_error_line(r)
     assert "(start a new run, or --force)" in line and "=True" not in line, line
+
+
+def test_ctrl_c_in_a_finaliser_is_delivered_not_ignored():
+    """Ctrl-C while the garbage collector runs a weakref callback or __del__
+    (seen while train starts: 'Exception ignored in: ...WeakValueDictionary...
+    KeyboardInterrupt', then the run trained on to the end) reaches the program."""
+    code = ("from refrnn_cli.launch import install_interrupt_handlers as i; i()\n"
+            "class A:\n"
+            "    def __del__(self):\n"
+            "        raise KeyboardInterrupt\n"
+            "def work():\n"
+            "    return sum(range(10))\n"
+            "try:\n"
+            "    A()\n"
+            "    for _ in range(1000):\n"
+            "        work()\n"
+            "    print('lost')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('delivered')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout.strip() == "delivered", (r.stdout, r.stderr)
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_ctrl_c_before_trains_handlers_names_itself(tmp_path, cache_file, monkeypatch):
+    """A bare KeyboardInterrupt while train sets up (after its first line, before
+    its own handlers) printed an empty line; now 'interrupted (Ctrl-C)', exit 130."""
+    import refrnn.run.training as training
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "check_run_fits", interrupted)
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", tmp_path / "run")
+    assert r.exit_code == 130, r.output
+    assert r.output.strip().splitlines()[-1] == "interrupted (Ctrl-C)", r.output
+    assert not (tmp_path / "run").exists()

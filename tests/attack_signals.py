@@ -24,6 +24,13 @@ def _wait(p, timeout=300):
     return p.returncode, out, err
 
 
+def _wait_for(path, p, limit=120):
+    """Until ``path`` exists (or ``p`` ended, or ``limit`` s)."""
+    t0 = time.time()
+    while not path.exists() and p.poll() is None and time.time() - t0 < limit:
+        time.sleep(0.02)
+
+
 def _tb(text):
     return "Traceback" in text or "Exception ignored" in text
 
@@ -94,7 +101,8 @@ def _interrupted_then_resumed(att, name, sig, delay):
     ref = _reference(att)
     out = att.work / name
     p, pid = att.start(["train", *TINY, "--steps", SIGNAL_STEPS, "--out", out], timeout=300)
-    time.sleep(delay)
+    _wait_for(out / "last.h5", p)  # mid-run: the start is group I's (a loaded machine
+    time.sleep(delay)              # can take seconds to get there)
     if pid:
         os.kill(pid, sig)
     rc, o, e = _wait(p)
@@ -131,11 +139,11 @@ def _interrupted_then_resumed(att, name, sig, delay):
 def group_s(att):
     """kill -9, SIGTERM and SIGINT mid-run, then --resume: bit-identical."""
     for i in range(8):
-        _interrupted_then_resumed(att, f"k{i}", signal.SIGKILL, att.rng.uniform(1.5, 6))
+        _interrupted_then_resumed(att, f"k{i}", signal.SIGKILL, att.rng.uniform(0, 4))
     for i in range(4):
-        _interrupted_then_resumed(att, f"t{i}", signal.SIGTERM, att.rng.uniform(1.5, 6))
+        _interrupted_then_resumed(att, f"t{i}", signal.SIGTERM, att.rng.uniform(0, 4))
     for i in range(4):
-        _interrupted_then_resumed(att, f"i{i}", signal.SIGINT, att.rng.uniform(1.5, 6))
+        _interrupted_then_resumed(att, f"i{i}", signal.SIGINT, att.rng.uniform(0, 4))
 
 
 def group_i(att):
@@ -160,7 +168,8 @@ def group_x(att):
     """Item 3: every way out of a run is a clean one."""
     w = att.work
     p, pid = att.start(["train", *TINY, "--steps", SIGNAL_STEPS, "--out", w / "term"])
-    time.sleep(3)
+    _wait_for(w / "term/last.h5", p)
+    time.sleep(1)
     os.kill(pid, signal.SIGTERM)
     rc, o, e = _wait(p)
     att.record("X", "SIGTERM mid-run saves last.h5", rc == 143 and "saved" in e

@@ -10,9 +10,11 @@ installs its own handlers, which save ``last.h5``, while it trains).
 The imports are inside :func:`main` on purpose: a module-level import would
 run before any handler could catch the interrupt.
 """
+import _thread  # built in: the main thread's id, without importing threading
 import signal
 import sys
 
+_MAIN = [None]  # the main thread's id (install_interrupt_handlers)
 INTERRUPTED = "interrupted ({}) while starting; nothing was written"
 
 
@@ -37,7 +39,7 @@ def _deliver_again(unraisable):
     if not isinstance(err, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
         return
-    if threading_main():
+    if _thread.get_ident() == _MAIN[0]:
         def again(frame, event, arg):
             raise err
         sys.settrace(again)
@@ -45,15 +47,10 @@ def _deliver_again(unraisable):
         signal.raise_signal(getattr(err, "signum", signal.SIGINT))
 
 
-def threading_main() -> bool:
-    """Whether this is the main thread (threading imported only when asked)."""
-    import threading
-    return threading.current_thread() is threading.main_thread()
-
-
 def install_interrupt_handlers():
     """SIGTERM raised as :class:`Terminated`; an interrupt that lands in a
     finaliser delivered again (:func:`_deliver_again`)."""
+    _MAIN[0] = _thread.get_ident()  # called from the main thread (signal.signal is)
     signal.signal(signal.SIGTERM, _on_sigterm)
     sys.unraisablehook = _deliver_again
 

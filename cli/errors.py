@@ -10,6 +10,7 @@ of every command that reads a run.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -46,9 +47,12 @@ class ErrorsAsLines(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit,
                 click.exceptions.Abort):
             raise
-        except KeyboardInterrupt:  # Ctrl-C before a command's own handler (train's) runs
-            click.echo("\ninterrupted (Ctrl-C)", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (cli.launch) before a
+            # command's own handler (train's) runs
+            signum = getattr(e, "signum", signal.SIGINT)
+            why = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+            click.echo(f"\ninterrupted ({why})", err=True)
+            ctx.exit(128 + signum)
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)

@@ -127,3 +127,12 @@ def test_a_second_build_of_the_default_cache_waits_for_the_first(tmp_path):
     out, _ = p.communicate(timeout=120)
     assert waiting, out  # not refused while the first one builds
     assert p.returncode == 0 and f"wrote {path}" in out, out
+
+
+def test_a_failed_start_removes_the_parent_folders_it_made(tmp_path, cache_file, monkeypatch):
+    """`train --out a/b/run` on a full disk leaves neither run nor a/b."""
+    monkeypatch.setattr(os, "write", _no_space)
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", tmp_path / "a" / "b" / "run")
+    monkeypatch.undo()
+    assert r.exit_code == 1 and "no space left on the device" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []

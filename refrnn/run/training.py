@@ -29,7 +29,7 @@ from .run_dir import LAST, check_config_source, check_run_dir, prepare_run_dir
 from .settings import ConfigError, TrainConfig, check_task_dt, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..data.stream import StreamSampler
-from ..files.errors import file_errors, make_folder
+from ..files.errors import file_errors, make_folder, missing_folders, remove_empty_folders
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from ..tasks.trials import input_noise_std
@@ -132,6 +132,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
     created = not out.is_dir()
+    made = missing_folders(out)  # the run directory and its parents still missing
     if created:  # e.g. nothing to resume: say so before creating anything
         check_run_dir(cfg, resume, force)
         with file_errors(out, "create the run directory"):
@@ -141,11 +142,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
             return _train_locked(cfg, backend, resume, force, quiet, callback)
     except BaseException:
-        if created:  # a run that failed before writing anything leaves no empty folder
-            try:
-                out.rmdir()
-            except OSError:  # not empty (or already gone): keep what is there
-                pass
+        # a run that failed before writing anything leaves no empty folder (nor parent)
+        remove_empty_folders(made)
         raise
 
 

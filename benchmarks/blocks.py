@@ -1,4 +1,4 @@
-"""The measurements behind refrnn.backends.sheet_blocks' choice of layout.
+"""The measurements behind refrnn.backends.pattern_products' choice of layout.
 
 For locality masks at several N this times one per-step product W_rec x
 (x (N, B), B = 64, float32, one thread, thread CPU time, median of --reps)
@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 import numpy as np  # noqa: E402
 
-from refrnn.backends import sheet_blocks as sb  # noqa: E402
+from refrnn.backends import pattern_products as sb  # noqa: E402
 from refrnn.backends.fast_cpu import CpuRecurrent  # noqa: E402
 from refrnn.backends.plain import pattern_coordinates  # noqa: E402
 from refrnn.backends.threads import single_threaded_blas  # noqa: E402
@@ -69,7 +69,8 @@ def one_size(n: int, sparsity: float, reps: int, rate: float) -> None:
         op = sb.SheetBlocks(rows, cols, n, sheet, np.float32, bc, ext)
         op.load(w)
         t_all = median_us(lambda: op.product(x, out), reps)
-        hp, windows = op._windows(B)  # the product's two calls, timed apart
+        hp = np.empty((len(op.gather), B), np.float32)  # the product's two calls, timed apart
+        windows = op._windows(hp, op.r)
         t_take = median_us(lambda: x.take(op.gather, axis=0, out=hp, mode="clip"), reps)
         t_mm = median_us(lambda: np.matmul(op.blocks, windows,
                                            out=out.reshape(op.r, op.tc, op.bc, B)), reps)

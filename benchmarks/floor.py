@@ -11,6 +11,7 @@ It also measures the rates themselves: sgemm on one thread, and the CPU's
 W_rec x primitive (SciPy's csr_matvecs) at the step's shape.
 
     python benchmarks/floor.py [--sizes 256 1024 4096] [--sparsities 0.04 1.0] [--reps 5]
+        [--mask locality|ring|random]  (the mask below full density; default locality)
 """
 from __future__ import annotations
 
@@ -47,11 +48,12 @@ class Timed:
     def _add(self, name, t0):
         self.seconds[name] = self.seconds.get(name, 0.0) + CLOCK() - t0
 
-    def parts(self, fn, n, work):
+    def parts(self, fn, n, work, blas=True):
         t0 = CLOCK()
-        self.inner.parts(fn, n, work)
+        self.inner.parts(fn, n, work, blas)
         name = fn.__qualname__.replace(".<locals>.", " ").replace("_through_time steps",
                                                                   "backward steps")
+        name = name.replace("drive_noise", "drive")  # the drive's two phases: one part here
         self._add(name, t0)
 
     def recurrent(self, mask, dtype, sheet=None):
@@ -107,6 +109,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.04, 1.0])
+    ap.add_argument("--mask", default="locality", choices=["locality", "ring", "random"],
+                    help="the mask of the sparsities below 1 (default locality)")
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args(argv)
     import threadpoolctl
@@ -122,7 +126,7 @@ def main(argv=None) -> int:
     for n in args.sizes:
         for s in args.sparsities:
             cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
-                              mask="full" if s >= 1 else "locality", sparsity=s)
+                              mask="full" if s >= 1 else args.mask, sparsity=s)
             prims = Timed(CpuPrimitives())
             model = RNN(cfg, backend=Backend("cpu", np, prims), seed=0)
             nnz = n * n if model.W.dense else model.mask.nnz
@@ -139,6 +143,7 @@ def main(argv=None) -> int:
                 t3 = CLOCK()
                 opt.step(model.params, grads)
                 t4 = CLOCK()
+                del y, cache  # the record's arrays go back to the model, as in training
                 if rep:  # the first step warms up
                     sec = dict(prims.seconds)  # the loops' phases hold the products: take them out
                     for side, prod in (("forward", "forward W_rec h"), ("backward", "backward W_rec^T du")):
@@ -159,7 +164,7 @@ def main(argv=None) -> int:
                      "backward W_rec^T du": 2 * nnz * K, "backward inputs": 2 * n * used * K,
                      "backward sampled": 2 * nnz * K}
             flops["step"] = sum(flops.values())
-            print(f"\nN={n} sparsity={s:g} nnz={nnz} ({model.W.layout}); "
+            print(f"\nN={n} {cfg.mask} sparsity={s:g} nnz={nnz} ({model.W.layout}); "
                   f"W_rec x {recurrent_rate(model.mask, torus_shape(cfg.mask, n)):.1f} GFLOP/s; "
                   f"{used} used input columns")
             print(f"{'part':38s} {'GFLOP':>7} {'floor ms':>9} {'measured ms':>12} {'x floor':>8}")

@@ -44,7 +44,7 @@ if HERE not in sys.path:
 import common  # noqa: E402
 
 T, B, N_OBS, N_TASKS, N_OUT = 350, 64, 33, 126, 17
-# Issue goals for the ratio refrnn / PyTorch, by (sparsity, N).
+# Goals for the ratio refrnn / PyTorch, by (sparsity, N).
 GOALS = {(0.04, 256): 0.5, (0.04, 1024): 0.25, (0.04, 4096): 0.1}
 FULL_GOAL = 1.0
 BIG_N = 4096

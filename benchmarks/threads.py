@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     phases = collections.defaultdict(list)  # name -> [per-part cpu seconds] per call
     run = pool.run_parts
 
-    def timed_parts(fn, n, work):
+    def timed_parts(fn, n, work, blas=True):
         cpus = {}
 
         def part(r0, r1):
@@ -52,14 +52,15 @@ def main(argv=None) -> int:
             fn(r0, r1)
             cpus[r0] = time.thread_time() - c0
 
-        run(part, n, work)
+        run(part, n, work, blas)
         phases[fn.__qualname__.replace(".<locals>.", " ")].append([cpus[k] for k in sorted(cpus)])
 
     pool.run_parts = timed_parts
     cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=args.n, mask=args.mask,
                       sparsity=args.sparsity)
     model = RNN(cfg, seed=0)
-    model.W.sampler.parts = timed_parts
+    if model.W.sampler is not None:  # sheet blocks' sampled product calls run_parts itself
+        model.W.sampler.parts = timed_parts
     x, labels, weights = common.make_batch(T, B, N_OBS, N_TASKS, N_OUT, seed=1)
     opt, rng = optim.Adam(model.params, lr=1e-3), np.random.default_rng(2)
 

@@ -7,7 +7,8 @@ import time
 import click
 
 from refrnn.analysis.activity import AnalysisError
-from refrnn.analysis.report import analyze_run, summary_row
+from refrnn.analysis.report import analyze_run
+from refrnn.analysis.tables import summary_row
 from refrnn.analysis.task_variance import DEFAULT_STATISTIC, STATISTICS
 
 
@@ -42,10 +43,10 @@ def _finite(value, hint):
 @click.option("--tv-statistic", type=click.Choice(STATISTICS), default=DEFAULT_STATISTIC,
               show_default=True,
               help="Task variance: 'yang' (Yang et al. 2019: fixation dropped, trials aligned "
-                   "at stimulus onset) or 'all-steps' (every step from trial start; refrnn "
-                   "before issue 36).")
-@click.option("--analysis-seed", "--seed", "seed", type=click.IntRange(min=0), default=0,
-              show_default=True,
+                   "at stimulus onset) or 'all-steps' (every step from trial start; refrnn's "
+                   "earlier statistic).")
+@click.option("--analysis-seed", "--seed", "analysis_seed", type=click.IntRange(min=0),
+              default=0, show_default=True,
               help="Seed of k-means and of the fixed-point starts.")
 @click.option("--figures/--no-figures", default=None,
               help="Draw the PNG figures (needs matplotlib, the plot extra) "
@@ -54,7 +55,7 @@ def _finite(value, hint):
               help="Replace files in --out that refrnn did not write (e.g. your own "
                    "summary.csv); without it they are refused.")
 def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pairs,
-                tv_statistic, seed, figures, force):
+                tv_statistic, analysis_seed, figures, force):
     """Look inside a trained network (docs/analysis.md): write CSVs and figures
     and print the headline numbers. Bad input ends in one `Error:` line."""
     pair_list = None
@@ -81,8 +82,8 @@ def analyze_cmd(run_dir, checkpoint, tasks, out, max_trials, n_starts, q_tol, pa
     try:
         res, paths = analyze_run(run_dir, checkpoint=checkpoint, tasks=list(tasks) or None,
                                  out=out, figures=figures, force=force,
-                                 max_trials=max_trials,
-                                 n_starts=n_starts, q_tol=q_tol, pairs=pair_list, seed=seed,
+                                 max_trials=max_trials, n_starts=n_starts, q_tol=q_tol,
+                                 pairs=pair_list, analysis_seed=analysis_seed,
                                  tv_statistic=tv_statistic)
     except AnalysisError as e:
         raise click.ClickException(str(e)) from None

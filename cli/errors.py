@@ -10,6 +10,7 @@ of every command that reads a run.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -19,7 +20,7 @@ from refrnn.files.errors import FileError, describe_os_error
 from refrnn.files.notices import show_notices_as_lines
 from refrnn.run.checkpoint import CheckpointError
 from refrnn.run.loop import TrainingDiverged
-from refrnn.run.open_run import find_checkpoint
+from refrnn.run.run_dir import find_checkpoint
 from refrnn.run.settings import ConfigError
 
 from .options import bad_setting, cli_terms
@@ -46,9 +47,12 @@ class ErrorsAsLines(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit,
                 click.exceptions.Abort):
             raise
-        except KeyboardInterrupt:  # Ctrl-C before a command's own handler (train's) runs
-            click.echo("\ninterrupted (Ctrl-C)", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (cli.launch) before a
+            # command's own handler (train's) runs
+            signum = getattr(e, "signum", signal.SIGINT)
+            why = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+            click.echo(f"\ninterrupted ({why})", err=True)
+            ctx.exit(128 + signum)
         except BrokenPipeError:  # the reader went away (`refrnn tasks | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
@@ -65,7 +69,7 @@ checkpoint_option = click.option(
 
 
 def find_checkpoint_option(run_dir, checkpoint):
-    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.open_run.find_checkpoint);
+    """The checkpoint file RUN_DIR and --checkpoint name (refrnn.run.run_dir.find_checkpoint);
     click.BadParameter (exit 2) naming the option at fault otherwise."""
     try:
         return find_checkpoint(run_dir, checkpoint)

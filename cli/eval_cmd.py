@@ -54,7 +54,7 @@ def eval_cmd(run_dir, checkpoint, eval_noise, noise_seed, device, eval_batch_siz
         check_writable(csv_path)
     except FileError as e:
         raise click.ClickException(f"{e}{hint}") from None
-    res = evaluate_run(run, checkpoint=str(path), noise=noise, seed=noise_seed, device=device,
+    res = evaluate_run(run, checkpoint=str(path), noise=noise, noise_seed=noise_seed, device=device,
                        batch_size=eval_batch_size, score=score)
     click.echo(f"checkpoint: {path}; score: {score} (docs/tasks.md, Scoring)")
     click.echo(results_table(res))

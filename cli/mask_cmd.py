@@ -11,7 +11,7 @@ from refrnn.backends.plain import DENSE_DENSITY
 from refrnn.core.masks import (SPATIAL_KINDS, check_mask_fits, make_mask, mask_nnz, mask_stats,
                                sheet_shape)
 from refrnn.core.model import initial_radius
-from refrnn.files.figures import check_figures, save_figure
+from refrnn.files.figures import check_figures, pyplot, save_figure
 
 from .options import setting_options, settings_from
 
@@ -22,29 +22,41 @@ WEIGHT_BYTES_PER_ENTRY = 64
 
 
 def _save_plot(mask, kind: str, path: str, force: bool) -> None:
-    """Picture of the pattern (left) and of neuron 0's sources on its sheet (right)."""
+    """The pattern as an N x N adjacency picture (receiver by source); beside it,
+    for a spatial mask, neuron c's sources where they sit: on the sheet
+    (locality) or on the ring (ring). A random, full or autapse mask has no
+    places to show: its picture is the adjacency alone, square."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise click.UsageError(
-            "--plot needs matplotlib; install it with: pip install 'refrnn[plot]'") from None
-
+        plt = pyplot()
+    except ImportError as e:
+        raise click.UsageError(f"--plot {e}") from None
     n = mask.shape[0]
-    r, c = sheet_shape(n) if kind == "locality" else (1, n)
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 4.5))
+    spatial = kind in SPATIAL_KINDS
+    fig = plt.figure(figsize=(9, 4.5) if spatial else (5, 5))
+    a0 = fig.add_subplot(1, 2 if spatial else 1, 1)
     a0.spy(mask, markersize=max(0.1, 200.0 / n))
     a0.set_title(f"{kind} mask, n={n}, nnz={mask.nnz}")
     a0.set_xlabel("source neuron")
     a0.set_ylabel("receiving neuron")
-    centre = (r // 2) * c + c // 2
-    sheet = np.zeros(n)
-    sheet[mask.indices[mask.indptr[centre]:mask.indptr[centre + 1]]] = 1.0
-    sheet[centre] = 2.0
-    a1.imshow(sheet.reshape(r, c), cmap="Greys", interpolation="nearest")
-    a1.set_title(f"sources of neuron {centre} on the {r} x {c} sheet")
+    if kind == "locality":
+        r, c = sheet_shape(n)
+        centre = (r // 2) * c + c // 2
+        sheet = np.zeros(n)
+        sheet[mask.indices[mask.indptr[centre]:mask.indptr[centre + 1]]] = 1.0
+        sheet[centre] = 2.0
+        a1 = fig.add_subplot(1, 2, 2)
+        a1.imshow(sheet.reshape(r, c), cmap="Greys", interpolation="nearest")
+        a1.set_title(f"sources of neuron {centre} on the {r} x {c} sheet")
+    elif kind == "ring":
+        centre = n // 2
+        angle = 2 * np.pi * np.arange(n) / n
+        src = mask.indices[mask.indptr[centre]:mask.indptr[centre + 1]]
+        a1 = fig.add_subplot(1, 2, 2, aspect="equal")
+        a1.scatter(np.cos(angle), np.sin(angle), s=4, c="lightgrey")
+        a1.scatter(np.cos(angle[src]), np.sin(angle[src]), s=12, c="black")
+        a1.scatter([np.cos(angle[centre])], [np.sin(angle[centre])], s=40, c="red")
+        a1.set_axis_off()
+        a1.set_title(f"sources of neuron {centre} (red) on the ring of {n}")
     fig.tight_layout()
     fmt = os.path.splitext(path)[1][1:].lower() or "png"
     known = fig.canvas.get_supported_filetypes()
@@ -85,9 +97,10 @@ def mask(weight_seed, plot_path, force, **options):
         raise click.ClickException(str(e)) from None
     m = make_mask(kind, hidden, sparsity, seed)
     st = mask_stats(m, kind)
-    if kind in SPATIAL_KINDS:
-        r, c = sheet_shape(hidden) if kind == "locality" else (1, hidden)
-        click.echo(f"sheet: {r} x {c} (periodic)")
+    if kind == "locality":
+        click.echo("sheet: {} x {} (periodic)".format(*sheet_shape(hidden)))
+    elif kind == "ring":
+        click.echo(f"ring: {hidden} neurons (periodic)")
     deg = (st["in_degree_min"] if st["in_degree_min"] == st["in_degree_max"]
            else f"{st['in_degree_min']}..{st['in_degree_max']}")
     click.echo(f"mask: {kind}  n: {st['n']}  nnz: {st['nnz']}")

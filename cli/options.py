@@ -14,8 +14,8 @@ import re
 
 import click
 
-from refrnn.run.run_dir import check_task_dt
-from refrnn.run.settings import ConfigError, TrainConfig, field_type
+from refrnn.files.settings_file import field_type
+from refrnn.run.settings import ConfigError, TrainConfig, check_task_dt
 
 CLICK_TYPES = {int: int, float: float, str: str}
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -31,7 +31,7 @@ def default_text(name: str) -> str:
     f = FIELDS[name]
     if f.default is None:
         return ""
-    kind, _ = field_type(name)
+    kind, _ = field_type(TrainConfig, name)
     return str(f.default).lower() if kind is bool else str(f.default)
 
 
@@ -46,7 +46,7 @@ def setting_option(name: str, *, multiple: bool = False, extra_help: str = "",
     still accepted (``--noise`` for ``--eval-noise``).
     """
     f = FIELDS[name]
-    kind, _ = field_type(name)
+    kind, _ = field_type(TrainConfig, name)
     rules, help_ = f.metadata, f.metadata["help"]
     if extra_help:
         help_ += " " + extra_help

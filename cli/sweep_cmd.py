@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from refrnn.experiments.dask_client import DistSweepError
-from refrnn.experiments.grid import RunSpec, expand_grid
+from refrnn.experiments.grid import RunSpec, expand_grid, validate_specs
 from refrnn.experiments.run_guard import label_suffix
 from refrnn.experiments.summary import aggregate, summary_table
 from refrnn.experiments.sweep import sweep
@@ -53,7 +53,8 @@ def _parse_set(items) -> dict:
 @setting_option("sparsity", multiple=True, extra_help="Repeatable: one grid axis.")
 @setting_option("hidden", multiple=True, extra_help="Repeatable: one grid axis.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
-              help="Run seeds 0..SEEDS-1 of every configuration [1].")
+              help="How many runs per configuration: train's --seed 0, 1, ..., SEEDS-1 "
+                   "(a --grid file's \"seeds\" list otherwise).  [default: 1]")
 @setting_options(*BASE_OPTIONS)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other TrainConfig setting for every run (JSON value).")
@@ -87,7 +88,10 @@ def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
     """Train every configuration x seed as a separate, resumable run and
     print the summary (final mean perf, steps to 80%/90%, wall time).
 
-    Settings not given are TrainConfig's defaults (`refrnn train --help`)."""
+    A configuration is one value of each grid option (all combinations of
+    the values given); settings not given are TrainConfig's defaults
+    (`refrnn train --help`), so with no grid option and no --grid file the
+    sweep is the one default configuration ("default")."""
     spec = _load_settings(grid_file, "--grid") if grid_file else {}
     unknown = sorted(set(spec) - GRID_FILE_KEYS)
     if unknown:
@@ -109,17 +113,15 @@ def sweep_cmd(seeds, sets, config_file, grid_file, jobs, scheduler, retries,
         if options[key]:
             grid[key] = list(options[key])
     configs = spec.get("configs", [])
-    if not grid and not configs:
-        raise click.UsageError("nothing to run: give grid options (--mask ...) "
-                               "or --grid FILE")
     run_seeds = list(range(seeds)) if seeds else spec.get("seeds", [0])
     try:
         if dry_run:
             suffix = label_suffix(set_values)
-            for s in expand_grid(grid, configs, run_seeds):
-                name = (RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides).name if suffix
-                        else s.name)
-                click.echo(f"{name}: {json.dumps({**base, **s.overrides})}")
+            specs = [RunSpec(f"{s.label}_{suffix}", s.seed, s.overrides) if suffix else s
+                     for s in expand_grid(grid, configs, run_seeds)]
+            validate_specs(specs, base)  # a bad --set key or value: refused as a real sweep
+            for s in specs:
+                click.echo(f"{s.name}: {json.dumps({**base, **s.overrides})}")
             return
         rows = sweep(grid, out, configs=configs, seeds=run_seeds, base=base,
                      jobs=jobs, timeout=timeout, restart_failed=restart_failed,

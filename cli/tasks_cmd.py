@@ -33,7 +33,7 @@ def tasks_cmd(task, **options):
     The settings, their defaults and the --dt rule are `refrnn train`'s.
     """
     cfg = settings_from(options, check_dt=True)
-    task_set, dt, compat, seed = cfg.task_set, cfg.dt_ms, cfg.compat, cfg.task_seed
+    task_set, dt, compat, seed = cfg.task_set, cfg.dt, cfg.compat, cfg.task_seed
     names = task_names(task_set)
     if task is not None:
         if task not in names:

@@ -35,7 +35,8 @@ def train_cmd(config_file, resume, force, quiet, **options):
     try:  # a bad setting, file, checkpoint or cache ends in cli.errors' one line
         result = train(config_file, resume=resume, force=force, quiet=quiet, **given(options))
     except KeyboardInterrupt as e:
-        click.echo(f"\n{e or 'interrupted'}", err=True)
+        # a bare KeyboardInterrupt (Ctrl-C before train's handlers) has no text
+        click.echo(f"\n{str(e) or 'interrupted (Ctrl-C)'}", err=True)
         sys.exit(128 + getattr(e, "signum", signal.SIGINT))  # 130 Ctrl-C, 143 SIGTERM
     click.echo(result.table())
     if not quiet:

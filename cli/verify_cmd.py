@@ -18,7 +18,7 @@ def _torch_parity(cases):
 
     Returns (lines, failed) or (None, reason) when the check is skipped.
     Pass: states, outputs and loss within 1e-10 (absolute), every gradient
-    within 1e-8 (relative), as the issue asks.
+    within 1e-8 (relative).
     """
     try:
         import torch  # noqa: F401

@@ -5,7 +5,7 @@ checkpoint of every run folder of SWEEP_DIR (a ``refrnn sweep --out``
 folder, labels ``<task set>_<mask>...``), writes each run's CSVs into
 RUN/analysis_best, and writes:
 
-    DOCS/results/inside/runs.csv        one row per run (refrnn.analysis.report.summary_row + perf)
+    DOCS/results/inside/runs.csv        one row per run (refrnn.analysis.tables.summary_row + perf)
     DOCS/results/inside/by_config.csv   mean and sample std over seeds per configuration
     DOCS/results/inside/by_family.csv   per run and task family, the delay-start search
     DOCS/results/inside/*.png           comparison figure, and the seed-0 figures of each config
@@ -39,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from refrnn.analysis.report import analyze_run, summary_row  # noqa: E402
+from refrnn.analysis.report import analyze_run  # noqa: E402
+from refrnn.analysis.tables import summary_row  # noqa: E402
 from refrnn.files.atomic import atomic_write_text  # noqa: E402
 from refrnn.files.tables import write_csv  # noqa: E402
 

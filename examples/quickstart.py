@@ -28,7 +28,7 @@ def main():
           f"({result.seconds:.0f} s); best {result.best_perf:.3f} at step {result.best_step}")
 
     # The run directory alone is enough to score a checkpoint again, here with noise.
-    noisy = evaluate_run(result.out, checkpoint="best", noise=True, seed=1)
+    noisy = evaluate_run(result.out, checkpoint="best", noise=True, noise_seed=1)
     print("\nbest checkpoint, with recurrent and input noise:")
     print(results_table(noisy))
 

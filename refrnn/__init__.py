@@ -25,7 +25,8 @@ from .core.losses import cross_entropy, masked_mse  # noqa: E402
 from .core.masks import MASK_KINDS, make_mask  # noqa: E402
 from .core.model import RNN, ModelConfig  # noqa: E402
 from .core.optim import Adam, clip_grad_norm  # noqa: E402
-from .data.stream import Batch, StreamSampler, trial_batch  # noqa: E402
+from .data.stream import Batch, StreamSampler  # noqa: E402
+from .data.whole_trials import trial_batch  # noqa: E402
 from .files.errors import FileError  # noqa: E402
 from .files.locks import LockError  # noqa: E402
 from .tasks import TASK_SETS, TaskEnv, TrialBatch, get_task, make_trial, task_names  # noqa: E402

@@ -23,4 +23,4 @@ def cache_file(tmp_path_factory):
     """A small yang19 trial cache (8 train, 3 test trials per task), one per module."""
     from refrnn.data.cache import build_cache
     path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
+    return str(build_cache("yang19", 8, 0, eval_trials=3, path=path))

@@ -37,7 +37,7 @@ LAYERS = {
     "files": set(),
     "backends": set(),
     "tasks": set(),
-    "core": {"backends"},
+    "core": {"backends", "tasks"},
     "data": {"tasks", "backends", "files"},
     "score": {"core", "data", "tasks", "backends", "files"},
     "run": _BELOW_RUN,

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refrnn.analysis import report
+from refrnn.analysis import report, tables
 from refrnn.analysis.activity import Network, delay_steps, task_activity
 from refrnn.analysis.report import Options, analyze
 from refrnn.core.model import RNN, ModelConfig
@@ -79,5 +79,5 @@ def test_search_starts_from_delay_states_only(monkeypatch):
     for start in calls[1][0]:  # each start is one of dlygo's delay-period states
         assert np.min(np.abs(held - start).max(axis=1)) == 0.0
     assert res.fixed_delay["dlygo"].n_starts == 5
-    row = report.summary_row(res)
+    row = tables.summary_row(res)
     assert row["delay_tasks"] == 1 and row["delay_fp_per_task"] != ""

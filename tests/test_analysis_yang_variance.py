@@ -12,7 +12,8 @@ import pytest
 
 from refrnn.analysis.activity import Network, task_activity
 from refrnn.analysis.fractional import fractional_variance, pair_units
-from refrnn.analysis.report import Options, analyze, write_tables
+from refrnn.analysis.report import Options, analyze
+from refrnn.analysis.tables import write_tables
 from refrnn.analysis.task_variance import align_at, normalise, task_variance
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.run.settings import TrainConfig

@@ -242,7 +242,7 @@ def test_stream_sampler_serves_backend_batches_equal_to_the_cpu(gpu, noise_std):
 
 def test_trial_batch_serves_backend_batches_equal_to_the_cpu(gpu):
     backend = gpu
-    from refrnn.data.stream import trial_batch
+    from refrnn.data.whole_trials import trial_batch
 
     tb = _trials("a", 6, seed=3)
     idx = np.array([4, 0, 2])

@@ -83,7 +83,7 @@ def assert_same(a: TrialBatch, b: TrialBatch):
 
 
 def test_round_trip_matches_generator(fake):
-    path = build(fake, test_trials_per_task=5)
+    path = build(fake, eval_trials=5)
     cache = C.open_cache(path)
     assert cache.task_names == FAKE_TASKS
     assert cache.settings["seed"] == 3 and cache.settings["test_trials_per_task"] == 5
@@ -99,11 +99,11 @@ def test_round_trip_matches_generator(fake):
 
 
 def test_determinism_and_test_split_fixed_by_seed(fake):
-    a = C.open_cache(build(fake, "a.h5", test_trials_per_task=4))
-    b = C.open_cache(build(fake, "b.h5", test_trials_per_task=4))
-    bigger = C.open_cache(build(fake, "c.h5", trials_per_task=30, test_trials_per_task=4))
-    other = C.open_cache(build(fake, "d.h5", seed=4, test_trials_per_task=4))
-    task_seeded = C.open_cache(build(fake, "e.h5", task_seed=1, test_trials_per_task=4))
+    a = C.open_cache(build(fake, "a.h5", eval_trials=4))
+    b = C.open_cache(build(fake, "b.h5", eval_trials=4))
+    bigger = C.open_cache(build(fake, "c.h5", trials_per_task=30, eval_trials=4))
+    other = C.open_cache(build(fake, "d.h5", seed=4, eval_trials=4))
+    task_seeded = C.open_cache(build(fake, "e.h5", task_seed=1, eval_trials=4))
     for t in FAKE_TASKS:
         assert_same(a.split("train")[t], b.split("train")[t])
         assert_same(a.split("test")[t], bigger.split("test")[t])
@@ -118,7 +118,7 @@ def test_default_test_count_and_bad_settings(fake):
     assert C.cache_settings("fake", 95, 0)["test_trials_per_task"] == 9
     assert C.cache_settings("fake", 5, 0)["test_trials_per_task"] == 1
     for bad in [dict(trials_per_task=0), dict(seed=-1), dict(trials_per_task="9"),
-                dict(test_trials_per_task=0), dict(dt=0), dict(seed=True),
+                dict(eval_trials=0), dict(dt=0), dict(seed=True),
                 dict(task_seed=-2)]:
         args = dict(task_set="fake", trials_per_task=10, seed=0)
         args.update(bad)
@@ -136,7 +136,7 @@ def test_default_path_depends_on_every_setting(fake):
     variants = [C.default_cache_path("fake", 11, 0), C.default_cache_path("fake", 10, 1),
                 C.default_cache_path("fake", 10, 0, compat="modcog-2023"),
                 C.default_cache_path("fake", 10, 0, dt=20),
-                C.default_cache_path("fake", 10, 0, test_trials_per_task=7),
+                C.default_cache_path("fake", 10, 0, eval_trials=7),
                 C.default_cache_path("fake", 10, 0, task_seed=1)]
     assert len({base, *variants}) == 7
 

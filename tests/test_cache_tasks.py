@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from refrnn.data import cache as C
-from refrnn.data.stream import StreamSampler, trial_batch
+from refrnn.data.stream import StreamSampler
+from refrnn.data.whole_trials import trial_batch
 from refrnn.tasks import get_task, task_names
 from refrnn.tasks.trials import N_OBS
 
 
 @pytest.fixture(scope="module")
 def yang(tmp_path_factory):
-    path = C.build_cache("yang19", 30, 11, test_trials_per_task=6,
+    path = C.build_cache("yang19", 30, 11, eval_trials=6,
                          path=tmp_path_factory.mktemp("c") / "y.h5")
     return C.open_cache(path, expect={"task_set": "yang19", "seed": 11})
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from refrnn.backends.backend import available_devices, get_backend
-from refrnn.data.stream import Batch, StreamSampler, trial_batch
+from refrnn.data.stream import Batch, StreamSampler
+from refrnn.data.whole_trials import trial_batch
 from refrnn.tasks.trials import NOISE_UNITS, TrialBatch
 
 
@@ -220,7 +221,7 @@ def test_trial_batch_noise_and_errors(trials):
 
 
 def test_normal_f32_is_standard_normal():
-    from refrnn.data.batch import normal_f32
+    from refrnn.data.stream import normal_f32
     z = normal_f32(np.random.default_rng(0), 400_001)
     assert z.shape == (400_001,) and z.dtype == np.float32
     assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from refrnn.data import compact as C
-from refrnn.data.batch import normal_f32
-from refrnn.data.stream import StreamSampler, trial_batch
+from refrnn.data.stream import normal_f32
+from refrnn.data.stream import StreamSampler
+from refrnn.data.whole_trials import trial_batch
 from refrnn.tasks import get_task
 from refrnn.tasks.trials import N_OBS, NOISE_UNITS, TrialBatch
 

@@ -12,7 +12,7 @@ KW = dict(trials_per_task=12, eval_trials=3)
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("ds") / "yang19.h5"
-    return str(build_cache("yang19", 12, 0, test_trials_per_task=3, path=path))
+    return str(build_cache("yang19", 12, 0, eval_trials=3, path=path))
 
 
 def ds(cache, **kw):

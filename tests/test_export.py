@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from refrnn.run.checkpoint import load_checkpoint
 from refrnn.run.settings import TrainConfig
-from refrnn.data.stream import trial_batch
+from refrnn.data.whole_trials import trial_batch
 from refrnn.verify.export import (SETTINGS_KEY, decode_settings, encode_settings, export_arrays,
                                   import_arrays, read_npz, write_npz)
 from refrnn.score.evaluation import score_outputs
@@ -29,7 +29,7 @@ def runs(tmp_path_factory):
     """Two trained runs sharing a cache: relu alpha 1; tanh alpha 0.5 with a trained h0."""
     from refrnn.data.cache import build_cache
     base = tmp_path_factory.mktemp("export")
-    cache = str(build_cache("yang19", 12, 0, test_trials_per_task=4, path=base / "c.h5"))
+    cache = str(build_cache("yang19", 12, 0, eval_trials=4, path=base / "c.h5"))
     a = train(**TINY, cache_path=cache, out=str(base / "relu")).out
     b = train(**TINY, cache_path=cache, out=str(base / "tanh"), activation="tanh", tau=200.0,
               train_h0=True, mask="random").out

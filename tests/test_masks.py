@@ -135,3 +135,21 @@ def test_cli_mask(tmp_path):
     assert out.stat().st_size > 1000
     # and the manifest recording it as refrnn's (refrnn/files/ownership.py)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".refrnn-written", "m.png"]
+
+
+@pytest.mark.parametrize("kind, square", [("random", True), ("full", True),
+                                          ("locality", False), ("ring", False)])
+def test_cli_mask_plot_shape(tmp_path, kind, square):
+    """A mask without places (random, full) is drawn as its square adjacency
+    picture, not as a squashed 1 x N sheet; a spatial one gets its sheet or
+    ring beside the adjacency picture."""
+    import struct
+    from refrnn_cli.mask_cmd import mask
+
+    pytest.importorskip("matplotlib")
+    out = tmp_path / f"{kind}.png"
+    r = CliRunner().invoke(mask, ["--mask", kind, "--hidden", "100", "--sparsity", "0.1",
+                                  "--plot", str(out)])
+    assert r.exit_code == 0, r.output
+    w, h = struct.unpack(">II", out.read_bytes()[16:24])
+    assert (abs(w - h) <= 0.05 * h) if square else w > 1.5 * h

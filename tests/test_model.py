@@ -6,7 +6,7 @@ import pytest
 
 import refrnn.core.model as model_mod
 import refrnn.backends.plain as primitives_array
-from refrnn.backends.sampled_product import PatternProduct
+from refrnn.backends.pattern_products import PatternProduct
 from refrnn.core.losses import cross_entropy
 from refrnn.core.masks import make_mask
 from refrnn.core.model import RNN, ModelConfig
@@ -187,6 +187,6 @@ def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
 
 
 def test_default_outputs_are_the_task_classes():
-    """ModelConfig's default n_out spells N_CLASSES (core may not import the tasks)."""
+    """ModelConfig's default n_out is N_CLASSES, the task classes."""
     from refrnn.tasks.trials import N_CLASSES
     assert ModelConfig(n_in=3).n_out == N_CLASSES

@@ -97,3 +97,20 @@ def test_plot_cli_rejects_folder_without_runs(tmp_path):
     assert res.exit_code == 2
     assert "no metrics.csv" in res.output
     assert "Traceback" not in res.output
+
+
+def test_plot_cli_of_several_runs_writes_into_the_current_folder(sweep_dir, tmp_path,
+                                                                  monkeypatch):
+    """The figures of several runs belong to none of them: they go to the
+    current folder, and the command says where."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    a, b = sweep_dir / "loc__seed0", sweep_dir / "loc__seed1"
+    res = CliRunner().invoke(cli, ["plot", str(a), str(b)])
+    assert res.exit_code == 0, res.output
+    assert (here / "plot_curves.png").is_file() and "wrote plot_curves.png" in res.output
+    assert not (a / "plot_curves.png").exists()
+    res = CliRunner().invoke(cli, ["plot", str(a)])  # one run: its own folder
+    assert res.exit_code == 0, res.output
+    assert (a / "plot_curves.png").is_file()

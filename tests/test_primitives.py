@@ -19,7 +19,7 @@ from refrnn.core.losses import cross_entropy
 from refrnn.core.masks import make_mask
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.backends.noise import draw_noise
-from refrnn.backends.sampled_product import MAX_RUNS, PatternProduct
+from refrnn.backends.pattern_products import MAX_RUNS, PatternProduct
 from refrnn.backends.plain import ArrayNoise, ArrayPrimitives
 from refrnn.backends.fast_cpu import CpuPrimitives, SeededNoise
 
@@ -214,6 +214,15 @@ def test_box_muller_draws_are_standard_normal():
     assert abs(np.corrcoef(two[0], two[1])[0, 1]) < 0.01
 
 
+def test_float32_uniforms_are_the_raw_words_24_bits_at_a_time():
+    from refrnn.backends.noise import uniforms32
+    u = uniforms32(np.random.SFC64(7), np.empty((2, 50001), np.float32))
+    words = np.random.SFC64(7).random_raw(50001)
+    halves = np.stack([words & 0xFFFFFFFF, words >> 32], axis=1).ravel() >> 8
+    np.testing.assert_array_equal(u.ravel() * 2 ** 24, halves.astype(np.float32))
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+
+
 def test_threads_setting(monkeypatch):
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("REFRNN_THREADS", bad)
@@ -284,6 +293,7 @@ def test_pool_is_remade_after_fork_and_grows(monkeypatch):
 def test_split_runs_on_the_pool_only_while_blas_is_held(monkeypatch):
     monkeypatch.setenv("REFRNN_THREADS", "3")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(ct, "_ENV_BLAS", None)  # BLAS not set to one thread by the environment
 
     def where():
         seen = {}

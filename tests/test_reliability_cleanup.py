@@ -116,7 +116,7 @@ def test_a_sweep_that_fails_at_its_first_write_leaves_no_folders(tmp_path, monke
 
 def test_a_second_build_of_the_default_cache_waits_for_the_first(tmp_path):
     env = dict(os.environ, REFRNN_CACHE_DIR=str(tmp_path))
-    path = default_cache_path("yang19", 8, 0, test_trials_per_task=3, cache_dir=tmp_path)
+    path = default_cache_path("yang19", 8, 0, eval_trials=3, cache_dir=tmp_path)
     cmd = [sys.executable, "-c", "import sys; from refrnn_cli.main import cli; sys.exit(cli())",
            "cache", "--trials-per-task", "8", "--eval-trials", "3"]
     with hold_lock(L.lock_path(path), f"trial cache {path}"):  # the first build, running
@@ -127,3 +127,12 @@ def test_a_second_build_of_the_default_cache_waits_for_the_first(tmp_path):
     out, _ = p.communicate(timeout=120)
     assert waiting, out  # not refused while the first one builds
     assert p.returncode == 0 and f"wrote {path}" in out, out
+
+
+def test_a_failed_start_removes_the_parent_folders_it_made(tmp_path, cache_file, monkeypatch):
+    """`train --out a/b/run` on a full disk leaves neither run nor a/b."""
+    monkeypatch.setattr(os, "write", _no_space)
+    r = invoke("train", *TINY, "--cache-path", cache_file, "--out", tmp_path / "a" / "b" / "run")
+    monkeypatch.undo()
+    assert r.exit_code == 1 and "no space left on the device" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []

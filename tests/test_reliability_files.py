@@ -190,7 +190,7 @@ def test_cache_damage_anywhere_is_reported_as_damage(tmp_path, monkeypatch):
 
     from test_cache import install_fake_registry
     install_fake_registry(monkeypatch)
-    src = build_cache("fake", 10, 0, test_trials_per_task=2, path=tmp_path / "c.h5")
+    src = build_cache("fake", 10, 0, eval_trials=2, path=tmp_path / "c.h5")
     kinds = []
     for p in _damaged_copies(Path(src), tmp_path, 40):
         try:
@@ -244,7 +244,7 @@ def test_dt_that_does_not_divide_the_periods_is_refused(tmp_path, cache_file):
     assert not (tmp_path / "r").exists(), line
     one_line_error(invoke("cache", "--task-set", "yang19", "--dt", "30", "--out",
                           tmp_path / "c.h5"), "--dt", code=2)
-    from refrnn.run.run_dir import check_task_dt
+    from refrnn.run.settings import check_task_dt
     from refrnn.run.settings import TrainConfig
     check_task_dt(TrainConfig(dt=20, task_set="modcog").resolved())  # Yang 2019's dt
     check_task_dt(TrainConfig(dt=100, task_set="modcog", compat="modcog-2023").resolved())
@@ -258,3 +258,35 @@ def test_garbage_cache_file_is_one_line_and_leaves_no_run_folder(tmp_path):
                           "garbage.h5", "not HDF5")
     assert not out.exists(), line  # the failed start left no empty run folder
     assert garbage.read_bytes() == bytes(range(256)) * 16
+
+
+@pytest.mark.parametrize("after", [3, 4])  # the 4th write is best.h5, the 5th last.h5
+def test_disk_full_before_the_first_checkpoint_says_start_again(tmp_path, cache_file,
+                                                               monkeypatch, after):
+    """No last.h5 was written: the message must not offer --resume (which would
+    then say there is nothing to resume) nor name a checkpoint 'of step -1'."""
+    out = tmp_path / "run"
+    _fail_writes(monkeypatch, errno.ENOSPC, after=after)
+    with pytest.raises(FileError) as e:
+        _tiny_run(out, cache_file)
+    msg = str(e.value)
+    assert "no space left on the device" in msg and "stopped at step 0" in msg, msg
+    assert "step -1" not in msg and "resume" not in msg and "force=True" in msg, msg
+    assert not (out / "last.h5").exists()
+    _fail_writes(monkeypatch, errno.ENOSPC, after=after)  # counts afresh
+    res = invoke("train", *TINY, "--cache-path", cache_file, "--out", tmp_path / "cli", "-q")
+    line = one_line_error(res, "no space left", "with --force, which replaces")
+    assert "--resume" not in line and "(--force)" not in line, line
+    monkeypatch.undo()  # the advice works
+    assert _tiny_run(out, cache_file, force=True).step == 12
+
+
+def test_a_failed_write_removes_the_folders_it_made(tmp_path, monkeypatch):
+    _fail_writes(monkeypatch, errno.ENOSPC)
+    with pytest.raises(FileError, match="no space left"):
+        atomic.atomic_write_text(tmp_path / "new" / "deeper" / "t.csv", "a,b\n")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()  # a folder that was there stays
+    with pytest.raises(FileError):
+        atomic.atomic_write_text(tmp_path / "kept" / "t.csv", "a,b\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]

@@ -119,3 +119,17 @@ def test_two_sweeps_of_one_folder_share_the_runs(tmp_path, cache_file):
     assert sorted(r["status"] for r in rows) == ["done", "done"], rows
     assert all(r["final_step"] == "300" for r in rows)
     assert not list((out / "_logs").glob("*.failed"))
+
+
+def test_a_sweep_workers_notices_are_note_lines_in_its_log(tmp_path):
+    # e.g. "took over the stale lock ..." after a killed sweep: one line, not
+    # Python's warning format with a source path and a code line
+    spec = tmp_path / "spec.json"
+    spec.write_text("{}")
+    code = ("import sys, refrnn.experiments.one_run as o; from refrnn.files.notices import notice; "
+            "o.train_run = lambda spec: notice('took over the stale lock x'); "
+            "sys.exit(o.run_worker(sys.argv[1]))")
+    r = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "note: took over the stale lock x\n"

@@ -141,7 +141,7 @@ def test_evaluate_reports_every_rule_and_score_picks_perf():
 
 def test_cli_eval_score_and_metrics_columns(tmp_path):
     from refrnn.data.cache import build_cache
-    cache = build_cache("yang19", 8, 0, test_trials_per_task=3, path=tmp_path / "c.h5")
+    cache = build_cache("yang19", 8, 0, eval_trials=3, path=tmp_path / "c.h5")
     out = tmp_path / "run"
     args = ["train", "--hidden", "16", "--sparsity", "0.25", "--batch-size", "4",
             "--seq-len", "40", "--steps", "2", "--eval-every", "2", "--trials-per-task", "8",

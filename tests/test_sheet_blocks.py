@@ -1,4 +1,4 @@
-"""The sheet-block operator (refrnn.backends.sheet_blocks) against dense algebra
+"""The sheet-block operator (refrnn.backends.pattern_products) against dense algebra
 and the plain reference (float64, 1e-12), and when the fast CPU set uses it."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import refrnn.backends.threads as ct
 from refrnn.backends.backend import get_backend, reference_backend
 from refrnn.backends.fast_cpu import CpuRecurrent
 from refrnn.backends.plain import pattern_coordinates
-from refrnn.backends.sheet_blocks import SheetBlocks, plan, torus_offsets
+from refrnn.backends.pattern_products import SheetBlocks, plan, torus_offsets
 from refrnn.core.masks import make_mask, torus_shape
 
 TOL = 1e-12
@@ -53,6 +53,44 @@ def test_blocks_product_is_the_dense_product(kind, n, s):
         op.product(x[:, 3:7], out2)
         _close(out2, out[:, 3:7], f"{kind} {n} part")
         assert 0 < op.density <= 1
+
+
+@pytest.mark.parametrize("kind,n,s", CASES)
+@pytest.mark.parametrize("threads", [1, 3])
+def test_blocks_sampled_product_is_the_dense_one_at_the_pattern(kind, n, s, threads, monkeypatch):
+    """SheetBlocks.sampled: (A Bm^T)[rows, cols], K cut into several chunks
+    (the last one shorter) and the sheet rows split between 1 or 3 workers;
+    the split does not change a bit."""
+    import refrnn.backends.pattern_products as pp
+    monkeypatch.setattr(pp, "CHUNK_COLS", (16, 16))
+    monkeypatch.setenv("REFRNN_THREADS", str(threads))
+    monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(ct, "_HELD", 1)
+    mask = make_mask(kind, n, s)
+    rows, cols = pattern_coordinates(mask)
+    sheet = torus_shape(kind, n)
+    bc, ext, _ = plan(rows, cols, n, sheet) or (sheet[1], None, None)
+    if ext is None:
+        dr, dc = torus_offsets(rows, cols, *sheet)
+        ext = (-min(dr.min(), 0), max(dr.max(), 0), -min(dc.min(), 0), max(dc.max(), 0))
+    op = SheetBlocks(rows, cols, n, sheet, np.float64, bc, ext)
+    rng = np.random.default_rng(2)
+    A, Bm = rng.standard_normal((n, 41)), rng.standard_normal((n, 41))
+    got = op.sampled(A, Bm, ct.run_parts)
+    _close(got, (A @ Bm.T)[rows, cols], f"{kind} {n} sampled")
+    np.testing.assert_array_equal(got, op.sampled(A, Bm))  # one part: the same bits
+    wide = rng.standard_normal((n, 60))                      # column slices of wider arrays
+    _close(op.sampled(wide[:, :41], wide[:, 19:]), (wide[:, :41] @ wide[:, 19:].T)[rows, cols])
+
+
+def test_scattered_sources_are_priced_as_copies():
+    """A random mask's receiver blocks draw on most sources through gathered
+    copies: one dense GEMM is cheaper there (N = 256, 4%), while a locality
+    mask's blocks stay blocked."""
+    from refrnn.backends.pattern_products import PatternProduct
+    for kind, blocked in (("random", False), ("locality", True)):
+        rows, cols = pattern_coordinates(make_mask(kind, 256, 0.04))
+        assert PatternProduct(rows, cols, 256, np).blocked == blocked, kind
 
 
 @pytest.mark.parametrize("kind,n,s", CASES + [("random", 256, 0.04), ("full", 64, 1.0)])
@@ -102,3 +140,14 @@ def test_locality_blocks_are_dense_enough():
         rows, cols = pattern_coordinates(mask)
         bc, ext, density = plan(rows, cols, n, torus_shape("locality", n))
         assert density > 0.35, (n, bc, density)
+
+
+def test_sampled_product_runs_on_the_blocks_where_they_sample_well():
+    """Locality masks of small windows sample on W_rec's own blocks; a ring
+    (one sheet row: PatternProduct wastes nothing) and wide windows (N = 4096,
+    where thin GEMMs slow down) keep PatternProduct."""
+    for kind, n, on_blocks in (("locality", 256, True), ("locality", 1024, True),
+                               ("ring", 1024, False), ("locality", 4096, False)):
+        op = CpuRecurrent(make_mask(kind, n, 0.04), np.float32, torus_shape(kind, n))
+        assert op.layout == "blocks"
+        assert (op.sampler is None) == on_blocks, (kind, n)

@@ -17,7 +17,7 @@ from refrnn_cli.main import cli
 def cache_file(tmp_path_factory):
     from refrnn.data.cache import build_cache
     path = tmp_path_factory.mktemp("cache") / "yang19.h5"
-    return str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=path))
+    return str(build_cache("yang19", 8, 0, eval_trials=3, path=path))
 
 
 def run(tmp_path, cache_file, **kw):

@@ -176,7 +176,8 @@ def test_sweep_cli_failure_is_isolated(tmp_path, cache_env):
     (["--mask", "locality", "--sparsity", "1.5"], "sparsity"),
     (["--mask", "bogus"], "bogus"),
     (["--mask", "locality", "--set", "hiden=8"], "hiden"),
-    ([], "nothing to run"),
+    (["--set", "hiden=8"], "hiden"),  # no grid option: the default config, checked at once
+    (["--set", "hidden=0", "--dry-run"], "hidden"),
     (["--mask", "full", "--seeds", "0"], "--seeds"),
 ])
 def test_sweep_cli_bad_input(tmp_path, args, needle):
@@ -237,3 +238,16 @@ def test_parallel_jobs_share_the_cores(monkeypatch):
     assert env["REFRNN_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "2"
     monkeypatch.setenv("REFRNN_THREADS", "3")
     assert _worker_env(4)["REFRNN_THREADS"] == "3"
+
+
+def test_sweep_cli_without_grid_options_runs_the_default_configuration(tmp_path):
+    """--help shows defaults for the grid options; they are what a sweep with
+    none of them runs (one configuration, "default")."""
+    res = CliRunner().invoke(cli, ["sweep", "--steps", "10", "--seeds", "2", "--dry-run",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    names = [ln.split(":")[0] for ln in res.output.splitlines()]
+    assert names == ["default__seed0", "default__seed1"]
+    assert '"steps": 10' in res.output
+    help_text = " ".join(CliRunner().invoke(cli, ["sweep", "--help"]).output.split())
+    assert "[default: locality]" in help_text and "--seed 0, 1, ..., SEEDS-1" in help_text

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from refrnn.backends.backend import get_backend
-from refrnn.data.batch import gather_noisy_obs
+from refrnn.data.stream import gather_noisy_obs
 from refrnn.tasks import TASK_SETS, get_task, parse_name, task_info, task_names
 
 

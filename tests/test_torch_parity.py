@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from refrnn.core import optim  # noqa: E402
 from refrnn.backends.plain import pattern_coordinates  # noqa: E402
-from refrnn.backends.sampled_product import PatternProduct  # noqa: E402
+from refrnn.backends.pattern_products import PatternProduct  # noqa: E402
 from refrnn.verify.finite_diff import make_problem  # noqa: E402
 from refrnn.core.model import RNN, ModelConfig  # noqa: E402
 from refrnn.verify.parity import (  # noqa: E402

@@ -119,8 +119,21 @@ def test_failed_checkpoint_write_keeps_old_file(tmp_path, cache_file, monkeypatc
     def broken(group, obj):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck, "_write_tree", broken)
+    monkeypatch.setattr(ck, "write_tree", broken)
     with pytest.raises(OSError, match="disk full"):
         run(tmp_path, cache_file, steps=6, resume=True)
     assert (r.out / "last.h5").read_bytes() == before
     assert not [p for p in r.out.iterdir() if ".tmp" in p.name]
+
+
+def test_a_config_json_with_dt_null_still_resumes_and_evaluates(tmp_path, cache_file):
+    """dt has the default 100 now; a settings file that leaves it null (the
+    task set's step, as refrnn's earlier TrainConfig spelled it) still reads."""
+    r = run(tmp_path, cache_file, steps=4)
+    path = r.out / "config.json"
+    d = json.loads(path.read_text())
+    d["dt"] = None
+    path.write_text(json.dumps(d))
+    assert math.isfinite(float(evaluate_run(r.out, "last")["mean"]["perf"]))
+    again = run(tmp_path, cache_file, steps=8, resume=True)
+    assert again.step == 8 and again.config.dt == 100

@@ -7,7 +7,8 @@ import pytest
 
 from refrnn.run.settings import ConfigError, TrainConfig, load_config_file
 from refrnn.run.run_dir import prepare_run_dir
-from refrnn.run.training import check_compatible, resolve_config
+from refrnn.run.checkpoint_check import identity_diff
+from refrnn.run.training import resolve_config
 
 
 def test_defaults_are_valid_and_resolve():
@@ -92,7 +93,8 @@ def test_resume_rules(tmp_path):
     assert (c.hidden, c.sparsity, c.steps) == (32, 0.25, 99)
     with pytest.raises(ConfigError, match="hidden=32.*hidden=64"):
         resolve_config(None, {"out": str(out), "hidden": 64}, resume=True)
-    check_compatible(stored.to_dict(), dataclasses.replace(stored, steps=5).to_dict(), "x")
+    assert identity_diff(stored.to_dict(), dataclasses.replace(stored, steps=5).to_dict()) == []
+    assert identity_diff(stored, dataclasses.replace(stored, steps=5, hidden=64)) == ["hidden"]
 
 
 def test_run_dir_rules(tmp_path):

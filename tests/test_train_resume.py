@@ -33,7 +33,7 @@ def reference(tmp_path_factory):
     """The uninterrupted run every resumed run must reproduce."""
     from refrnn.data.cache import build_cache
     root = tmp_path_factory.mktemp("resume")
-    cache = str(build_cache("yang19", 8, 0, test_trials_per_task=3, path=root / "c.h5"))
+    cache = str(build_cache("yang19", 8, 0, eval_trials=3, path=root / "c.h5"))
     kw = dict(TINY, cache_path=cache)
     train(out=str(root / "ref"), quiet=True, **kw)
     return root / "ref", kw

@@ -1,4 +1,4 @@
-"""refrnn.run.loop.train_step (one update) and refrnn.run.run_dir.checkpoint_path."""
+"""refrnn.run.loop.train_step (one update) and refrnn.run.run_dir.find_checkpoint."""
 import math
 from types import SimpleNamespace
 
@@ -8,7 +8,7 @@ import pytest
 from refrnn.core.model import RNN, ModelConfig
 from refrnn.core.optim import Adam
 from refrnn.run.loop import train_step
-from refrnn.run.run_dir import checkpoint_path
+from refrnn.run.run_dir import find_checkpoint
 from refrnn.run.settings import ConfigError, TrainConfig
 
 
@@ -47,15 +47,19 @@ def test_a_non_finite_loss_changes_nothing():
         assert np.array_equal(before[k], model.params[k])
 
 
-def test_checkpoint_path(tmp_path):
+def test_find_checkpoint(tmp_path):
     with pytest.raises(ConfigError, match="not a run directory") as e:
-        checkpoint_path(tmp_path, "last")
+        find_checkpoint(tmp_path, "last")
     assert e.value.key == "run_dir"
     (tmp_path / "config.json").write_text("{}")
-    assert checkpoint_path(tmp_path) == tmp_path / "last.h5"
-    assert checkpoint_path(tmp_path, "best") == tmp_path / "best.h5"
+    (tmp_path / "last.h5").write_bytes(b"")
+    assert find_checkpoint(tmp_path) == tmp_path / "last.h5"
+    (tmp_path / "best.h5").write_bytes(b"")
+    assert find_checkpoint(tmp_path) == tmp_path / "best.h5"
+    assert find_checkpoint(tmp_path, "last") == tmp_path / "last.h5"
+    assert find_checkpoint(tmp_path, "best") == tmp_path / "best.h5"
     with pytest.raises(ConfigError, match="neither last, best nor a file") as e:
-        checkpoint_path(tmp_path, "nope.h5")
+        find_checkpoint(tmp_path, "nope.h5")
     assert e.value.key == "checkpoint"
     (tmp_path / "other.h5").write_bytes(b"")
-    assert checkpoint_path(tmp_path, str(tmp_path / "other.h5")) == tmp_path / "other.h5"
+    assert find_checkpoint(tmp_path, str(tmp_path / "other.h5")) == tmp_path / "other.h5"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.stream import trial_batch
+from ..data.whole_trials import trial_batch
 from ..run.open_run import load_run
 from ..run.run_dir import CHECKPOINT_NAMES
 from ..run.settings import ConfigError, TrainConfig

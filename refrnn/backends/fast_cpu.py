@@ -4,8 +4,9 @@ The same operations as refrnn.backends.plain (the reference), made fast:
 - work split over a pool of workers (refrnn.backends.threads): each phase of
   a pass once into contiguous ranges (the loops over time by trials);
 - the recurrent product of a pattern that is local on the sheet (locality,
-  ring) runs as one batched GEMM on dense blocks (refrnn.backends.sheet_blocks);
-  a scattered one (random) with SciPy's csr_matvecs; a full one as a GEMM;
+  ring) runs as one batched GEMM on dense blocks, and so does its sampled
+  gradient (refrnn.backends.pattern_products); a scattered one (random) with
+  SciPy's csr_matvecs; a full one as a GEMM;
 - the noise is never kept: it is drawn in cache-sized row chunks from a seed
   and added as it is made, then re-made from the seed when asked for.
 tests/test_primitives.py checks each against the reference (float64, 1e-12).
@@ -20,8 +21,7 @@ import scipy.sparse
 from . import threads
 from .noise import draw_noise, new_noise_seed, noise_rows
 from .plain import pattern_coordinates, transposed_pattern, uses_dense
-from .sampled_product import PatternProduct
-from .sheet_blocks import SheetBlocks, plan
+from .pattern_products import PatternProduct, SheetBlocks, plan
 
 try:  # private but stable for a decade; the public product is the fallback
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -90,7 +90,7 @@ class CpuRecurrent:
     """W_rec's operator on the CPU (see refrnn.backends.plain.ArrayRecurrent).
 
     Three layouts, chosen from the pattern: dense above DENSE_DENSITY (full
-    masks: one GEMM); dense blocks on the sheet (refrnn.backends.sheet_blocks)
+    masks: one GEMM); dense blocks on the sheet (refrnn.backends.pattern_products)
     when the pattern is local on ``sheet`` and its blocks beat the sparse
     kernel (locality, ring); else CSR with csr_matvecs (random, autapse).
     Several threads may multiply at once (each has its own scratch); the
@@ -102,18 +102,21 @@ class CpuRecurrent:
         self.n, self.dtype = n, np.dtype(dtype)
         rows, cols = pattern_coordinates(mask)
         self.dense = uses_dense(mask)
-        self.sampler = PatternProduct(rows, cols, n, np, parts=threads.run_parts)
         self._local = threading.local()
-        self.blocks = self.csr = None
+        self.blocks = self.csr = self.sampler = None
+        fwd = bwd = None
+        if not self.dense:
+            fwd, bwd = plan(rows, cols, n, sheet), plan(cols, rows, n, sheet)
+        if fwd is not None and bwd is not None:
+            self.blocks = (SheetBlocks(rows, cols, n, sheet, dtype, *fwd[:2]),
+                           SheetBlocks(cols, rows, n, sheet, dtype, *bwd[:2]))
+        if self.blocks is None or not self.blocks[0].samples_well:
+            self.sampler = PatternProduct(rows, cols, n, np, parts=threads.run_parts)
         if self.dense:
             self.flat = rows * n + cols
             self.W = np.zeros((n, n), dtype=dtype)
             return
-        fwd, bwd = plan(rows, cols, n, sheet), plan(cols, rows, n, sheet)
-        if fwd is not None and bwd is not None:
-            self.blocks = (SheetBlocks(rows, cols, n, sheet, dtype, *fwd[:2]),
-                           SheetBlocks(cols, rows, n, sheet, dtype, *bwd[:2]))
-        else:
+        if self.blocks is None:
             t_indptr, t_indices, self.perm = transposed_pattern(mask)
             self.csr = (_Csr(mask.indptr, mask.indices, n), _Csr(t_indptr, t_indices, n))
 
@@ -167,15 +170,18 @@ class CpuRecurrent:
         self._product(True, x, out, add=True)
 
     def sampled(self, A, Bm):
-        """(A Bm^T)[rows, cols] (nnz,) for A, Bm (N, K), blocked and split."""
+        """(A Bm^T)[rows, cols] (nnz,) for A, Bm (N, K), blocked and split:
+        on W_rec's own sheet blocks where they sample well, else PatternProduct."""
+        if self.sampler is None:
+            return self.blocks[0].sampled(A, Bm, threads.run_parts)
         return self.sampler(A, Bm)
 
 
 class CpuPrimitives:
     """The fast CPU set: the worker pool, seeded chunked noise, sheet blocks or csr_matvecs."""
 
-    def parts(self, fn, n: int, work: float) -> None:
-        threads.run_parts(fn, n, work)
+    def parts(self, fn, n: int, work: float, blas: bool = True) -> None:
+        threads.run_parts(fn, n, work, blas)
 
     def compute(self):
         return threads.single_threaded_blas()

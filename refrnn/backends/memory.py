@@ -36,7 +36,8 @@ def fmt_bytes(n: float) -> str:
 def _cgroup_limit():
     for p in _CGROUP_LIMITS:
         try:
-            text = open(p).read().strip()
+            with open(p) as f:
+                text = f.read().strip()
         except OSError:
             continue
         if text.isdigit() and int(text) < 1 << 60:

@@ -30,6 +30,18 @@ def box_muller(u: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def uniforms32(bitgen, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (float32, even size) with uniforms in [0, 1) of 24 bits:
+    two from each 64-bit word of ``bitgen``'s raw stream (its low half first),
+    (word >> 8) * 2^-24. Numpy's Generator.random(dtype=float32) calls the bit
+    generator once per number: 2.0 against 1.3 ns a number here (AMD EPYC)."""
+    words = bitgen.random_raw(out.size // 2).view(np.uint32)
+    np.right_shift(words, 8, out=words)
+    out.reshape(-1)[...] = words
+    out *= np.float32(2.0 ** -24)
+    return out
+
+
 # ---- the CPU's recurrent-noise stream ------------------------------------------
 CHUNK = 1 << 17  # elements per noise chunk: 512 KiB in float32, cache-resident
 
@@ -49,7 +61,8 @@ def noise_rows(seed: int, n: int, k: int, dtype, r0: int = 0, r1: int = None):
     covering rows r0:r1 (default all) in order.
 
     The rows fall in fixed chunks of chunk_rows(k) rows; chunk j is
-    Box-Muller on uniforms from SFC64(SeedSequence([seed, j])). A chunk that
+    Box-Muller on uniforms from SFC64(SeedSequence([seed, j])) (float32:
+    uniforms32 of its raw words; float64: Generator.random). A chunk that
     r0:r1 cuts is made whole and cut, so the draws depend only on (seed, n,
     k, dtype), never on how the rows are split between threads. In float32
     |z| <= 5.77. z, (c1 - c0, k), is reused: copy to keep.
@@ -64,8 +77,11 @@ def noise_rows(seed: int, n: int, k: int, dtype, r0: int = 0, r1: int = None):
         j0, j1 = j * rows, min(n, (j + 1) * rows)
         m = ((j1 - j0) * k + 1) // 2
         uu, zz = u[:2 * m].reshape(2, m), z[:2 * m].reshape(2, m)
-        gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, j])))
-        gen.random(out=uu, dtype=dtype)
+        bits = np.random.SFC64(np.random.SeedSequence([seed, j]))
+        if dtype == np.float32:
+            uniforms32(bits, uu)
+        else:
+            np.random.Generator(bits).random(out=uu, dtype=dtype)
         box_muller(uu, zz)
         c0, c1 = max(r0, j0), min(r1, j1)
         yield c0, c1, zz.reshape(-1)[(c0 - j0) * k:(c1 - j0) * k].reshape(c1 - c0, k)

@@ -5,8 +5,9 @@ each backend owns a set. This set is written with nothing but the array
 module ``xp`` and its sparse companion, a few lines each, so it is the
 reference that tests/test_primitives.py checks every faster set against:
 
-- ``parts(fn, n, work)``: run fn(r0, r1) over ranges covering [0, n) (a split
-  of ``work`` multiply-adds between threads); here one call, fn(0, n).
+- ``parts(fn, n, work, blas=True)``: run fn(r0, r1) over ranges covering
+  [0, n) (a split of ``work`` multiply-adds between threads; ``blas``: the
+  parts call BLAS on large operands); here one call, fn(0, n).
 - ``compute()``: a context around one forward or backward pass; here nothing.
 - ``step_buffer(a)``: a contiguous copy of an (N, B) slice, the loops' per-step
   operand; Fortran-ordered here, because cupyx's csr.dot converts C-ordered
@@ -26,7 +27,7 @@ import contextlib
 import numpy as np
 
 from .noise import draw_noise, new_noise_seed
-from .sampled_product import PatternProduct
+from .pattern_products import PatternProduct
 from .threads import one_part
 
 DENSE_DENSITY = 0.1  # above this density W_rec is a dense matrix (GEMM beats SpMM)
@@ -148,8 +149,8 @@ class ArrayPrimitives:
     def __init__(self, xp, sparse, blocked: bool = False):
         self.xp, self.sparse, self.blocked = xp, sparse, blocked
 
-    def parts(self, fn, n: int, work: float) -> None:
-        one_part(fn, n, work)
+    def parts(self, fn, n: int, work: float, blas: bool = True) -> None:
+        one_part(fn, n, work, blas)
 
     def compute(self):
         return contextlib.nullcontext()

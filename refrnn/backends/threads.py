@@ -12,6 +12,16 @@ OpenBLAS's own threads synchronise many times inside one long GEMM, and on a
 loaded machine each wait can cost a scheduler time slice; and a worker's
 GEMM on several BLAS threads would oversubscribe the cores.
 
+Without threadpoolctl, BLAS keeps the thread count it read from the
+environment when NumPy loaded it (OPENBLAS_NUM_THREADS, MKL_NUM_THREADS,
+OMP_NUM_THREADS, ...; unset: the cores). Where that is one thread, BLAS
+counts as held. Otherwise the phases whose parts call BLAS on large
+operands (``blas=True``: the all-time products, a dense W_rec's product)
+run in one call, on BLAS's own threads, and only the others are split: the
+loops over time of a sparse W_rec (sheet blocks: GEMMs below BLAS's own
+threading threshold; CSR: no BLAS) and the noise. A worker count below
+BLAS's is then not kept by BLAS: that is said once (a RuntimeWarning).
+
 The worker count: ``set_threads(n)`` (the ``threads`` setting, ``--threads``),
 else REFRNN_THREADS, else the cores this process may run on.
 """
@@ -20,7 +30,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import warnings
+from concurrent.futures import ThreadPoolExecutor, wait
 
 PARALLEL_MIN = 1 << 16  # multiply-adds a part must have, at least (0: no floor)
 
@@ -30,6 +41,23 @@ _CONTROLLER = None
 _HELD = 0  # > 0 inside single_threaded_blas while BLAS is held
 _HOLD_LOCK = threading.RLock()
 _NAME = "refrnn-worker"
+# what BLAS's thread count is set to by the environment, read once (as NumPy did at its import)
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+            "OMP_NUM_THREADS")
+
+
+def env_blas_threads(environ=None):
+    """BLAS's thread count as the environment sets it: the largest of the
+    BLAS_ENV variables that are set to a positive integer (any BLAS reads one
+    of them), or None where none is."""
+    environ = os.environ if environ is None else environ
+    got = [environ.get(v, "").strip() for v in BLAS_ENV]
+    got = [int(v) for v in got if v.isdigit() and int(v) > 0]
+    return max(got) if got else None
+
+
+_ENV_BLAS = env_blas_threads()
+_WARNED = False
 
 
 def set_threads(n) -> None:
@@ -78,43 +106,56 @@ def split(n: int, parts: int):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def workers_for(work: float, uses_blas: bool = True) -> int:
+def blas_held() -> bool:
+    """True while BLAS runs on one thread: held by single_threaded_blas, or
+    set to one thread by the environment."""
+    return _HELD > 0 or _ENV_BLAS == 1
+
+
+def workers_for(work: float, blas: bool = True) -> int:
     """How many workers ``work`` multiply-adds get: threads(), but no more
-    than leave each PARALLEL_MIN of them, and 1 on a worker or (for work
-    that calls BLAS) where BLAS is not held at one thread.
+    than leave each PARALLEL_MIN of them, and 1 on a worker or (for parts
+    that call BLAS on large operands, ``blas``) where BLAS is not held at
+    one thread.
 
     A part's work must outweigh what it costs: a hand-off per phase, and in
     the loops over time (whose ``work`` is one step's) about ten NumPy calls
     per step, each holding the GIL for a microsecond or two."""
     n = threads()
-    if n == 1 or (uses_blas and _HELD <= 0):
+    if n == 1 or (blas and not blas_held()):
         return 1
     if threading.current_thread().name.startswith(_NAME):
         return 1
     return n if PARALLEL_MIN <= 0 else max(1, min(n, int(work // PARALLEL_MIN)))
 
 
-def one_part(fn, n: int, work: float) -> None:
+def one_part(fn, n: int, work: float, blas: bool = True) -> None:
     """The plain split: fn(0, n), the whole range in one call."""
     fn(0, n)
 
 
-def run_parts(fn, n: int, work: float) -> None:
-    """Run fn(r0, r1) over split(n, workers_for(work)): the first range on
-    this thread, the others on the pool; returns when all are done (and
-    raises the first error any of them raised)."""
-    ranges = split(n, workers_for(work))
+def run_parts(fn, n: int, work: float, blas: bool = True) -> None:
+    """Run fn(r0, r1) over split(n, workers_for(work, blas)): the first range
+    on this thread, the others on the pool. Returns when all are done; if
+    any raised, waits for all of them, then raises the first error (in range
+    order). ``blas``: the parts call BLAS on large operands (see workers_for)."""
+    ranges = split(n, workers_for(work, blas))
     if n <= 0:
         return
     if len(ranges) == 1:
         fn(*ranges[0])
         return
     jobs = [pool(len(ranges) - 1).submit(fn, r0, r1) for r0, r1 in ranges[1:]]
+    first = None
     try:
         fn(*ranges[0])
-    finally:
-        for job in jobs:
-            job.result()
+    except BaseException as e:  # the others still run on our arrays: wait for them
+        first = e
+    wait(jobs)
+    if first is None:
+        first = next((job.exception() for job in jobs if job.exception() is not None), None)
+    if first is not None:
+        raise first
 
 
 @contextlib.contextmanager
@@ -129,6 +170,7 @@ def single_threaded_blas():
         except Exception:  # absent or unusable: keep BLAS as it is
             _CONTROLLER = False
     if _CONTROLLER is False:
+        _say_blas_is_free()
         yield
         return
     with _HOLD_LOCK:  # threadpoolctl's limit is process-wide: one holder at a time
@@ -138,3 +180,17 @@ def single_threaded_blas():
                 yield
             finally:
                 _HELD -= 1
+
+
+def _say_blas_is_free() -> None:
+    """Warn once when BLAS cannot be held and runs more threads than asked for."""
+    global _WARNED
+    blas = _ENV_BLAS or cores()
+    if _WARNED or blas <= threads():
+        return
+    _WARNED = True
+    warnings.warn(
+        f"refrnn was asked for {threads()} thread(s), but NumPy's BLAS runs on {blas} and "
+        f"cannot be limited without threadpoolctl (pip install threadpoolctl, or "
+        f"'refrnn[speed]'); or set OPENBLAS_NUM_THREADS={threads()} (and OMP_NUM_THREADS) "
+        f"before starting", RuntimeWarning, stacklevel=6)  # at the caller of model.forward

@@ -12,11 +12,13 @@ Each step reads and writes its (N, B) column slices of U, H and G in place
 (views, no copies); only W_rec's product writes a contiguous (N, B) buffer.
 U and H are the model's record arrays, reused across updates.
 
-Threads: ``prims.parts(fn, n, work)`` runs fn(r0, r1) over ranges covering
-[0, n) (the CPU's workers; one call on the plain set). The all-time
-products split the neurons; the loops over time split the trials, which
-never meet, so the workers need no barrier per step (their split is
-decided on one step's work: each part runs all T steps).
+Threads: ``prims.parts(fn, n, work, blas)`` runs fn(r0, r1) over ranges
+covering [0, n) (the CPU's workers; one call on the plain set); ``blas``
+says the parts call BLAS on large operands (the all-time products, a dense
+W_rec's product: ``W.dense``). The all-time products split the neurons; the
+loops over time split the trials, which never meet, so the workers need no
+barrier per step (their split is decided on one step's work: each part
+runs all T steps).
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ def forward(model, X, T: int, B: int, noise):
             (refrnn.backends.plain.ArrayNoise, refrnn.backends.fast_cpu.SeededNoise).
     Returns:
         Y (K, n_out), U (N, K), H (N, (T+1)*B), x_cols (used input columns or None),
+        Xs (K, len(x_cols)): those columns of X (X itself when all are used),
         w_rec (nnz,): a copy of the recurrent weights this pass used.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
@@ -52,15 +55,18 @@ def forward(model, X, T: int, B: int, noise):
     c = math.sqrt(2.0 / a) * cfg.sigma_rec
     x_cols = used_columns(xp, X)
     W_in = P["W_in"] if x_cols is None else P["W_in"][:, x_cols]
-    Xs = X if x_cols is None else X[:, x_cols]
+    Xs = X if x_cols is None else xp.take(X, x_cols, axis=1)  # kept for backward
     U, H = model.record_arrays(K, B)             # (N, K), (N, K + B), reused
     Y = xp.empty((K + B, cfg.n_out), dtype=model.dtype)  # row k + B holds y for column k
     with prims.compute():
-        def drive(r0, r1):  # all steps at once: U = W_in x_t + b + c xi_t
+        def drive(r0, r1):  # all steps at once: U = W_in x_t
             xp.matmul(W_in[r0:r1], Xs.T, out=U[r0:r1])
+
+        def drive_noise(r0, r1):  # U += b + c xi_t
             noise.add(U, c, P["b"], r0, r1)
 
-        prims.parts(drive, N, N * K * (Xs.shape[1] + 8))
+        prims.parts(drive, N, N * K * Xs.shape[1])
+        prims.parts(drive_noise, N, N * K * 8, blas=False)
         H[:, :B] = P["h0"][:, None] if "h0" in P else 0
         w_rec = xp.array(P["w_rec"])             # the weights this pass uses, kept
         W.load(w_rec)
@@ -80,14 +86,14 @@ def forward(model, X, T: int, B: int, noise):
                     u *= a
                     xp.add(H[:, s], u, out=H[:, n])
 
-        prims.parts(steps, B, B * (model.mask.nnz + 4 * N))  # split on one step's work
+        prims.parts(steps, B, B * (model.mask.nnz + 4 * N), blas=W.dense)  # one step's work
 
         def readout(k0, k1):  # y_t = W_out h_t + b_out, all steps at once
             xp.matmul(H[:, k0:k1].T, P["W_out"].T, out=Y[k0:k1])
             Y[k0:k1] += P["b_out"]
 
         prims.parts(readout, K + B, N * K * cfg.n_out)
-    return Y[B:], U, H, x_cols, w_rec
+    return Y[B:], U, H, x_cols, Xs, w_rec
 
 
 def backward(model, record, dY) -> dict:
@@ -119,8 +125,7 @@ def backward(model, record, dY) -> dict:
         prims.parts(readout, N, 2 * N * K * n_out)
         g["b_out"] = dY.sum(axis=0)
         dU, dh = _through_time(model, U, G, T, B)    # G now holds du_t; dh = dL/dh_{-1}
-        cols = record.x_cols
-        Xs = record.x if cols is None else record.x[:, cols]
+        cols, Xs = record.x_cols, record.x_used
         g["W_in"] = xp.zeros_like(P["W_in"])
         g["b"] = xp.empty(N, dtype=model.dtype)
 
@@ -167,5 +172,5 @@ def _through_time(model, U, G, T: int, B: int):
                 dh += G[:, s.start - B:s.stop - B]  # + G_{t-1} (none at t = 0)
         dh_start[:, b0:b1] = dh
 
-    prims.parts(steps, B, B * (model.mask.nnz + 4 * G.shape[0]))  # one step's work
+    prims.parts(steps, B, B * (model.mask.nnz + 4 * G.shape[0]), blas=W.dense)  # one step's work
     return G, dh_start

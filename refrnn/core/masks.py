@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from ..backends.memory import check_fits
 from ..backends.plain import pattern_coordinates
+from ..tasks.trials import check_int
 
 MASK_KINDS = ("locality", "ring", "random", "full", "autapse")
 SPATIAL_KINDS = ("locality", "ring")
@@ -44,9 +45,7 @@ BUILD_BYTES_PER_ENTRY = 40
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n (number of neurons) must be a positive integer, got {n!r}")
-    return int(n)
+    return check_int("n (number of neurons)", n)
 
 
 def in_degree(n: int, sparsity: float) -> int:
@@ -134,7 +133,7 @@ def _csr_from_sources(n: int, src: np.ndarray) -> sp.csr_matrix:
 
 
 def _spatial_sources(kind: str, n: int, k: int) -> np.ndarray:
-    r, c = sheet_shape(n) if kind == "locality" else (1, n)
+    r, c = torus_shape(kind, n)
     dr, dc, _ = _nearest_offsets(r, c, k)
     i = np.arange(n)
     a, b = (i // c)[:, None], (i % c)[:, None]
@@ -188,7 +187,7 @@ def make_mask(kind: str, n: int, sparsity: float = 0.04, seed: int = 0) -> sp.cs
 
 def torus_distance(kind: str, n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Euclidean distance between neurons rows[j] and cols[j] on kind's torus."""
-    r, c = sheet_shape(n) if kind == "locality" else (1, n)
+    r, c = torus_shape(kind, n)
     ar, ac = rows // c, rows % c
     br, bc = cols // c, cols % c
     er = np.abs(ar - br)
@@ -203,7 +202,7 @@ def neighbourhood_radius(kind: str, n: int, sparsity: float) -> float:
     if kind not in SPATIAL_KINDS:
         raise ValueError(f"radius is defined for {SPATIAL_KINDS}, got {kind!r}")
     k = in_degree(n, sparsity)
-    r, c = sheet_shape(n) if kind == "locality" else (1, n)
+    r, c = torus_shape(kind, n)
     return _nearest_offsets(r, c, k)[2]
 
 

@@ -42,6 +42,7 @@ from ..backends.backend import get_backend
 from .masks import MASK_KINDS, make_mask, torus_shape
 from ..backends.plain import ArrayNoise, pattern_coordinates
 from .spectral import csr_with_data, scale_to_radius, spectral_radius
+from ..tasks.trials import N_CLASSES, check_int
 
 DTYPES = ("float32", "float64")
 INIT_GAIN = 1.0
@@ -54,7 +55,7 @@ class ModelConfig:
     """Architecture of an RNN (see the module docstring for the equation)."""
 
     n_in: int
-    n_out: int = 17  # = tasks.trials.N_CLASSES (core imports no task code; a test checks)
+    n_out: int = N_CLASSES
     n_hidden: int = 256
     activation: str = "relu"
     alpha: float = 1.0
@@ -68,9 +69,7 @@ class ModelConfig:
 
     def __post_init__(self):
         for name in ("n_in", "n_out", "n_hidden"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, getattr(self, name))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         a = float(self.alpha)
@@ -103,12 +102,16 @@ class ForwardRecord:
            ``xi`` gives them as an (N, K) array, re-made from a seed on the CPU).
         x_cols: indices of the input columns that are not all zero (the
            input projection and its gradient use only those), or None = all.
+        x_used: (K, len(x_cols)) those columns of x (x itself when all are used).
         w_rec: (nnz,) the recurrent weights of the pass (backward uses them).
     """
 
-    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None, w_rec=None):
+    def __init__(self, x, u, h, noise_draws, T, B, x_cols=None, w_rec=None, x_used=None):
         self.x, self.u, self.h, self.noise_draws = x, u, h, noise_draws
         self.T, self.B, self.x_cols, self.w_rec = T, B, x_cols, w_rec
+        if x_used is None:
+            x_used = x if x_cols is None else x[:, x_cols]
+        self.x_used = x_used
 
     @property
     def xi(self):
@@ -242,8 +245,8 @@ class RNN:
             draws = self.backend.prims.draw_noise(rng, N, K, self.dtype)
         else:
             draws = ArrayNoise(None)
-        Y, U, H, x_cols, w_rec = engine.forward(self, X, T, B, draws)
-        return Y.reshape(T, B, cfg.n_out), ForwardRecord(X, U, H, draws, T, B, x_cols, w_rec)
+        Y, U, H, x_cols, Xs, w_rec = engine.forward(self, X, T, B, draws)
+        return Y.reshape(T, B, cfg.n_out), ForwardRecord(X, U, H, draws, T, B, x_cols, w_rec, Xs)
 
     def backward(self, record: ForwardRecord, dy):
         """Gradients of the loss for every parameter (refrnn.core.engine.backward).

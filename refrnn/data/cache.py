@@ -7,9 +7,12 @@ get_or_build_cache(...) the default cache (per-user folder): open it, or build
                         it when missing, and rebuild it when it is invalid
 load_trials(...)        (train, test, task names) of the cache a run asks for
 
-Train and test trials come from independent child seeds of ``seed``
-(``SeedSequence(seed, spawn_key=(split, crc32(task)))``), so the test split of
-a task depends only on the seed, the task and the test count.  This module is
+Train and test trials come from independent child seeds of ``cache_seed``
+(``SeedSequence(cache_seed, spawn_key=(split, crc32(task)))``), so the test
+split of a task depends only on that seed, the task and ``eval_trials``. The
+settings record a cache file stores keeps its own key names, ``seed`` for
+cache_seed and ``test_trials_per_task`` for eval_trials, so that every cache
+built before still opens.  This module is
 the policy (build, reuse, rebuild, lock); the file layout, written and read,
 is :mod:`refrnn.data.cache_file`.
 """
@@ -34,7 +37,7 @@ from ..files.sealed_h5 import open_h5, write_sealed_h5
 from ..tasks import TASK_CODE_VERSION
 from ..tasks.encoding import check_compat, check_dt
 from ..tasks.registry import get_task, task_names
-from ..tasks.trials import DEFAULT_DT
+from ..tasks.trials import DEFAULT_DT, check_int
 
 __all__ = ["CacheError", "SPLITS", "TrialCache", "build_cache", "cache_settings",
            "default_cache_path", "get_or_build_cache", "load_trials", "open_cache",
@@ -48,59 +51,50 @@ def is_cache_file(path) -> bool:
     return h5_with_marker(path, CACHE_MARK)
 
 
-def cache_settings(task_set, trials_per_task, seed, *, test_trials_per_task=None,
+def cache_settings(task_set, trials_per_task, cache_seed, *, eval_trials=None,
                    compat=None, dt=DEFAULT_DT, task_seed=0) -> dict:
     """Every setting that determines a cache's content, validated.
 
-    ``test_trials_per_task`` defaults to max(1, trials_per_task // 10);
+    ``eval_trials`` (held-out trials per task) defaults to max(1,
+    trials_per_task // 10); ``cache_seed`` seeds the trials;
     ``task_seed`` is the task-set seed passed to ``get_task(..., seed=)`` (it
     fixes the per-instance delay of the delayed-match tasks).
     """
-    for name, v in (("trials_per_task", trials_per_task), ("seed", seed),
-                    ("task_seed", task_seed)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {v!r}")
-    if trials_per_task < 1:
-        raise ValueError(f"trials_per_task must be >= 1, got {trials_per_task}")
-    if seed < 0 or task_seed < 0:
-        raise ValueError(f"seed and task_seed must be >= 0, got {seed}, {task_seed}")
-    if test_trials_per_task is None:
-        test_trials_per_task = max(1, int(trials_per_task) // 10)
-    if (isinstance(test_trials_per_task, bool)
-            or not isinstance(test_trials_per_task, (int, np.integer))
-            or test_trials_per_task < 1):
-        raise ValueError(f"test_trials_per_task must be an integer >= 1, "
-                         f"got {test_trials_per_task!r}")
+    trials_per_task = check_int("trials_per_task", trials_per_task)
+    cache_seed, task_seed = check_int("cache_seed", cache_seed, 0), check_int("task_seed", task_seed, 0)
+    if eval_trials is None:
+        eval_trials = max(1, trials_per_task // 10)
+    eval_trials = check_int("eval_trials", eval_trials)
     return {
         "format_version": L.FORMAT_VERSION,
         "task_code_version": TASK_CODE_VERSION,
         "task_set": str(task_set),
         "compat": check_compat(compat),
         "dt": check_dt(dt),
-        "seed": int(seed),
+        "seed": int(cache_seed),  # the record's key names: module docstring
         "task_seed": int(task_seed),
         "trials_per_task": int(trials_per_task),
-        "test_trials_per_task": int(test_trials_per_task),
+        "test_trials_per_task": int(eval_trials),
         "task_names": list(task_names(task_set)),  # validates task_set
     }
 
 
-def default_cache_path(task_set, trials_per_task, seed, *, test_trials_per_task=None,
+def default_cache_path(task_set, trials_per_task, cache_seed, *, eval_trials=None,
                        compat=None, dt=DEFAULT_DT, task_seed=0, cache_dir=None) -> Path:
     """Where the default cache for these settings lives (named by cache_file.cache_file_name)."""
-    s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
+    s = cache_settings(task_set, trials_per_task, cache_seed, eval_trials=eval_trials,
                        compat=compat, dt=dt, task_seed=task_seed)
     folder = Path(cache_dir) if cache_dir is not None else L.default_cache_dir()
     return folder / L.cache_file_name(s)
 
 
-def task_rng(seed: int, split: str, task: str) -> np.random.Generator:
+def task_rng(cache_seed: int, split: str, task: str) -> np.random.Generator:
     """The generator of one split of one task (see the module docstring)."""
     key = (SPLITS.index(split), zlib.crc32(task.encode()))
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    return np.random.default_rng(np.random.SeedSequence(cache_seed, spawn_key=key))
 
 
-def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
+def build_cache(task_set, trials_per_task, cache_seed, *, eval_trials=None,
                 compat=None, dt=DEFAULT_DT, task_seed=0, path=None, wait=False) -> Path:
     """Generate every task's train and test trials and write them atomically.
 
@@ -111,7 +105,7 @@ def build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
     are a FileError naming the path and the cause; so is an explicit ``path``
     holding a file that is not a refrnn cache (it is never replaced).
     """
-    s = cache_settings(task_set, trials_per_task, seed, test_trials_per_task=test_trials_per_task,
+    s = cache_settings(task_set, trials_per_task, cache_seed, eval_trials=eval_trials,
                        compat=compat, dt=dt, task_seed=task_seed)
     if path is not None:
         check_replaceable(path, "a refrnn trial cache", is_cache_file)
@@ -227,7 +221,7 @@ def verify_cache(path) -> dict:
     return {"datasets": n, "bytes": nbytes}
 
 
-def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=None,
+def get_or_build_cache(task_set, trials_per_task, cache_seed, *, eval_trials=None,
                        compat=None, dt=DEFAULT_DT, task_seed=0, cache_dir=None) -> TrialCache:
     """Open the default cache for these settings, building it when missing.
 
@@ -236,10 +230,9 @@ def get_or_build_cache(task_set, trials_per_task, seed, *, test_trials_per_task=
     CacheError.  Processes asking for the same cache at once build it once:
     the others wait for the build's lock, then open the result.
     """
-    kw = dict(test_trials_per_task=test_trials_per_task, compat=compat, dt=dt,
-              task_seed=task_seed)
-    path = default_cache_path(task_set, trials_per_task, seed, cache_dir=cache_dir, **kw)
-    expect = cache_settings(task_set, trials_per_task, seed, **kw)
+    kw = dict(eval_trials=eval_trials, compat=compat, dt=dt, task_seed=task_seed)
+    path = default_cache_path(task_set, trials_per_task, cache_seed, cache_dir=cache_dir, **kw)
+    expect = cache_settings(task_set, trials_per_task, cache_seed, **kw)
     check_cache_fits(expect, lookup=(task_names, get_task))
     existed = path.exists()
     if existed:
@@ -264,7 +257,7 @@ def _checked(path, expect) -> TrialCache:
     return cache
 
 
-def load_trials(task_set, trials_per_task, seed, *, path=None, **settings):
+def load_trials(task_set, trials_per_task, cache_seed, *, path=None, **settings):
     """(train dict, test dict, task names) from the trial cache these settings name.
 
     Args: as :func:`cache_settings` (``TrainConfig.cache_request()`` gives
@@ -273,10 +266,11 @@ def load_trials(task_set, trials_per_task, seed, *, path=None, **settings):
     building it meanwhile is waited for) and checked against the settings.
     """
     if path is None:
-        tc = get_or_build_cache(task_set, trials_per_task, seed, **settings)
+        tc = get_or_build_cache(task_set, trials_per_task, cache_seed, **settings)
     else:
         path = Path(path)
         if not path.exists():
-            build_cache(task_set, trials_per_task, seed, path=path, wait=True, **settings)
-        tc = open_cache(path, expect=cache_settings(task_set, trials_per_task, seed, **settings))
+            build_cache(task_set, trials_per_task, cache_seed, path=path, wait=True, **settings)
+        tc = open_cache(path, expect=cache_settings(task_set, trials_per_task, cache_seed,
+                                                    **settings))
     return tc.split("train"), tc.split("test"), list(tc.task_names)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stream import StreamSampler, check_int
+from .stream import StreamSampler
 from ..backends.memory import check_fits
 from ..tasks.encoding import check_dt
 from ..tasks.env import TaskEnv, resolve_tasks
 from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, check_dt_fits
-from ..tasks.trials import N_CLASSES, N_OBS, RING
+from ..tasks.trials import N_CLASSES, N_OBS, RING, check_int
 
 #: env_kwargs refrnn can honour; anything else is refused in one line.
 ENV_KWARGS = ("dt", "dim_ring", "sigma", "compat")
@@ -37,10 +37,7 @@ def _cache_len(n_in: int, batch_size: int, seq_len: int, cache_len) -> int:
     """neurogym's rule: about 1e5 numbers per row, rounded up to whole windows."""
     if cache_len is None:  # at least one step (then one window) for a huge batch_size
         cache_len = max(1, int(1e5 / (n_in + 1) / batch_size))
-    if isinstance(cache_len, bool) or not isinstance(cache_len, (int, np.integer)) \
-            or cache_len < 1:
-        raise ValueError(f"cache_len must be a positive integer, got {cache_len!r}")
-    return (1 + int(cache_len) // seq_len) * seq_len
+    return (1 + check_int("cache_len", cache_len) // seq_len) * seq_len
 
 
 def _from_object(env):
@@ -175,7 +172,7 @@ class Dataset:
                    "lower batch_size or seq_len")
         train, test, _ = cache.load_trials(
             cache_set, trials_per_task, cache_seed, path=cache_path,
-            test_trials_per_task=eval_trials, compat=compat, dt=dt)
+            eval_trials=eval_trials, compat=compat, dt=dt)
         self._cache_len = self.cache_len  # neurogym's name
         self.env = TaskEnv(self.task_names, dt=dt, compat=compat, noise=noise, sigma=sigma,
                            one_hot=one_hot, seed=self.seed_value)

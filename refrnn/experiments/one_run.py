@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..files.atomic import atomic_write_text
 from ..files.locks import RUN_LOCK, LockError, hold_lock
+from ..files.notices import show_notices_as_lines
 from ..run.checkpoint import CheckpointError, load_checkpoint
 from ..run.settings import TrainConfig
 from ..run.training import train
@@ -76,7 +77,9 @@ def run_worker(spec_path: str | Path, parent: int | None = None) -> int:
     ``parent``: the pid of the sweep that started this process. When that
     process is gone (killed, even with kill -9), this one interrupts itself
     as Ctrl-C does (train saves last.h5) and exits with status 130, so no
-    worker trains on as an orphan (:func:`stop_with_parent`)."""
+    worker trains on as an orphan (:func:`stop_with_parent`). Notices go to its
+    log as ``note: ...`` lines, as at the command line."""
+    show_notices_as_lines()
     if parent is not None:
         stop_with_parent(parent)
     try:

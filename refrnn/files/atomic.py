@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import file_errors, make_folder
+from .errors import file_errors, make_folder, missing_folders, remove_empty_folders
 
 try:
     import fcntl
@@ -47,15 +47,22 @@ def atomic_output(path, mode: int = 0o644):
     format from it, like matplotlib, still work). On a clean exit the file is
     fsynced, given ``mode`` (mkstemp makes 0600 files) and renamed over
     ``path``; on any exception it is removed and the exception re-raised.
-    The parent folder is created when missing. An OSError (in here or in the
-    block) is raised as FileError("cannot write <path>: <cause>").
+    The parent folder is created when missing, and removed again (with the
+    parents made for it) when the write fails and it is still empty. An
+    OSError (in here or in the block) is raised as FileError("cannot write
+    <path>: <cause>").
     """
     path = Path(path)
+    made = missing_folders(path.parent)
     with file_errors(path, "write"):
         make_folder(path.parent)
         remove_stale_temps(path)
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                                    dir=path.parent)
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                        dir=path.parent)
+        except BaseException:
+            remove_empty_folders(made)
+            raise
         tmp = Path(name)
         try:
             _lock(fd)  # held until the rename: a live writer's file is never removed
@@ -66,6 +73,7 @@ def atomic_output(path, mode: int = 0o644):
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
+            remove_empty_folders(made)
             raise
         finally:
             os.close(fd)

@@ -3,10 +3,15 @@
 Every dataset written here carries an attribute ``sha256`` of its dtype,
 shape and C-order bytes (:func:`refrnn.files.digest.array_sha256`), so a
 flipped byte is found by :func:`read_checked` or :func:`checksum_ok`.
+:func:`write_tree` / :func:`read_tree` store a nested dict or list of arrays
+and scalars (an optimiser's state) as groups of such datasets;
+:func:`json_default` / :func:`decode_arrays` carry NumPy values through JSON.
 Imports h5py: modules that must import without it import this one only
 inside their functions, or not at all.
 """
 from __future__ import annotations
+
+import json
 
 import h5py
 import numpy as np
@@ -62,3 +67,80 @@ def read_checked(dset: h5py.Dataset) -> np.ndarray:
         raise ChecksumMismatch(f"dataset {dset.name!r} in {str(dset.file.filename)!r} "
                                "fails its checksum (corrupted)")
     return arr
+
+
+def json_default(o):
+    """json.dumps's ``default``: NumPy scalars as numbers, arrays as tagged lists."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return {"__ndarray__": o.tolist(), "dtype": str(o.dtype)}
+    raise TypeError(f"cannot store {type(o).__name__} as JSON")
+
+
+def decode_arrays(o):
+    """Turn ``{"__ndarray__": ..., "dtype": ...}`` entries of a JSON blob back into arrays."""
+    if isinstance(o, dict):
+        if set(o) == {"__ndarray__", "dtype"}:
+            return np.asarray(o["__ndarray__"], dtype=o["dtype"])
+        return {k: decode_arrays(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [decode_arrays(v) for v in o]
+    return o
+
+
+def write_tree(group, obj):
+    """Store a nested dict/list of arrays and scalars: arrays as datasets, the rest as JSON."""
+    if isinstance(obj, dict):
+        keys = list(obj)
+        group.attrs["kind"] = "dict"
+    elif isinstance(obj, (list, tuple)):
+        keys = list(range(len(obj)))
+        group.attrs["kind"] = "list"
+    else:
+        raise TypeError(f"cannot store {type(obj).__name__} as a tree")
+    group.attrs["keys"] = json.dumps(keys)
+    scalars = {}
+    for i, k in enumerate(keys):
+        v = obj[k]
+        name = f"k{i}"
+        if isinstance(v, (dict, list, tuple)):
+            write_tree(group.create_group(name), v)
+        elif isinstance(v, np.ndarray) or getattr(v, "ndim", 0) > 0:
+            write_dataset(group, name, host_array(v))
+        else:
+            scalars[name] = json_default(v) if isinstance(v, (np.generic,)) else _host_scalar(v)
+    group.attrs["scalars"] = json.dumps(scalars)
+
+
+def read_tree(group):
+    """The nested dict or list :func:`write_tree` stored in ``group`` (arrays checked)."""
+    keys = json.loads(group.attrs["keys"])
+    scalars = json.loads(group.attrs["scalars"])
+    vals = []
+    for i, _ in enumerate(keys):
+        name = f"k{i}"
+        if name in scalars:
+            vals.append(scalars[name])
+        elif isinstance(group[name], h5py.Group):
+            vals.append(read_tree(group[name]))
+        else:
+            vals.append(read_checked(group[name]))
+    kind = group.attrs["kind"]
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    return dict(zip(keys, vals)) if kind == "dict" else vals
+
+
+def host_array(v) -> np.ndarray:
+    """A NumPy copy of a NumPy or CuPy array."""
+    return v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else np.asarray(v)
+
+
+def _host_scalar(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if hasattr(v, "item"):  # 0-d NumPy/CuPy array
+        return host_array(v).item()
+    raise TypeError(f"cannot store {type(v).__name__} in an HDF5 tree")

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["FileError", "file_errors", "os_errno", "describe_os_error", "check_writable",
-           "make_folder", "H5_DAMAGE", "damage_text", "raise_os_cause"]
+           "make_folder", "missing_folders", "remove_empty_folders", "H5_DAMAGE", "damage_text", "raise_os_cause"]
 
 # h5py reports a damaged file as any of these, depending on which structure
 # the damage hit (a B-tree walk raises RuntimeError, a bad chunk OSError).
@@ -118,6 +118,26 @@ def make_folder(folder) -> Path:
     except FileExistsError:
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(folder)) from None
     return folder
+
+
+def missing_folders(folder) -> list:
+    """``folder`` and those of its parents that do not exist yet, innermost first
+    (what :func:`make_folder` would create)."""
+    folder, missing = Path(folder), []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty_folders(made: list) -> None:
+    """Remove the folders of ``made`` (innermost first) that are still empty: a
+    write or lock that failed (a full disk) leaves no folder it created."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another writer's file) or gone: keep the rest
+            break
 
 
 def check_writable(path) -> Path:

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import FileError, file_errors, make_folder
+from .errors import FileError, file_errors, make_folder, missing_folders, remove_empty_folders
 
 try:
     import fcntl
@@ -95,25 +95,12 @@ def acquire(path, what: str, wait: bool = False):
     instead of raising LockError.
     """
     path = Path(path)
-    made = _missing_folders(path.parent)
+    made = missing_folders(path.parent)
     try:
         return _acquire(path, what, wait)
     except BaseException:  # a failed start (a full disk) leaves no folder it made
-        for folder in made:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_empty_folders(made)
         raise
-
-
-def _missing_folders(folder: Path) -> list:
-    """``folder`` and those of its parents that do not exist yet, innermost first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def _acquire(path: Path, what: str, wait: bool):

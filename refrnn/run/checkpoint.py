@@ -31,7 +31,8 @@ import h5py
 import numpy as np
 
 from ..files.atomic import atomic_bytes
-from ..files.checked_h5 import ChecksumMismatch, read_checked, write_dataset
+from ..files.checked_h5 import (ChecksumMismatch, decode_arrays, host_array, json_default,
+                                read_checked, read_tree, write_dataset, write_tree)
 from ..files.sealed_h5 import USERBLOCK, open_h5, seal
 from ..files.errors import H5_DAMAGE, damage_text, raise_os_cause
 from ..files.ownership import h5_with_marker, remedy
@@ -73,10 +74,10 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
             m.attrs["shape"] = np.asarray(ckpt.mask_shape, dtype=np.int64)
             write_dataset(m, "indptr", np.asarray(ckpt.mask_indptr, dtype=np.int64))
             write_dataset(m, "indices", np.asarray(ckpt.mask_indices, dtype=np.int64))
-            _write_tree(f.create_group("optim"), ckpt.optim)
+            write_tree(f.create_group("optim"), ckpt.optim)
             j = f.create_group("json")
             for name in JSON_BLOBS:
-                blob = json.dumps(getattr(ckpt, name), default=_json_default).encode("utf-8")
+                blob = json.dumps(getattr(ckpt, name), default=json_default).encode("utf-8")
                 write_dataset(j, name, np.frombuffer(blob, dtype=np.uint8))
         seal(tmp.getbuffer())  # the SHA-256 every open checks before libhdf5 parses
     return path
@@ -94,19 +95,22 @@ def load_checkpoint(path) -> Checkpoint:
             if fmt not in READABLE:
                 raise CheckpointError(f"checkpoint {str(path)!r} has format {fmt!r}, "
                                       f"expected one of {READABLE}")
-            js = {k: decode_arrays(json.loads(_read(f["json"][k]).tobytes().decode("utf-8")))
-                  for k in JSON_BLOBS}
+            js = {k: decode_arrays(json.loads(read_checked(f["json"][k]).tobytes()
+                                              .decode("utf-8"))) for k in JSON_BLOBS}
             return Checkpoint(
                 step=int(f.attrs["step"]),
-                params=(_read_tree(f["params"]) if fmt == READABLE[0]
-                        else {k: _read(d) for k, d in f["params"].items()}),
-                mask_indptr=_read(f["mask/indptr"]),
-                mask_indices=_read(f["mask/indices"]),
+                params=(read_tree(f["params"]) if fmt == READABLE[0]
+                        else {k: read_checked(d) for k, d in f["params"].items()}),
+                mask_indptr=read_checked(f["mask/indptr"]),
+                mask_indices=read_checked(f["mask/indices"]),
                 mask_shape=tuple(int(v) for v in f["mask"].attrs["shape"]),
-                optim=_read_tree(f["optim"]),
+                optim=read_tree(f["optim"]),
                 config=js["config"], sampler=js["sampler"], extra=js["extra"])
     except CheckpointError:
         raise
+    except ChecksumMismatch as e:
+        raise CheckpointError(f"checkpoint {e}; delete the file or start a new run with "
+                              "force=True") from None
     except H5_DAMAGE as e:
         raise_os_cause(e, path)
         todo = remedy(path, lambda p: h5_with_marker(p, b"refrnn-checkpoint-"),
@@ -115,96 +119,12 @@ def load_checkpoint(path) -> Checkpoint:
                               f"({damage_text(e)}); {todo}") from None
 
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return {"__ndarray__": o.tolist(), "dtype": str(o.dtype)}
-    raise TypeError(f"cannot store {type(o).__name__} in a checkpoint")
-
-
-def decode_arrays(o):
-    """Turn ``{"__ndarray__": ..., "dtype": ...}`` entries of a JSON blob back into arrays."""
-    if isinstance(o, dict):
-        if set(o) == {"__ndarray__", "dtype"}:
-            return np.asarray(o["__ndarray__"], dtype=o["dtype"])
-        return {k: decode_arrays(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [decode_arrays(v) for v in o]
-    return o
-
-
-def _read(dset) -> np.ndarray:
-    try:
-        return read_checked(dset)
-    except ChecksumMismatch:
-        raise CheckpointError(f"checkpoint dataset {dset.name!r} in "
-                              f"{str(dset.file.filename)!r} fails its checksum (corrupted); "
-                              "delete the file or start a new run with force=True") from None
-
-
 def _write_params(group, params: dict):
     """One dataset per parameter, named as the model names it (W_in, w_rec, ...)."""
     for k, v in params.items():
         if not isinstance(k, str) or not k.isidentifier():
             raise ValueError(f"parameter name {k!r} is not a valid dataset name")
-        write_dataset(group, k, _host(v))
-
-
-def _write_tree(group, obj):
-    """Store a nested dict/list of arrays and scalars: arrays as datasets, the rest as JSON."""
-    if isinstance(obj, dict):
-        keys = list(obj)
-        group.attrs["kind"] = "dict"
-    elif isinstance(obj, (list, tuple)):
-        keys = list(range(len(obj)))
-        group.attrs["kind"] = "list"
-    else:
-        raise TypeError(f"cannot store {type(obj).__name__} as a tree")
-    group.attrs["keys"] = json.dumps(keys)
-    scalars = {}
-    for i, k in enumerate(keys):
-        v = obj[k]
-        name = f"k{i}"
-        if isinstance(v, (dict, list, tuple)):
-            _write_tree(group.create_group(name), v)
-        elif isinstance(v, np.ndarray) or getattr(v, "ndim", 0) > 0:
-            write_dataset(group, name, _host(v))
-        else:
-            scalars[name] = _json_default(v) if isinstance(v, (np.generic,)) else _host_scalar(v)
-    group.attrs["scalars"] = json.dumps(scalars)
-
-
-def _read_tree(group):
-    keys = json.loads(group.attrs["keys"])
-    scalars = json.loads(group.attrs["scalars"])
-    vals = []
-    for i, _ in enumerate(keys):
-        name = f"k{i}"
-        if name in scalars:
-            vals.append(scalars[name])
-        elif isinstance(group[name], h5py.Group):
-            vals.append(_read_tree(group[name]))
-        else:
-            vals.append(_read(group[name]))
-    kind = group.attrs["kind"]
-    kind = kind.decode() if isinstance(kind, bytes) else kind
-    return dict(zip(keys, vals)) if kind == "dict" else vals
-
-
-def _host(v) -> np.ndarray:
-    """A NumPy copy of a NumPy or CuPy array."""
-    return v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else np.asarray(v)
-
-
-def _host_scalar(v):
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if hasattr(v, "item"):  # 0-d NumPy/CuPy array
-        return _host(v).item()
-    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint")
+        write_dataset(group, k, host_array(v))
 
 
 def restore_params(model, ckpt: Checkpoint, where: str = "checkpoint"):

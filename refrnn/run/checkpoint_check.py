@@ -34,6 +34,13 @@ def _identity_settings(config) -> dict:
     return {k: v for k, v in d.items() if k not in IDENTITY_FREE}
 
 
+def identity_diff(stored, wanted) -> list:
+    """The identity settings (not IDENTITY_FREE) in which two runs' settings
+    (TrainConfigs or their dicts) differ, in field order."""
+    theirs, ours = _identity_settings(stored), _identity_settings(wanted)
+    return [k for k in ours if theirs.get(k) != ours[k]]
+
+
 def run_identity(config) -> str:
     """sha256 (hex) of a run's identity settings (a TrainConfig or its dict)."""
     text = json.dumps(_identity_settings(config), sort_keys=True, separators=(",", ":"))
@@ -70,13 +77,12 @@ def check_checkpoint(ckpt: Checkpoint, cfg: TrainConfig, where: str,
         theirs = _identity_settings(ckpt.config)
     except (ConfigError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {where!r} holds unreadable settings ({e})") from None
-    ours = _identity_settings(cfg)
-    diff = [k for k in ours if theirs.get(k) != ours[k]]
+    diff = identity_diff(theirs, cfg)
     if diff:
-        k = diff[0]
+        k, ours = diff[0], getattr(cfg, diff[0])
         raise mismatch(f"checkpoint {where!r} belongs to another run: it was written "
-                              f"with {k}={theirs.get(k)!r}, this run has {k}={ours[k]!r}"
-                              + (f" ({len(diff) - 1} more settings differ)" if diff[1:] else ""))
+                       f"with {k}={theirs.get(k)!r}, this run has {k}={ours!r}"
+                       + (f" ({len(diff) - 1} more settings differ)" if diff[1:] else ""))
     if check_step and ckpt.step > cfg.steps:
         raise CheckpointError(f"checkpoint {where!r} belongs to another run: it is at step "
                               f"{ckpt.step}, past this run's steps={cfg.steps}")

@@ -213,6 +213,11 @@ class Harness:
         try:
             self._run(stop)
         except FileError as e:
+            if self.saved_step < 0:  # no last.h5 yet: there is nothing to resume from
+                raise FileError(
+                    f"{e}; training stopped at step {self.step}, before the run's first "
+                    "checkpoint was written; make room and run the same command again "
+                    "with --force (force=True), which replaces this run's files") from None
             raise FileError(
                 f"{e}; training stopped at step {self.step}. The last good checkpoint "
                 f"{str(self.out / LAST)!r} (step {self.saved_step}) is kept; make room "

@@ -116,7 +116,7 @@ def evaluate_now(model, test_trials, names, cfg, step: int) -> dict:
     ``cfg.eval_noise``, from ``seed_for(seed, EVAL_STREAM, step)``)."""
     rng = seed_for(cfg.seed, EVAL_STREAM, step) if cfg.eval_noise else None
     return evaluate(model, test_trials, names, batch_size=cfg.eval_batch_size,
-                    noise=cfg.eval_noise, rng=rng, input_noise_std=input_noise_std(cfg.dt_ms))
+                    noise=cfg.eval_noise, rng=rng, input_noise_std=input_noise_std(cfg.dt))
 
 
 def train_loop(model, opt, sampler, test_trials, names, cfg, counters: Counters,

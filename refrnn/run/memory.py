@@ -21,7 +21,7 @@ import numpy as np
 from .settings import ConfigError, TrainConfig
 from ..backends.memory import TooLarge, check_fits
 from ..backends.plain import DENSE_DENSITY
-from ..core.masks import in_degree
+from ..core.masks import mask_nnz
 from ..data.cache import cache_settings
 from ..data.footprint import cache_parts, trial_steps
 from ..tasks.registry import task_names
@@ -32,15 +32,6 @@ ADVICE = ("lower hidden, batch_size x seq_len, eval_batch_size or trials_per_tas
           "(docs/reliability.md)")
 
 
-def _nnz(cfg: TrainConfig) -> int:
-    n = int(cfg.hidden)
-    if cfg.mask == "full":
-        return n * n
-    if cfg.mask == "autapse":
-        return n
-    return n * in_degree(n, cfg.sparsity)
-
-
 def run_parts(cfg: TrainConfig, eval_batch_size=None) -> dict:
     """{part: bytes} of a run with these settings (see the module docstring)."""
     it = np.dtype(cfg.dtype).itemsize
@@ -48,7 +39,7 @@ def run_parts(cfg: TrainConfig, eval_batch_size=None) -> dict:
     k = t * b
     n_tasks = len(task_names(cfg.task_set))
     n_in, n_out = N_OBS + n_tasks, N_CLASSES
-    nnz = _nnz(cfg)
+    nnz = mask_nnz(cfg.mask, n, cfg.sparsity)
     n_params = n * n_in + nnz + n_out * n + 2 * n + n_out
     args, kw = cfg.cache_request()
     s = cache_settings(*args, **kw)

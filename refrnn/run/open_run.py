@@ -18,11 +18,11 @@ from typing import Optional
 
 import numpy as np
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_params
+from .checkpoint import Checkpoint, load_checkpoint, restore_params
 from .checkpoint_check import check_checkpoint
 from .loop import EVAL_STREAM, seed_for
 from .memory import check_eval_fits
-from .run_dir import BEST, CHECKPOINT_NAMES, checkpoint_path
+from .run_dir import CHECKPOINT_NAMES, find_checkpoint
 from .settings import ConfigError, TrainConfig
 from ..backends.backend import get_backend
 from ..core.model import RNN
@@ -61,40 +61,6 @@ class OpenRun:
         return int(self.checkpoint.step)
 
 
-def checkpoint_choice(run_dir, checkpoint=None):
-    """``checkpoint``, or when None the default of every command: "best" when
-    ``run_dir`` has best.h5, else "last"."""
-    if checkpoint is not None:
-        return checkpoint
-    return "best" if (Path(run_dir) / BEST).is_file() else "last"
-
-
-def find_checkpoint(run_dir, checkpoint=None) -> Path:
-    """The checkpoint file ``checkpoint`` names in ``run_dir`` (None: best.h5 when
-    it exists, else last.h5).
-
-    ConfigError (key "run_dir") when ``run_dir`` is no run directory, (key
-    "checkpoint") when ``checkpoint`` is neither last, best nor an existing
-    file; CheckpointError when the run has no such checkpoint (naming the one
-    it has).
-    """
-    run = Path(run_dir)
-    default = checkpoint is None
-    if default:
-        checkpoint_path(run)  # a run directory at all?
-        checkpoint = checkpoint_choice(run)
-    path = checkpoint_path(run, checkpoint)
-    if default and not path.is_file():
-        raise CheckpointError(f"run {str(run)!r} has no best.h5 checkpoint nor last.h5; "
-                              "train it first (refrnn train)")
-    if checkpoint in CHECKPOINT_NAMES and not path.is_file():
-        have = [c for c in CHECKPOINT_NAMES if (run / f"{c}.h5").is_file()]
-        hint = (f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have
-                else "; train it first (refrnn train)")
-        raise CheckpointError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")
-    return path
-
-
 def load_run(run_dir, checkpoint=None, *, device=None, batch_size=None,
              trials=True) -> OpenRun:
     """Open ``run_dir`` (see the module docstring).
@@ -130,17 +96,17 @@ def load_run(run_dir, checkpoint=None, *, device=None, batch_size=None,
     return OpenRun(run, cfg, ckpt, path, name, model, test_trials, list(names))
 
 
-def evaluate_run(run_dir, checkpoint=None, noise=False, seed=0, device=None,
+def evaluate_run(run_dir, checkpoint=None, noise=False, noise_seed=0, device=None,
                  batch_size=None, score="refrnn"):
     """Score a run's checkpoint on its test trials (the dict of refrnn.score.evaluation.evaluate).
 
-    ``checkpoint``: as :func:`load_run`; ``seed`` seeds the evaluation noise
+    ``checkpoint``: as :func:`load_run`; ``noise_seed`` seeds the evaluation noise
     (with ``noise``); ``score`` the rule ``perf`` reports (refrnn, yang2019 or
     neurogym; refrnn.score.rules).
     """
     run = load_run(run_dir, checkpoint, device=device, batch_size=batch_size)
     cfg = run.config
-    rng = np.random.default_rng(seed_for(seed, EVAL_STREAM)) if noise else None
+    rng = np.random.default_rng(seed_for(noise_seed, EVAL_STREAM)) if noise else None
     return evaluate(run.model, run.test_trials, run.task_names,
                     batch_size=batch_size or cfg.eval_batch_size, noise=noise, rng=rng,
-                    input_noise_std=input_noise_std(cfg.dt_ms), score=score)
+                    input_noise_std=input_noise_std(cfg.dt), score=score)

@@ -5,8 +5,8 @@
     clear_derived(out)                   delete refrnn's tables and figures of an old run
     check_config_source(path, cfg, resume)  a run's own config.json may not aim at that run
     is_checkpoint_file, is_eval_table    recognisers of refrnn's run files (by content)
-    check_task_dt(cfg)                   ConfigError when dt does not fit the task set
-    checkpoint_path(run_dir, checkpoint) the checkpoint file "last", "best" or a path names
+    find_checkpoint(run_dir, checkpoint) the checkpoint file "last", "best" or a path names
+                                         (None: best.h5, else last.h5)
 
 :func:`refrnn.run.training.train` calls them around the run directory's lock
 (:mod:`refrnn.files.locks`).
@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .checkpoint import CheckpointError
 from .settings import ConfigError, TrainConfig
 from ..files.errors import file_errors, make_folder
 from ..files.locks import RUN_LOCK
 from ..files.ownership import (MANIFEST, check_replaceable, h5_with_marker,
                                json_object_with, text_starting_with, written_by_refrnn)
 from ..score.table import is_eval_table
-from ..tasks.registry import check_compat_fits, check_dt_fits
 
 LAST, BEST = "last.h5", "best.h5"  # a run's two checkpoints: the latest, the best scored
 RUN_FILES = ("config.json", "metrics.csv", LAST, BEST, "eval.csv")
@@ -158,32 +158,37 @@ def check_config_source(config_file, cfg: TrainConfig, resume: bool,
                           "needs its own out (or resume=True to continue that run)", "out")
 
 
-def check_task_dt(cfg: TrainConfig) -> None:
-    """ConfigError (key dt) when dt does not divide the task set's period lengths
-    (key compat when the rule set cannot make the task set)."""
-    try:
-        check_compat_fits(cfg.task_set, cfg.compat)
-    except ValueError as e:
-        raise ConfigError(str(e), "compat") from None
-    try:
-        check_dt_fits(cfg.task_set, cfg.dt_ms, cfg.compat)
-    except ValueError as e:
-        raise ConfigError(str(e), "dt") from None
+def checkpoint_choice(run_dir, checkpoint=None):
+    """``checkpoint``, or when None the default of every command: "best" when
+    ``run_dir`` has best.h5, else "last"."""
+    if checkpoint is not None:
+        return checkpoint
+    return "best" if (Path(run_dir) / BEST).is_file() else "last"
 
 
-def checkpoint_path(run_dir, checkpoint: str = "last") -> Path:
+def find_checkpoint(run_dir, checkpoint=None) -> Path:
     """The checkpoint file of a run: ``run_dir/last.h5``, ``run_dir/best.h5`` or the
-    file ``checkpoint`` names.
+    file ``checkpoint`` names (None: best.h5 when it exists, else last.h5).
 
     ConfigError with key "run_dir" when ``run_dir`` has no config.json, key
     "checkpoint" when ``checkpoint`` is neither last, best nor an existing
-    file (a missing last.h5 / best.h5 is load_checkpoint's to report).
+    file; CheckpointError when the run has no such checkpoint (naming the one
+    it has).
     """
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise ConfigError(f"{str(run_dir)!r} is not a run directory (no config.json)", "run_dir")
+    run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise ConfigError(f"{str(run)!r} is not a run directory (no config.json)", "run_dir")
+    have = [c for c in CHECKPOINT_NAMES if (run / f"{c}.h5").is_file()]
+    if checkpoint is None and not have:
+        raise CheckpointError(f"run {str(run)!r} has no best.h5 checkpoint nor last.h5; "
+                              "train it first (refrnn train)")
+    checkpoint = checkpoint_choice(run, checkpoint)
     if checkpoint in CHECKPOINT_NAMES:
-        return run_dir / f"{checkpoint}.h5"
+        if checkpoint not in have:
+            hint = (f"; it has {have[0]}.h5 (--checkpoint {have[0]})" if have
+                    else "; train it first (refrnn train)")
+            raise CheckpointError(f"run {str(run)!r} has no {checkpoint}.h5 checkpoint{hint}")
+        return run / f"{checkpoint}.h5"
     if not Path(checkpoint).is_file():
         raise ConfigError(f"{str(checkpoint)!r} is neither last, best nor a file", "checkpoint")
     return Path(checkpoint)

@@ -1,57 +1,33 @@
 """Training settings: :class:`TrainConfig`, the one place a setting is declared.
 
 Each field carries its default, its type and, in its metadata, its help text
-and its allowed values (``choices``, or bounds ``min`` / ``above`` / ``max``).
-From these alone come the validation below, the coercion of JSON/TOML values
-and the options of ``refrnn train`` (cli/train_cmd.py). A run directory's
-``config.json`` can be passed back as ``--config`` (or to ``TrainConfig.load``)
-to repeat the run. Keys may be written with dashes or underscores.
+and its allowed values (``choices``, or bounds ``min`` / ``above`` / ``max``;
+refrnn.files.settings_file reads them). From these alone come the validation,
+the coercion of JSON/TOML values and the options of ``refrnn train``
+(cli/options.py). A run directory's ``config.json`` can be passed back as
+``--config`` (or to ``TrainConfig.load``) to repeat the run. Keys may be
+written with dashes or underscores.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import functools
 import json
-import math
 import os
-import sys
-import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..backends.backend import DEVICES
 from ..core.masks import MASK_KINDS, in_degree
 from ..core.model import ACTIVATIONS, DTYPES, ModelConfig
+from ..files.settings_file import (ConfigError, check_fields, from_mapping, load_config_file,
+                                   normalize_keys, setting)
 from ..tasks.encoding import COMPAT_MODES
-from ..tasks.registry import DEFAULT_TASK_SET, TASK_SETS, task_names
+from ..tasks.registry import (DEFAULT_TASK_SET, TASK_SETS, check_compat_fits, check_dt_fits,
+                              task_names)
 from ..tasks.trials import DEFAULT_DT, N_CLASSES, N_OBS
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, as a package (a dependency before Python 3.11)
-    import tomli as tomllib
-
-
-class ConfigError(ValueError):
-    """A bad setting, unknown key or unreadable config file (names the value).
-
-    ``key`` is the setting at fault when there is one (for CLI messages).
-    """
-
-    def __init__(self, message, key=None):
-        super().__init__(message)
-        self.key = key
-
-
-def setting(default, help, **rules):
-    """A TrainConfig field: ``help`` text and validation ``rules`` in its metadata.
-
-    rules: ``choices`` (allowed values), ``min`` (>=), ``above`` (>), ``max`` (<=),
-    ``path`` ("file" or "dir": shown as a path on the command line).
-    """
-    return dataclasses.field(default=default, metadata={"help": help, **rules})
+__all__ = ["TrainConfig", "ConfigError", "check_task_dt", "load_config_file", "normalize_keys"]
 
 
 @dataclass
@@ -69,8 +45,8 @@ class TrainConfig:
     task_set: str = setting(DEFAULT_TASK_SET, "Task battery.", choices=tuple(TASK_SETS))
     compat: Optional[str] = setting(None, "Reference-compatibility rules "
                                     "(default: refrnn's own).", choices=COMPAT_MODES)
-    dt: Optional[int] = setting(None, "Time step in ms (default: the task set's, "
-                                f"{DEFAULT_DT}).", min=1)
+    dt: int = setting(DEFAULT_DT, "Time step in ms (every task set's is "
+                      f"{DEFAULT_DT}).", min=1)
     tau: float = setting(100.0, "Time constant in ms (alpha = dt / tau <= 1).", above=0)
     hidden: int = setting(256, "Number of recurrent units N.", min=1)
     activation: str = setting("relu", "Activation f.", choices=ACTIVATIONS)
@@ -93,7 +69,8 @@ class TrainConfig:
     clip: float = setting(1.0, "Global gradient-norm clip (0 = off).", min=0)
     fix_weight: float = setting(1.0, "Loss weight of fixation-label steps.", min=0)
     input_noise: bool = setting(True, "Input noise on training batches.")
-    seed: int = setting(0, "Seed of weights, batches and noise.", min=0)
+    seed: int = setting(0, "Seed of weights, batches and noise (refrnn sweep --seeds N "
+                        "trains seeds 0..N-1).", min=0)
     cache_seed: int = setting(0, "Seed of the cached trials.", min=0)
     task_seed: int = setting(0, "Task-set seed of the cached trials (fixes the "
                              "delayed-match delays).", min=0)
@@ -113,15 +90,13 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, os.PathLike):
                 setattr(self, name, os.fspath(v))
+        if self.dt is None:  # refrnn's earlier files and callers: "the task set's"
+            self.dt = DEFAULT_DT
 
     # ------------------------------------------------------------------ derived
     @property
-    def dt_ms(self) -> int:
-        return DEFAULT_DT if self.dt is None else self.dt
-
-    @property
     def alpha(self) -> float:
-        return self.dt_ms / float(self.tau)
+        return self.dt / float(self.tau)
 
     @property
     def out_dir(self) -> Path:
@@ -130,7 +105,7 @@ class TrainConfig:
     def cache_request(self):
         """(args, kwargs) naming this run's trial cache for refrnn.data.cache's functions."""
         return ((self.task_set, self.trials_per_task, self.cache_seed),
-                dict(test_trials_per_task=self.eval_trials, compat=self.compat, dt=self.dt_ms,
+                dict(eval_trials=self.eval_trials, compat=self.compat, dt=self.dt,
                      task_seed=self.task_seed))
 
     def model_config(self) -> ModelConfig:
@@ -144,18 +119,17 @@ class TrainConfig:
                            train_h0=bool(self.train_h0), init_radius=float(self.init_radius))
 
     def resolved(self) -> "TrainConfig":
-        """A validated copy with dt, out and checkpoint_every filled in."""
-        return dataclasses.replace(self, dt=self.dt_ms, out=str(self.out_dir),
+        """A validated copy with out and checkpoint_every filled in."""
+        return dataclasses.replace(self, out=str(self.out_dir),
                                    checkpoint_every=self.checkpoint_every or self.eval_every
                                    ).validate()
 
     # --------------------------------------------------------------- validation
     def validate(self) -> "TrainConfig":
         """Check every setting against its field; raise ConfigError naming the first bad one."""
-        for f in fields(self):
-            _check_field(f, getattr(self, f.name))
+        check_fields(self)
         if not self.alpha <= 1.0:
-            raise ConfigError(f"dt / tau must be <= 1, got dt={self.dt_ms!r}, tau={self.tau!r}",
+            raise ConfigError(f"dt / tau must be <= 1, got dt={self.dt!r}, tau={self.tau!r}",
                               "tau")
         try:
             in_degree(self.hidden, self.sparsity)
@@ -176,16 +150,7 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """A validated TrainConfig from a mapping; unknown keys raise ConfigError
         (with close matches)."""
-        d = normalize_keys(d)
-        names = [f.name for f in fields(cls)]
-        unknown = [k for k in d if k not in names]
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, names, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ConfigError("unknown setting(s): " + ", ".join(hints))
-        return cls(**{k: _coerce(field_type(k)[0], v) for k, v in d.items()}).validate()
+        return from_mapping(cls, d).validate()
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
@@ -201,118 +166,14 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **normalize_keys(changes)})
 
 
-@functools.lru_cache(maxsize=None)
-def _hints() -> dict:
-    return typing.get_type_hints(TrainConfig)
-
-
-def field_type(name: str):
-    """(type, optional) of a TrainConfig field: int, float, str or bool."""
-    hint = _hints()[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return (args[0], True) if args else (hint, False)
-
-
-_KIND_WORDS = {int: "an integer", float: "a number", str: "a string"}
-
-
-def _check_field(f, value):
-    kind, optional = field_type(f.name)
-    name, rules = f.name, f.metadata
-    if value is None:
-        if optional:
-            return
-        raise ConfigError(f"{name} must be given", name)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}", name)
-        return
-    if kind is str:
-        ok = isinstance(value, str)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and not math.isnan(value))
-        if ok and math.isinf(value):
-            raise ConfigError(f"{name} must be finite, got {value!r}", name)
-    if not ok:
-        raise ConfigError(f"{name} must be {_KIND_WORDS[kind]}, got {value!r}", name)
-    if "choices" in rules and value not in rules["choices"]:
-        shown = ", ".join(repr(a) for a in rules["choices"])
-        raise ConfigError(f"{name} must be one of {shown}; got {value!r}", name)
-    for rule, bad, words in (("min", lambda v, b: v < b, ">="), ("above", lambda v, b: v <= b, ">"),
-                             ("max", lambda v, b: v > b, "<=")):
-        if rule in rules and bad(value, rules[rule]):
-            raise ConfigError(f"{name} must be {words} {rules[rule]}, got {value!r}", name)
-
-
-def _coerce(kind, value):
-    """Accept ints for float fields and integral floats for int fields (JSON/TOML)."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def normalize_keys(d) -> dict:
-    """A copy of the mapping ``d`` with dashes in its keys written as underscores.
-
-    Two keys naming one setting (``task-set`` and ``task_set``) are a
-    ConfigError: which one wins would be an accident of their order."""
-    if not isinstance(d, dict):
-        raise ConfigError(f"a config must be a mapping of settings, got {type(d).__name__}")
-    out, spelled = {}, {}
-    for k, v in d.items():
-        name = str(k).replace("-", "_")
-        if name in out:
-            raise ConfigError(f"setting {name!r} is given twice (as {spelled[name]!r} and "
-                              f"{str(k)!r}); keep one")
-        out[name], spelled[name] = v, str(k)
-    return out
-
-
-def _refuse_duplicate_keys(pairs):
-    """json.loads object_pairs_hook: a key given twice in one object is an error
-    (json keeps the last one silently)."""
-    seen = {}
-    for k, v in pairs:
-        if k in seen:
-            raise ConfigError(f"key {k!r} appears twice; keep one")
-        seen[k] = v
-    return seen
-
-
-def load_config_file(path) -> dict:
-    """Read settings from ``path``: ``.json`` or ``.toml`` (a top-level table).
-
-    TOML is read by the standard library's tomllib (Python 3.11+; before, by
-    ``tomli``, a dependency there). Returns a dict (keys with underscores);
-    raises ConfigError naming the file for unreadable or malformed files and for
-    a setting given twice (``hidden`` twice, or ``task-set`` and ``task_set``).
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".toml"):
-        raise ConfigError(f"config file {str(path)!r} must end in .json or .toml")
+def check_task_dt(cfg: TrainConfig) -> None:
+    """ConfigError (key dt) when dt does not divide the task set's period lengths
+    (key compat when the rule set cannot make the task set)."""
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = (json.loads(text, object_pairs_hook=_refuse_duplicate_keys) if suffix == ".json"
-                else tomllib.loads(text))  # TOML itself forbids a key twice
-    except ConfigError as e:
-        raise ConfigError(f"config file {str(path)!r}: {e}") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
-    except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError
-        raise ConfigError(f"config file {str(path)!r} is not valid "
-                          f"{suffix[1:].upper()}: {e}") from None
-    except RecursionError:  # a JSON or TOML value nested thousands of levels deep
-        raise ConfigError(f"config file {str(path)!r} is nested too deeply to be a file "
-                          "of settings") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a table of settings")
+        check_compat_fits(cfg.task_set, cfg.compat)
+    except ValueError as e:
+        raise ConfigError(str(e), "compat") from None
     try:
-        return normalize_keys(data)
-    except ConfigError as e:
-        raise ConfigError(f"config file {str(path)!r}: {e}") from None
+        check_dt_fits(cfg.task_set, cfg.dt, cfg.compat)
+    except ValueError as e:
+        raise ConfigError(str(e), "dt") from None

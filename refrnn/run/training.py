@@ -19,17 +19,17 @@ import dataclasses
 from pathlib import Path
 
 from .checkpoint import load_checkpoint
-from .checkpoint_check import IDENTITY_FREE, check_checkpoint
+from .checkpoint_check import check_checkpoint, identity_diff
 from .harness import Harness, RunResult, ctrl_c_flag, float_warnings_off
 from .loop import SAMPLER_STREAM, TrainingDiverged, seed_for
 from .memory import check_run_fits
 from .open_run import build_model, load_trials
 from .progress import Progress
-from .run_dir import LAST, check_config_source, check_run_dir, check_task_dt, prepare_run_dir
-from .settings import ConfigError, TrainConfig, load_config_file, normalize_keys
+from .run_dir import LAST, check_config_source, check_run_dir, prepare_run_dir
+from .settings import ConfigError, TrainConfig, check_task_dt, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..data.stream import StreamSampler
-from ..files.errors import file_errors, make_folder
+from ..files.errors import file_errors, make_folder, missing_folders, remove_empty_folders
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from ..tasks.trials import input_noise_std
@@ -77,7 +77,12 @@ def resolve_config(config=None, overrides=None, resume=False) -> TrainConfig:
             raise ConfigError(f"cannot resume: {e}; repair the run's config.json or put it "
                               "back (or start the run again with force=True)") from None
         cfg = TrainConfig.from_dict({**stored.to_dict(), **requested}).resolved()
-        check_compatible(stored.to_dict(), cfg.to_dict(), str(stored_file))
+        diff = identity_diff(stored, cfg)
+        if diff:
+            k = diff[0]
+            raise ConfigError(f"cannot resume: {stored_file} has {k}={getattr(stored, k)!r} but "
+                              f"{k}={getattr(cfg, k)!r} was asked for (start a new run, or "
+                              "force=True)")
     check_task_dt(cfg)
     return cfg
 
@@ -94,14 +99,6 @@ def from_file(err: ConfigError, path, base: dict, given: dict) -> ConfigError:
     if err.key is not None and err.key in base and err.key not in given:
         return ConfigError(f"config file {str(path)!r}: {err}")
     return err
-
-
-def check_compatible(stored: dict, wanted: dict, where: str):
-    diff = [k for k in wanted if k not in IDENTITY_FREE and stored.get(k) != wanted[k]]
-    if diff:
-        k = diff[0]
-        raise ConfigError(f"cannot resume: {where} has {k}={stored.get(k)!r} but "
-                          f"{k}={wanted[k]!r} was asked for (start a new run, or force=True)")
 
 
 def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
@@ -135,6 +132,7 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
     created = not out.is_dir()
+    made = missing_folders(out)  # the run directory and its parents still missing
     if created:  # e.g. nothing to resume: say so before creating anything
         check_run_dir(cfg, resume, force)
         with file_errors(out, "create the run directory"):
@@ -144,11 +142,8 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
             return _train_locked(cfg, backend, resume, force, quiet, callback)
     except BaseException:
-        if created:  # a run that failed before writing anything leaves no empty folder
-            try:
-                out.rmdir()
-            except OSError:  # not empty (or already gone): keep what is there
-                pass
+        # a run that failed before writing anything leaves no empty folder (nor parent)
+        remove_empty_folders(made)
         raise
 
 
@@ -157,7 +152,7 @@ def make_sampler(cfg: TrainConfig, train_trials, names, backend=None) -> StreamS
     ``seed_for(cfg.seed, SAMPLER_STREAM)``, input noise when ``cfg.input_noise``."""
     return StreamSampler(train_trials, names, cfg.batch_size, cfg.seq_len,
                          seed=seed_for(cfg.seed, SAMPLER_STREAM), backend=backend,
-                         noise_std=input_noise_std(cfg.dt_ms) if cfg.input_noise else 0.0,
+                         noise_std=input_noise_std(cfg.dt) if cfg.input_noise else 0.0,
                          reuse_x=True)  # each batch is used up by its step
 
 

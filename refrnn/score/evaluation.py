@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rules import SCORES, check_score, neurogym_correct, predicted_class, yang2019_correct
-from ..data.stream import trial_batch
+from ..data.whole_trials import trial_batch
 
 MEAN = "mean"
 

@@ -3,7 +3,7 @@
 ``task_names(set)`` gives a set's tasks in one-hot order, ``get_task(name)``
 a Task whose ``generate(n, rng)`` returns a ragged, noise-free
 :class:`TrialBatch` (input noise is added when trials are served, by
-``refrnn.data.batch``); ``TaskEnv`` serves trials one at a time as a
+``refrnn.data.stream``); ``TaskEnv`` serves trials one at a time as a
 neurogym env does. See docs/tasks.md for the rules.
 """
 from .trials import TrialBatch, input_noise_std  # noqa: F401

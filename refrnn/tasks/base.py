@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .encoding import check_compat, check_dt, floor_ms
-from .trials import DEFAULT_DT, TrialBatch, input_noise_std
+from .trials import DEFAULT_DT, TrialBatch, check_int, input_noise_std
 
 
 class Task:
@@ -94,8 +94,7 @@ class Task:
             dict name -> (n,) array: the trial parameters (int64 or float64)
             and each period's duration in ms (int64).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        n = check_int("n", n, 0)
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         n = int(n)

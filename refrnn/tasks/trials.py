@@ -15,7 +15,7 @@ n trials of one task, of different lengths, are stored back to back:
                                 rendered from (reference trial-dict names)
 
 Input noise is never baked into ``obs``; it is added when a trial is served
-(``refrnn.data.batch.gather_noisy_obs``), from the per-step noise code, so a
+(``refrnn.data.stream.gather_noisy_obs``), from the per-step noise code, so a
 cached trial never repeats its noise.
 """
 from __future__ import annotations
@@ -37,6 +37,15 @@ NOISE_UNITS[NOISE_ALL, :] = True
 NOISE_UNITS[NOISE_MOD1, 1:1 + RING] = True
 NOISE_UNITS[NOISE_MOD2, 1 + RING:1 + 2 * RING] = True
 NOISE_UNITS[NOISE_RINGS, 1:1 + 2 * RING] = True
+
+
+def check_int(name: str, v, lo: int = 1) -> int:
+    """``v`` as an int when it is an integer (not a bool) >= ``lo``; else
+    ValueError "<name> must be an integer >= <lo>, got <v>". The one check of a
+    count, size or seed in every layer (tasks are the lowest that all import)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
 
 
 def input_noise_std(dt: float) -> float:

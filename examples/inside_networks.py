@@ -14,13 +14,15 @@ RUN/analysis_best, and writes:
     python examples/inside_networks.py /work/runs_analysis/sweep --docs docs
 
 Each run's row says under which analysis rules it was measured (``rules``):
-"36/37" for a summary written under refrnn's current analysis rules (Yang
-et al.'s task variance, slow points minimised to convergence; its summary.csv
-has ``tv_statistic``), "pre-36/37" for one written under refrnn's earlier
-rules (the labels are the committed tables' values). With --keep-other the rows
-of configurations not in SWEEP_DIR are kept from the committed runs.csv and
-by_family.csv (with their rules) instead of dropped; the tables mark every
-configuration measured under the old rules with a dagger.
+"current" for a summary written by refrnn's current analysis (Yang et al.'s
+task variance, slow points minimised to convergence; its summary.csv has
+``tv_statistic``), "earlier" for one written by the earlier analysis (task
+variance over every step, a capped slow-point search). With --keep-other the
+rows of configurations not in SWEEP_DIR are kept from the committed runs.csv
+and by_family.csv (with their rules; the older spellings "36/37" and
+"pre-36/37" of committed files are read as "current" and "earlier") instead
+of dropped; the tables mark every configuration measured under the earlier
+rules with a dagger.
 """
 from __future__ import annotations
 
@@ -50,7 +52,9 @@ METRICS = ("perf", "n_clusters", "silhouette", "pr_all", "pr_task_mean", "var_pc
 DELAY_KEYS = ("delay_tasks", "delay_fp_per_task", "delay_stable_per_task",
               "delay_tasks_continuous", "delay_set_dim_mean")
 FIGS = ("task_variance.png", "fixed_points.png", "pca_trajectories.png")
-NEW_RULES, OLD_RULES = "36/37", "pre-36/37"
+NEW_RULES, OLD_RULES = "current", "earlier"
+# how runs.csv and by_family.csv spelled the two before: read as the names above
+LEGACY_RULES = {"36/37": NEW_RULES, "pre-36/37": OLD_RULES}
 OLD_NOTE = ("† measured under the earlier rules (task variance over every step "
             "from the trial's start; slow-point search capped at 200 iterations, "
             "continuous set by the old heuristic: at least 5 unique slow points and "
@@ -171,11 +175,19 @@ def read_csv(path: Path) -> list:
 
 def kept_rows(dest: Path, name: str, labels) -> list:
     """The rows of DEST/NAME (a committed runs.csv or by_family.csv) whose
-    configuration is not in ``labels``; a row without ``rules`` is pre-36/37."""
+    configuration is not in ``labels``; a row without ``rules`` was measured
+    under the earlier rules, and an older spelling of a rule set is renamed."""
     if not (dest / name).is_file():
         return []
-    return [{**r, "rules": r.get("rules") or OLD_RULES} for r in read_csv(dest / name)
+    return [{**r, "rules": rules_name(r.get("rules"))} for r in read_csv(dest / name)
             if r["label"] not in labels]
+
+
+def rules_name(value) -> str:
+    """The rule-set name of a committed row's ``rules`` cell ('' or missing:
+    the earlier rules; "36/37" and "pre-36/37", the older spellings, renamed)."""
+    value = (value or "").strip()
+    return LEGACY_RULES.get(value, value) or OLD_RULES
 
 
 def same_columns(rows) -> list:

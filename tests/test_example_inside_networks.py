@@ -69,7 +69,7 @@ def test_task_families_and_the_delay_table(tmp_path):
 
 def test_keep_other_keeps_old_rows_and_marks_their_rules(tmp_path):
     """--keep-other: the committed rows of configurations not in the sweep stay,
-    marked as measured under the pre-36/37 rules; without it they are dropped."""
+    marked as measured under the earlier rules; without it they are dropped."""
     mod = load_example("inside_networks")
     docs = tmp_path / "docs"
     dest = docs / "results" / "inside"
@@ -91,7 +91,7 @@ def test_keep_other_keeps_old_rows_and_marks_their_rules(tmp_path):
     mod.main([str(sweep), "--docs", str(docs), "--keep-other"])
     runs = mod.read_csv(dest / "runs.csv")
     assert [(r["label"], r["rules"]) for r in runs] == [
-        ("modcog_full", "pre-36/37"), ("modcog_full", "pre-36/37"), ("yang19_full", "36/37")]
+        ("modcog_full", "earlier"), ("modcog_full", "earlier"), ("yang19_full", "current")]
     by_config = {r["label"]: r for r in mod.read_csv(dest / "by_config.csv")}
     assert float(by_config["modcog_full"]["perf"]) == 0.55  # recomputed from the kept rows
     assert by_config["modcog_full"]["seeds"] == "2"
@@ -104,3 +104,35 @@ def test_keep_other_keeps_old_rows_and_marks_their_rules(tmp_path):
     mod.main([str(sweep), "--docs", str(docs)])  # without: only the sweep's runs
     assert [r["label"] for r in mod.read_csv(dest / "runs.csv")] == ["yang19_full"]
     assert "modcog_full" not in (docs / "results.md").read_text()
+
+
+def test_keep_other_reads_the_older_spellings_of_the_rules(tmp_path):
+    """Committed rows whose ``rules`` cell has the older spellings ("36/37",
+    "pre-36/37") are kept as "current" and "earlier": only the earlier ones
+    carry the dagger."""
+    mod = load_example("inside_networks")
+    docs = tmp_path / "docs"
+    dest = docs / "results" / "inside"
+    dest.mkdir(parents=True)
+    base = {**OLD, **DELAY, "frac_continuous": 0.25, "delay_frac_continuous": 0.5}
+    write_csv(dest / "runs.csv", [  # columns from the first row: the wider one first
+        {"label": "yang19_random", "seed": 0, "perf": 0.9, **base, "tv_statistic": "yang",
+         "rules": "36/37"},
+        {"label": "modcog_full", "seed": 0, "perf": 0.5, **base, "rules": "pre-36/37"}])
+    write_csv(dest / "by_family.csv", [
+        {"label": lab, "seed": 0, "family": "base", "tasks": 11, "final_perf": 0.5,
+         "points_per_task": 1.5, "marginal_share": 0.1, "continuous_share": 0.0,
+         "rules": rules} for lab, rules in (("modcog_full", "pre-36/37"),
+                                            ("yang19_random", "36/37"))])
+    sweep = tmp_path / "sweep"
+    fake_run(sweep, "yang19_full__seed0", {**OLD, "tv_statistic": "yang", **DELAY})
+    (docs / "results.md").write_text("<!-- inside_networks:begin -->\n"
+                                     "<!-- inside_networks:end -->\n")
+    mod.main([str(sweep), "--docs", str(docs), "--keep-other"])
+    assert {r["label"]: r["rules"] for r in mod.read_csv(dest / "runs.csv")} == {
+        "modcog_full": "earlier", "yang19_full": "current", "yang19_random": "current"}
+    assert {r["label"]: r["rules"] for r in mod.read_csv(dest / "by_family.csv")} == {
+        "modcog_full": "earlier", "yang19_random": "current"}
+    text = (docs / "results.md").read_text()
+    assert "| modcog_full † | 1 |" in text and "| yang19_random | 1 |" in text
+    assert "36/37" not in text

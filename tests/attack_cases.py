@@ -2,7 +2,7 @@
 
 Not a pytest module (no ``test_`` prefix: pytest does not collect it, CI does
 not run it); the cases are in attack_groups.py, attack_disks.py,
-attack_signals.py and attack_issue.py beside it. It drives an installed ``refrnn`` executable (a fresh clone's
+attack_signals.py and attack_reported.py beside it. It drives an installed ``refrnn`` executable (a fresh clone's
 venv) through every case of docs/reliability.md's "Re-running the attack":
 each command runs under coreutils ``timeout`` (a command that never returns
 is a failure), in a scratch folder of its own, with its own REFRNN_CACHE_DIR.
@@ -41,11 +41,11 @@ GROUPS = {
     "P": "odd paths",
     "S": "kill -9 / SIGTERM / SIGINT mid-run, then --resume: bit-identical",
     "I": "SIGINT at random times in the first 1.5 s of train",
-    "O": "issue item 1: user files and earlier runs overwritten",
-    "B": "issue item 2: tracebacks instead of one line",
-    "X": "issue item 3: ways out of a run",
-    "M": "issue item 4: misleading messages",
-    "U": "issue item 5: unpinned checks (planted bugs fail a test)",
+    "O": "user files and earlier runs overwritten",
+    "B": "tracebacks instead of one line",
+    "X": "ways out of a run",
+    "M": "misleading messages",
+    "U": "unpinned checks (planted bugs fail a test)",
 }
 
 
@@ -219,7 +219,7 @@ print("SAME" if same else "DIFF", a.step, b.step)
 
 
 def _load_groups():
-    from attack_issue import ALL  # the cases, beside this file
+    from attack_reported import ALL  # the cases, beside this file
     return ALL
 
 

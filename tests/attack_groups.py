@@ -1,7 +1,7 @@
 """The attack's cases on options, damaged files and paths (groups T, C, D, P)
 for tests/attack_cases.py; full disks and read-only folders are in
 tests/attack_disks.py, signals and concurrent writers in tests/attack_signals.py,
-the issue's items in tests/attack_issue.py. Not a pytest module."""
+the issue's items in tests/attack_reported.py. Not a pytest module."""
 from __future__ import annotations
 
 import os

@@ -153,3 +153,9 @@ def test_cli_mask_plot_shape(tmp_path, kind, square):
     assert r.exit_code == 0, r.output
     w, h = struct.unpack(">II", out.read_bytes()[16:24])
     assert (abs(w - h) <= 0.05 * h) if square else w > 1.5 * h
+
+
+@pytest.mark.parametrize("kind", ["random", "full", "autapse"])
+def test_torus_distance_of_a_kind_without_a_torus_is_a_clear_error(kind):
+    with pytest.raises(ValueError, match="no torus"):
+        torus_distance(kind, 16, np.arange(3), np.arange(3))

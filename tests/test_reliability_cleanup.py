@@ -15,7 +15,7 @@ from cli_helpers import TINY, invoke
 from refrnn.data import cache_file as L
 from refrnn.data.cache import default_cache_path
 from refrnn.experiments import sweep as sweep_module
-from refrnn.files.atomic import STALE_TMP_S, atomic_write_text
+from refrnn.files.atomic import STALE_TMP_S, atomic_output, atomic_write_text
 from refrnn.files.errors import FileError
 from refrnn.files.locks import hold_lock
 
@@ -136,3 +136,33 @@ def test_a_failed_start_removes_the_parent_folders_it_made(tmp_path, cache_file,
     monkeypatch.undo()
     assert r.exit_code == 1 and "no space left on the device" in r.output, r.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_never_removes_a_folder_that_was_already_there(tmp_path):
+    # "missing/../yours": only "missing" is new; the user's empty folder stays
+    yours = tmp_path / "yours"
+    yours.mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "missing" / ".." / "yours" / "f.txt"):
+            raise RuntimeError("the writer failed")
+    assert yours.is_dir() and not (tmp_path / "missing").exists()
+
+
+def test_a_folder_level_that_cannot_be_made_leaves_none_of_the_levels_before_it(
+        tmp_path, monkeypatch):
+    real_mkdir = os.mkdir
+
+    def full_at_b(path, *a, **k):  # "a" can be made; "a/b" then finds the disk full
+        if os.path.basename(path) == "b" and os.path.isdir(os.path.dirname(path)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkdir(path, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", full_at_b)
+    with pytest.raises(FileError, match="no space left"):
+        atomic_write_text(tmp_path / "a" / "b" / "f.txt", "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_error_before_any_folder_is_made_is_one_file_error(tmp_path):
+    with pytest.raises(FileError, match="cannot write"):
+        atomic_write_text(tmp_path / ("x" * 300) / "f.txt", "x")

@@ -186,8 +186,12 @@ def make_mask(kind: str, n: int, sparsity: float = 0.04, seed: int = 0) -> sp.cs
 
 
 def torus_distance(kind: str, n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Euclidean distance between neurons rows[j] and cols[j] on kind's torus."""
-    r, c = torus_shape(kind, n)
+    """Euclidean distance between neurons rows[j] and cols[j] on kind's torus
+    (locality or ring: the other kinds place their neurons nowhere)."""
+    shape = torus_shape(kind, n)
+    if shape is None:
+        raise ValueError(f"a {kind} mask has no torus: distances exist for locality and ring")
+    r, c = shape
     ar, ac = rows // c, rows % c
     br, bc = cols // c, cols % c
     er = np.abs(ar - br)

@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import file_errors, make_folder, missing_folders, remove_empty_folders
+from .errors import file_errors, make_folder, remove_empty_folders
 
 try:
     import fcntl
@@ -53,9 +53,8 @@ def atomic_output(path, mode: int = 0o644):
     <path>: <cause>").
     """
     path = Path(path)
-    made = missing_folders(path.parent)
     with file_errors(path, "write"):
-        make_folder(path.parent)
+        made = make_folder(path.parent)
         remove_stale_temps(path)
         try:
             fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",

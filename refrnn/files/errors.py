@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["FileError", "file_errors", "os_errno", "describe_os_error", "check_writable",
-           "make_folder", "missing_folders", "remove_empty_folders", "H5_DAMAGE", "damage_text", "raise_os_cause"]
+           "make_folder", "remove_empty_folders", "H5_DAMAGE", "damage_text", "raise_os_cause"]
 
 # h5py reports a damaged file as any of these, depending on which structure
 # the damage hit (a B-tree walk raises RuntimeError, a bad chunk OSError).
@@ -110,24 +110,32 @@ def file_errors(path, action: str = "write"):
         raise FileError(f"cannot {action} {path}: {describe_os_error(e)}") from None
 
 
-def make_folder(folder) -> Path:
-    """``mkdir -p folder``; a regular file in the way is ENOTDIR (mkdir says EEXIST)."""
+def make_folder(folder) -> list:
+    """``mkdir -p folder``, one level at a time, outermost first.
+
+    Returns the folders this call created, innermost first: exactly what a
+    failed write may remove again (:func:`remove_empty_folders`), never a
+    folder that was already there (``missing/../yours`` creates ``missing``
+    only). A regular file in the way is ENOTDIR (mkdir says EEXIST). When a
+    level cannot be made (a full disk), the levels made before it are removed
+    and the error raised.
+    """
     folder = Path(folder)
+    made = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(folder)) from None
-    return folder
-
-
-def missing_folders(folder) -> list:
-    """``folder`` and those of its parents that do not exist yet, innermost first
-    (what :func:`make_folder` would create)."""
-    folder, missing = Path(folder), []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
+        for level in [*reversed(folder.parents), folder]:
+            try:
+                level.mkdir()
+            except FileExistsError:
+                if not level.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory",
+                                             str(level)) from None
+                continue
+            made.insert(0, level)
+    except BaseException:
+        remove_empty_folders(made)
+        raise
+    return made
 
 
 def remove_empty_folders(made: list) -> None:

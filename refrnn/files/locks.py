@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import FileError, file_errors, make_folder, missing_folders, remove_empty_folders
+from .errors import FileError, file_errors, make_folder, remove_empty_folders
 
 try:
     import fcntl
@@ -94,18 +94,18 @@ def acquire(path, what: str, wait: bool = False):
     lock was taken over, else None. ``wait`` blocks until the owner finishes
     instead of raising LockError.
     """
-    path = Path(path)
-    made = missing_folders(path.parent)
+    path, made = Path(path), []
     try:
-        return _acquire(path, what, wait)
+        return _acquire(path, what, wait, made)
     except BaseException:  # a failed start (a full disk) leaves no folder it made
         remove_empty_folders(made)
         raise
 
 
-def _acquire(path: Path, what: str, wait: bool):
+def _acquire(path: Path, what: str, wait: bool, made: list):
+    """:func:`acquire`'s work; the folders it creates are added to ``made``."""
     with file_errors(what, "lock"):  # "cannot lock run directory runs/x: <cause>"
-        make_folder(path.parent)
+        made.extend(make_folder(path.parent))
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

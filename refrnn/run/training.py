@@ -29,7 +29,7 @@ from .run_dir import LAST, check_config_source, check_run_dir, prepare_run_dir
 from .settings import ConfigError, TrainConfig, check_task_dt, load_config_file, normalize_keys
 from ..backends.backend import get_backend
 from ..data.stream import StreamSampler
-from ..files.errors import file_errors, make_folder, missing_folders, remove_empty_folders
+from ..files.errors import file_errors, make_folder, remove_empty_folders
 from ..files.locks import RUN_LOCK, hold_lock
 from ..files.notices import notice
 from ..tasks.trials import input_noise_std
@@ -131,12 +131,11 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
         raise ConfigError(str(e), "device") from None
     check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
-    created = not out.is_dir()
-    made = missing_folders(out)  # the run directory and its parents still missing
-    if created:  # e.g. nothing to resume: say so before creating anything
+    made = []  # the run directory and the parents this run creates for it
+    if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
         check_run_dir(cfg, resume, force)
         with file_errors(out, "create the run directory"):
-            make_folder(out)
+            made = make_folder(out)
     try:
         # an existing directory is locked first, so a live writer is named in any case
         with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):

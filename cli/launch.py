@@ -56,10 +56,23 @@ def install_interrupt_handlers():
 
 
 def main():
-    """Run ``refrnn`` (console script entry point)."""
+    """Run ``refrnn`` (console script entry point).
+
+    While the heavy modules import, Ctrl-C and SIGTERM are only noted (some
+    library code at import time catches every exception, an interrupt
+    included, so one raised there could be lost) and acted on once the
+    imports are done: one line, exit 130 or 143. From then on they raise as
+    usual until a command installs its own handlers."""
+    noted = []
     try:
         install_interrupt_handlers()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda s, frame: noted.append(s))
         from .main import cli
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        if noted:
+            raise Terminated() if noted[0] == signal.SIGTERM else KeyboardInterrupt()
     except KeyboardInterrupt as e:
         signum = getattr(e, "signum", signal.SIGINT)
         why = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"

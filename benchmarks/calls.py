@@ -86,7 +86,7 @@ def main(argv=None):
     os.environ["REFRNN_THREADS"] = "1"  # one thread: the helper-thread calls are not counted
     import numpy as np
     RNN, ModelConfig = load(args.root)
-    cfg = ModelConfig(n_in=N_IN, n_out=N_OUT, n_hidden=args.n, mask=args.mask,
+    cfg = ModelConfig(n_in=N_IN, n_out=N_OUT, hidden=args.n, mask=args.mask,
                       sparsity=args.sparsity, alpha=args.alpha, dtype="float32")
     rng = np.random.default_rng(0)
     per = {}
@@ -101,7 +101,7 @@ def main(argv=None):
         b, bseen = count(lambda: model.backward(rec, dy))
         per[T] = (f, b, fseen, bseen)
     T = args.steps
-    tiny = RNN(ModelConfig(n_in=N_IN, n_out=N_OUT, n_hidden=8, mask="full", sparsity=1.0,
+    tiny = RNN(ModelConfig(n_in=N_IN, n_out=N_OUT, hidden=8, mask="full", sparsity=1.0,
                            alpha=args.alpha, dtype="float32"), seed=0)
     us = fixed_cost(tiny, np, 200)
     f = (per[2 * T][0] - per[T][0]) / T

@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     K = T * B
     for n in args.sizes:
         for s in args.sparsities:
-            cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
+            cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, hidden=n,
                               mask="full" if s >= 1 else args.mask, sparsity=s)
             prims = Timed(CpuPrimitives())
             model = RNN(cfg, backend=Backend("cpu", np, prims), seed=0)

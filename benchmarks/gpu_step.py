@@ -69,7 +69,7 @@ def refrnn_setup(be, n: int, args, x, labels, weights):
     from refrnn.core import losses, optim
     from refrnn.core.model import RNN, ModelConfig
 
-    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n, mask="locality",
+    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, hidden=n, mask="locality",
                       sparsity=args.sparsity, dtype="float32")
     model = RNN(cfg, backend=be, seed=0)
     opt = optim.Adam(model.params, lr=1e-3, xp=be.xp)

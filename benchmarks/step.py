@@ -71,7 +71,7 @@ def _build_model(n: int, sparsity: float, setting: dict = None):
     from refrnn.core.model import RNN, ModelConfig
 
     st = {**HEADLINE, "mask": _mask_kind(sparsity), **(setting or {})}
-    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=n,
+    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, hidden=n,
                       mask=st["mask"], sparsity=sparsity, activation=st["activation"],
                       alpha=st["alpha"], dtype="float32")
     return RNN(cfg, seed=0)

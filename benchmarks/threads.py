@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         phases[fn.__qualname__.replace(".<locals>.", " ")].append([cpus[k] for k in sorted(cpus)])
 
     pool.run_parts = timed_parts
-    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, n_hidden=args.n, mask=args.mask,
+    cfg = ModelConfig(n_in=N_OBS + N_TASKS, n_out=N_OUT, hidden=args.n, mask=args.mask,
                       sparsity=args.sparsity)
     model = RNN(cfg, seed=0)
     if model.W.sampler is not None:  # sheet blocks' sampled product calls run_parts itself

@@ -57,7 +57,7 @@ def verify(quick, no_torch):
     if not no_torch:
         # N = 36 at sparsity 0.08 keeps the sparse masks on the sparse path.
         cases = [dict(mask=m, activation=a, loss=lo, alpha=0.5, train_h0=True,
-                      n_hidden=36, sparsity=0.08)
+                      hidden=36, sparsity=0.08)
                  for m in MASK_KINDS for a in acts for lo in losses]
         lines, result = _torch_parity(cases)
         if lines is None:

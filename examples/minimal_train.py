@@ -29,7 +29,7 @@ sampler = refrnn.StreamSampler(train, names, batch_size=32, seq_len=200, seed=1)
 # 2. The model: inputs = 33 observation units + one per task; W_rec on a
 #    locality mask keeping 4% of the N*N connections (its nearest neighbours).
 config = refrnn.ModelConfig(n_in=refrnn.N_OBS + len(names), n_out=refrnn.N_CLASSES,
-                            n_hidden=args.hidden, mask="locality", sparsity=0.04)
+                            hidden=args.hidden, mask="locality", sparsity=0.04)
 model = refrnn.RNN(config, seed=0)
 opt = refrnn.Adam(model.params, lr=2e-3)
 

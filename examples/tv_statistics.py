@@ -49,7 +49,7 @@ def both_statistics(run, checkpoint="best"):
     """(tasks, {"current": tv, "earlier": tv}) of RUN's checkpoint; tv (N, A)."""
     net = load_network(run, checkpoint)
     names = net.task_names
-    tv = {k: np.zeros((net.model.config.n_hidden, len(names))) for k in STATISTICS}
+    tv = {k: np.zeros((net.model.config.hidden, len(names))) for k in STATISTICS}
     for a, task in enumerate(names):
         act = task_activity(net.model, net.test_trials[task], a, len(names))
         for key, stat in STATISTICS.items():

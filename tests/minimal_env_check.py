@@ -66,7 +66,7 @@ def train_one_step(refrnn, np):
     batch = sampler.next()
     if batch.x.shape != (60, 4, 33 + len(names)):
         fail(f"batch x has shape {batch.x.shape}")
-    model = refrnn.RNN(refrnn.ModelConfig(n_in=33 + len(names), n_hidden=32), seed=0)
+    model = refrnn.RNN(refrnn.ModelConfig(n_in=33 + len(names), hidden=32), seed=0)
     opt = refrnn.Adam(model.params, lr=1e-3)
 
     def loss_and_grads():

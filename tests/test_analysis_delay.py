@@ -57,7 +57,7 @@ def test_delay_steps_are_the_tasks_delay_periods(task):
 
 def test_search_starts_from_delay_states_only(monkeypatch):
     names = ["go", "dlygo"]
-    cfg = ModelConfig(n_in=N_OBS + 2, n_out=17, n_hidden=6, mask="full", sparsity=1.0,
+    cfg = ModelConfig(n_in=N_OBS + 2, n_out=17, hidden=6, mask="full", sparsity=1.0,
                       dtype="float64")
     model = RNN(cfg, seed=0)
     trials = {t: get_task(t).generate(8, np.random.default_rng(i)) for i, t in enumerate(names)}

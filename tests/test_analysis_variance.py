@@ -105,7 +105,7 @@ def two_group_network(n_per=5):
     in task 1 (anti): a rule weight of -50 silences a group, W_rec = 0."""
     names = ["go", "anti"]
     N = 2 * n_per
-    cfg = ModelConfig(n_in=N_OBS + 2, n_out=17, n_hidden=N, mask="full", sparsity=1.0,
+    cfg = ModelConfig(n_in=N_OBS + 2, n_out=17, hidden=N, mask="full", sparsity=1.0,
                       dtype="float64")
     model = RNN(cfg, seed=0)
     rng = np.random.default_rng(0)

@@ -27,7 +27,7 @@ QUICK = dict(n_starts=1, fp_iter=1)  # the fixed-point search is not under test 
 def hand_network(tasks, N, n_trials=12, alpha=1.0, mask="full", sparsity=1.0, seed=0):
     """A float64 network over ``tasks`` with zero weights (set them by hand),
     and ``n_trials`` rendered trials of each task."""
-    cfg = ModelConfig(n_in=N_OBS + len(tasks), n_out=17, n_hidden=N, mask=mask,
+    cfg = ModelConfig(n_in=N_OBS + len(tasks), n_out=17, hidden=N, mask=mask,
                       sparsity=sparsity, dtype="float64", alpha=alpha)
     model = RNN(cfg, seed=seed)
     if mask == "full":

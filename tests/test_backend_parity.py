@@ -52,7 +52,7 @@ def gpu():
 
 
 def _config(dtype, variant):
-    kw = dict(n_in=N_IN, n_out=N_OUT, n_hidden=N, mask="locality", sparsity=0.1,
+    kw = dict(n_in=N_IN, n_out=N_OUT, hidden=N, mask="locality", sparsity=0.1,
               sigma_rec=0.05, dtype=dtype)
     return ModelConfig(**{**kw, **CONFIGS[variant]})
 

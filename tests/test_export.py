@@ -210,3 +210,17 @@ def test_an_export_without_init_radius_still_imports(runs, tmp_path):
     arrays[SETTINGS_KEY] = encode_settings(s)
     out = import_arrays(arrays, tmp_path / "old")
     assert evaluate_run(out) == evaluate_run(runs["relu"])
+
+
+def test_an_export_that_says_n_hidden_still_imports(runs, tmp_path):
+    """Files exported while ModelConfig named the unit count n_hidden."""
+    arrays = export_arrays(runs["relu"])
+    s = decode_settings(arrays[SETTINGS_KEY])
+    s["model"]["n_hidden"] = s["model"].pop("hidden")
+    arrays[SETTINGS_KEY] = encode_settings(s)
+    out = import_arrays(arrays, tmp_path / "old")
+    assert evaluate_run(out) == evaluate_run(runs["relu"])
+    s["model"]["n_hidden"] += 1  # a wrong count is still caught
+    arrays[SETTINGS_KEY] = encode_settings(s)
+    with pytest.raises(ValueError, match="does not match"):
+        import_arrays(arrays, tmp_path / "wrong")

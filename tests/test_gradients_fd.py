@@ -29,7 +29,7 @@ def test_fd_every_parameter(mask, activation, loss, alpha):
 
 
 def test_fd_without_h0_and_without_noise():
-    cfg = ModelConfig(n_in=2, n_out=3, n_hidden=16, activation="tanh", alpha=0.5,
+    cfg = ModelConfig(n_in=2, n_out=3, hidden=16, activation="tanh", alpha=0.5,
                       mask="ring", sparsity=0.1875, sigma_rec=0.1)
     r = gradient_check(cfg, "cross_entropy", T=4, B=3, seed=5, noise=False)
     assert set(r["errors"]) == {"W_in", "b", "w_rec", "W_out", "b_out"}
@@ -48,7 +48,7 @@ def test_check_detects_a_wrong_gradient(monkeypatch):
         return g
 
     monkeypatch.setattr(engine, "backward", off)
-    cfg = ModelConfig(n_in=2, n_out=3, n_hidden=16, activation="tanh", mask="full")
+    cfg = ModelConfig(n_in=2, n_out=3, hidden=16, activation="tanh", mask="full")
     r = gradient_check(cfg, "mse", T=4, B=2)
     assert r["errors"]["w_rec"] > 1e-4 and r["errors"]["W_in"] < TOL
 
@@ -59,7 +59,7 @@ def test_float32_gradients_follow_float64():
 
     out = {}
     for dt in ("float32", "float64"):
-        cfg = ModelConfig(n_in=5, n_out=4, n_hidden=64, activation="tanh", sparsity=0.1,
+        cfg = ModelConfig(n_in=5, n_out=4, hidden=64, activation="tanh", sparsity=0.1,
                           dtype=dt, sigma_rec=0.1)
         m = RNN(cfg, seed=1)
         rng = np.random.default_rng(2)

@@ -26,7 +26,7 @@ def dense_radius(model) -> float:
 
 
 def mean_radius(kind, n, seeds, init_radius):
-    return np.mean([dense_radius(RNN(ModelConfig(n_in=3, n_hidden=n, mask=kind, mask_seed=s,
+    return np.mean([dense_radius(RNN(ModelConfig(n_in=3, hidden=n, mask=kind, mask_seed=s,
                                                  dtype="float64", init_radius=init_radius),
                                      seed=s)) for s in seeds])
 
@@ -74,7 +74,7 @@ def test_arpack_finds_the_largest_of_a_crowded_spectrum(monkeypatch):
 
 
 def test_scaling_keeps_the_pattern_and_the_draw_shape():
-    m = RNN(ModelConfig(n_in=3, n_hidden=100, init_radius=0.0), seed=4)
+    m = RNN(ModelConfig(n_in=3, hidden=100, init_radius=0.0), seed=4)
     old = np.asarray(m.params["w_rec"], dtype=np.float64)
     new = scale_to_radius(m.mask, old, 0.7)
     ratio = new / old
@@ -92,8 +92,8 @@ def test_init_radius_setting_everywhere():
             ModelConfig(n_in=3, init_radius=bad)
     with pytest.raises(ConfigError, match="init_radius"):
         TrainConfig(init_radius=-1.0).validate()
-    a = RNN(ModelConfig(n_in=3, n_hidden=64, init_radius=0.0), seed=1)
-    b = RNN(ModelConfig(n_in=3, n_hidden=64, init_radius=0.5), seed=1)
+    a = RNN(ModelConfig(n_in=3, hidden=64, init_radius=0.0), seed=1)
+    b = RNN(ModelConfig(n_in=3, hidden=64, init_radius=0.5), seed=1)
     assert dense_radius(b) == pytest.approx(0.5, rel=1e-6)
     assert dense_radius(a) != pytest.approx(0.5, rel=1e-2)
 

@@ -22,7 +22,7 @@ def _naive(model, x, xi):
     f = {"relu": lambda u: np.maximum(u, 0), "tanh": np.tanh,
          "softplus": lambda u: np.log1p(np.exp(u))}[cfg.activation]
     T, B, _ = x.shape
-    h = np.tile(P.get("h0", np.zeros(cfg.n_hidden)), (B, 1))
+    h = np.tile(P.get("h0", np.zeros(cfg.hidden)), (B, 1))
     ys, hs = [], []
     for t in range(T):
         u = x[t] @ P["W_in"].T + P["b"] + h @ W.T
@@ -37,7 +37,7 @@ def _naive(model, x, xi):
                                             ("random", "softplus", 0.5), ("full", "tanh", 1.0),
                                             ("autapse", "relu", 0.3)])
 def test_forward_matches_plain_loop(backend, mask, act, alpha):
-    cfg = ModelConfig(n_in=7, n_out=5, n_hidden=100, activation=act, alpha=alpha, mask=mask,
+    cfg = ModelConfig(n_in=7, n_out=5, hidden=100, activation=act, alpha=alpha, mask=mask,
                       sparsity=0.05, sigma_rec=0.2, dtype="float64", train_h0=True)
     m = RNN(cfg, backend=backend, seed=4)
     m.params["h0"][:] = backend.asarray(np.linspace(-0.5, 0.5, 100))
@@ -55,7 +55,7 @@ def test_config_validation_and_round_trip():
     assert ModelConfig(**c.to_dict()) == c
     assert ModelConfig(n_in=3).dtype == "float32"
     bad = [dict(alpha=0), dict(alpha=1.5), dict(alpha=float("nan")), dict(activation="gelu"),
-           dict(dtype="float16"), dict(n_hidden=0), dict(n_out=-1), dict(mask="grid"),
+           dict(dtype="float16"), dict(hidden=0), dict(n_out=-1), dict(mask="grid"),
            dict(sigma_rec=-0.1)]
     for kw in bad:
         with pytest.raises(ValueError, match=repr(next(iter(kw.values())))[:4]):
@@ -67,7 +67,7 @@ def test_config_validation_and_round_trip():
 
 
 def test_shapes_dtypes_and_initial_scale():
-    m = RNN(ModelConfig(n_in=159, n_hidden=1024, init_radius=0.0), seed=0)  # the 1/k draw
+    m = RNN(ModelConfig(n_in=159, hidden=1024, init_radius=0.0), seed=0)  # the 1/k draw
     shapes = {k: v.shape for k, v in m.params.items()}
     assert shapes == {"W_in": (1024, 159), "b": (1024,), "w_rec": (m.mask.nnz,),
                       "W_out": (17, 1024), "b_out": (17,)}
@@ -86,7 +86,7 @@ def test_shapes_dtypes_and_initial_scale():
 
 
 def test_seeds_fix_weights_noise_and_loss():
-    cfg = ModelConfig(n_in=4, n_out=3, n_hidden=49, sparsity=0.1, mask="random", mask_seed=3)
+    cfg = ModelConfig(n_in=4, n_out=3, hidden=49, sparsity=0.1, mask="random", mask_seed=3)
     x = np.random.default_rng(0).standard_normal((5, 2, 4))
     labels = np.zeros((5, 2), dtype=np.int64)
 
@@ -111,7 +111,7 @@ def test_seeds_fix_weights_noise_and_loss():
 
 
 def test_sparse_and_dense_paths_agree(monkeypatch):
-    cfg = ModelConfig(n_in=6, n_out=4, n_hidden=64, activation="tanh", alpha=0.5,
+    cfg = ModelConfig(n_in=6, n_out=4, hidden=64, activation="tanh", alpha=0.5,
                       sparsity=0.08, dtype="float64", train_h0=True)
     rng = np.random.default_rng(3)
     x, xi, lab = (rng.standard_normal((7, 2, 6)), rng.standard_normal((7, 2, 64)),
@@ -141,7 +141,7 @@ def test_pattern_product_blocked_equals_dense(kind):
 
 
 def test_weights_outside_pattern_never_appear():
-    cfg = ModelConfig(n_in=3, n_out=3, n_hidden=64, sparsity=0.1)
+    cfg = ModelConfig(n_in=3, n_out=3, hidden=64, sparsity=0.1)
     m = RNN(cfg, seed=0)
     opt = Adam(m.params, lr=0.05)
     rng = np.random.default_rng(1)
@@ -158,7 +158,7 @@ def test_weights_outside_pattern_never_appear():
 
 
 def test_bad_shapes():
-    m = RNN(ModelConfig(n_in=3, n_out=2, n_hidden=16, sparsity=0.25))
+    m = RNN(ModelConfig(n_in=3, n_out=2, hidden=16, sparsity=0.25))
     with pytest.raises(ValueError, match=r"\(5, 2, 4\)"):
         m.forward(np.zeros((5, 2, 4)))
     with pytest.raises(ValueError, match="noise"):
@@ -171,7 +171,7 @@ def test_bad_shapes():
 def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
     """Initial self-weights are clipped to SELF_MAX; without it an autapse
     relu net (k = 1, w_ii ~ N(0, 1)) overflows float32 within T = 200."""
-    m = RNN(ModelConfig(n_in=5, n_hidden=256, mask="autapse", init_radius=0.0), seed=0)
+    m = RNN(ModelConfig(n_in=5, hidden=256, mask="autapse", init_radius=0.0), seed=0)
     w = m.params["w_rec"]
     assert np.abs(w).max() <= model_mod.SELF_MAX
     assert (np.abs(w) == model_mod.SELF_MAX).sum() > 256 * 0.2  # the clip acted
@@ -179,7 +179,7 @@ def test_self_connections_start_bounded_so_autapse_nets_stay_finite():
     y, _ = m.forward(x, rng=np.random.default_rng(1))
     assert np.isfinite(y).all()
     # Dense masks draw the same as before: nothing near the bound is touched.
-    full = RNN(ModelConfig(n_in=5, n_hidden=64, mask="full", dtype="float64", init_radius=0.0),
+    full = RNN(ModelConfig(n_in=5, hidden=64, mask="full", dtype="float64", init_radius=0.0),
                seed=3)
     raw = np.random.default_rng(3)
     raw.standard_normal((64, 5))

@@ -113,7 +113,7 @@ def _problem(cfg, T=6, B=3, seed=0, zero_cols=()):
 def _step(cfg, backend, x, labels, noise_seed=2):
     m = RNN(cfg, backend=backend, seed=3)
     if "h0" in m.params:
-        m.params["h0"][:] = np.linspace(-0.3, 0.3, cfg.n_hidden)
+        m.params["h0"][:] = np.linspace(-0.3, 0.3, cfg.hidden)
     y, c = m.forward(x, rng=np.random.default_rng(noise_seed))
     return y, c.hidden(), c.noise(), m.backward(c, cross_entropy(y, labels)[1])
 
@@ -129,7 +129,7 @@ def test_whole_step_matches_reference(mask, act, alpha, h0, zero_cols, threads, 
     handed = []
     pool = ct.pool
     monkeypatch.setattr(ct, "pool", lambda w: handed.append(w) or pool(w))
-    cfg = ModelConfig(n_in=9, n_out=4, n_hidden=100, activation=act, alpha=alpha, mask=mask,
+    cfg = ModelConfig(n_in=9, n_out=4, hidden=100, activation=act, alpha=alpha, mask=mask,
                       sparsity=0.06, sigma_rec=0.3, dtype="float64", train_h0=h0)
     x, labels = _problem(cfg, zero_cols=zero_cols)
     ref = _step(cfg, reference_backend(), x, labels)
@@ -153,7 +153,7 @@ def test_results_do_not_depend_on_the_thread_count(mask, act, alpha, dtype, monk
     outputs, states and gradients within the dtype's rounding (BLAS may sum
     a row of a product in another order when it is given fewer rows)."""
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
-    cfg = ModelConfig(n_in=9, n_out=4, n_hidden=144, activation=act, alpha=alpha, mask=mask,
+    cfg = ModelConfig(n_in=9, n_out=4, hidden=144, activation=act, alpha=alpha, mask=mask,
                       sparsity=0.06, sigma_rec=0.3, dtype=dtype, train_h0=True)
     x, labels = _problem(cfg, T=9, B=13, zero_cols=(2, 5))
     results = {}
@@ -174,7 +174,7 @@ def test_results_do_not_depend_on_the_thread_count(mask, act, alpha, dtype, monk
 def test_backward_uses_the_weights_of_its_forward_pass(mask):
     """Parameters that move between forward and backward (an evaluation in
     between, an optimiser) must not change the gradient of that pass."""
-    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, mask=mask, sparsity=0.1 if mask != "full"
+    cfg = ModelConfig(n_in=5, n_out=3, hidden=64, mask=mask, sparsity=0.1 if mask != "full"
                       else 1.0, activation="tanh", dtype="float64")
     x, labels = _problem(cfg)
     m = RNN(cfg, seed=1)
@@ -189,7 +189,7 @@ def test_backward_uses_the_weights_of_its_forward_pass(mask):
 
 
 def test_drawn_noise_is_kept_reproducible():
-    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, sigma_rec=0.5, sparsity=0.1)
+    cfg = ModelConfig(n_in=5, n_out=3, hidden=64, sigma_rec=0.5, sparsity=0.1)
     m = RNN(cfg, seed=0)
     x = np.random.default_rng(1).standard_normal((7, 4, 5))
     y, c = m.forward(x, rng=np.random.default_rng(2))
@@ -337,7 +337,7 @@ def test_single_threaded_blas_holds_blas_at_one_thread():
 
 
 def test_record_arrays_are_reused_only_once_nothing_holds_them():
-    cfg = ModelConfig(n_in=5, n_out=3, n_hidden=64, sigma_rec=0.2, sparsity=0.1)
+    cfg = ModelConfig(n_in=5, n_out=3, hidden=64, sigma_rec=0.2, sparsity=0.1)
     m, fresh = RNN(cfg, seed=0), RNN(cfg, seed=0)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((7, 4, 5)) for _ in range(4)]

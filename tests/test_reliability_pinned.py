@@ -74,7 +74,7 @@ def test_a_non_finite_adam_beta_in_a_list_is_refused(last_checkpoint, bad):
 
 # ---- core/model: clip the self-weights, then scale to the radius asked for ----
 def _autapse(init_radius):
-    cfg = ModelConfig(n_in=3, n_hidden=64, n_out=2, mask="autapse", sparsity=1.0,
+    cfg = ModelConfig(n_in=3, hidden=64, n_out=2, mask="autapse", sparsity=1.0,
                       init_radius=init_radius)
     return RNN(cfg, seed=0)
 

@@ -50,7 +50,7 @@ def test_without_threadpoolctl_the_loops_over_time_still_split(mask, monkeypatch
     call BLAS on large operands run in one call (BLAS's own threads); the loops
     over time of a sparse W_rec are split across the workers all the same; the
     results do not change."""
-    cfg = ModelConfig(n_in=6, n_out=3, n_hidden=144, mask=mask, sparsity=0.06 if mask != "full"
+    cfg = ModelConfig(n_in=6, n_out=3, hidden=144, mask=mask, sparsity=0.06 if mask != "full"
                       else 1.0, sigma_rec=0.3, dtype="float64", alpha=0.5, activation="tanh")
     rng = np.random.default_rng(0)
     x, labels = rng.standard_normal((9, 13, 6)), rng.integers(0, 3, (9, 13))
@@ -79,8 +79,14 @@ def test_without_threadpoolctl_the_loops_over_time_still_split(mask, monkeypatch
 def test_blas_set_to_one_thread_by_the_environment_counts_as_held(monkeypatch):
     assert ct.env_blas_threads({}) is None
     assert ct.env_blas_threads({"OMP_NUM_THREADS": "1"}) == 1
-    assert ct.env_blas_threads({"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "1"}) == 4
     assert ct.env_blas_threads({"MKL_NUM_THREADS": "two", "OMP_NUM_THREADS": "0"}) is None
+    # each BLAS's own variable wins over OMP_NUM_THREADS; another BLAS's is not read
+    mixed = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "4"}
+    assert ct.env_blas_threads(mixed, blas="openblas") == 1
+    assert ct.env_blas_threads(mixed, blas="mkl") == 4
+    assert ct.env_blas_threads(mixed, blas="blis") == 2
+    assert ct.env_blas_threads(mixed, blas="") == 4  # unknown BLAS: the largest
+    assert ct.numpy_blas() in ("openblas", "mkl", "blis", "")
     monkeypatch.setenv("REFRNN_THREADS", "2")
     monkeypatch.setattr(ct, "PARALLEL_MIN", 0)
     monkeypatch.setattr(ct, "_HELD", 0)

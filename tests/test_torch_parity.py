@@ -52,7 +52,7 @@ def test_forward_loss_and_gradients_match(activation, loss, mask, alpha, train_h
     ("locality", 100, 0.05, False),  # large enough for the blocked W_rec gradient
 ])
 def test_other_masks_match(mask, n, sparsity, dense):
-    report = parity_report(mask=mask, n_hidden=n, sparsity=sparsity, alpha=0.5,
+    report = parity_report(mask=mask, hidden=n, sparsity=sparsity, alpha=0.5,
                            activation="tanh", T=5, B=2, seed=4)
     _check(report, False, dense)
 
@@ -62,7 +62,7 @@ def test_threaded_split_path_matches():
     # products run as two row halves, one on a helper thread.
     from refrnn.backends.threads import PARALLEL_MIN
 
-    report = parity_report(mask="locality", n_hidden=1024, sparsity=0.04, T=3, B=16,
+    report = parity_report(mask="locality", hidden=1024, sparsity=0.04, T=3, B=16,
                            activation="relu", alpha=0.2, train_h0=True, seed=6)
     _check(report, True)
     assert RNN(ModelConfig(**report["config"])).mask.nnz * 16 >= PARALLEL_MIN
@@ -70,14 +70,14 @@ def test_threaded_split_path_matches():
 
 def test_blocked_pattern_product_is_exercised():
     # The locality case above is only a test of the blocked path if it takes it.
-    model = RNN(ModelConfig(n_in=3, n_hidden=100, sparsity=0.05, dtype="float64"))
+    model = RNN(ModelConfig(n_in=3, hidden=100, sparsity=0.05, dtype="float64"))
     pp = PatternProduct(*pattern_coordinates(model.mask), 100, np)
     assert pp.blocked
 
 
 def test_parity_check_can_fail():
     # A twin with another leak or activation must be caught by the same checks.
-    model = RNN(ModelConfig(n_in=4, n_out=3, n_hidden=16, sparsity=0.25, alpha=0.5,
+    model = RNN(ModelConfig(n_in=4, n_out=3, hidden=16, sparsity=0.25, alpha=0.5,
                             activation="tanh", dtype="float64"), seed=1)
     perturb_params(model, 2)
     prob = make_problem(model.config, "cross_entropy", 5, 2, 3)
@@ -96,7 +96,7 @@ def test_parity_check_can_fail():
 
 
 def _train_both(max_norm, steps=50, seed=5):
-    cfg = ModelConfig(n_in=4, n_out=5, n_hidden=36, sparsity=0.08, alpha=0.5,
+    cfg = ModelConfig(n_in=4, n_out=5, hidden=36, sparsity=0.08, alpha=0.5,
                       activation="tanh", sigma_rec=0.1, train_h0=True, dtype="float64")
     model = RNN(cfg, seed=seed)
     perturb_params(model, seed + 1, scale=0.2)
@@ -108,7 +108,7 @@ def _train_both(max_norm, steps=50, seed=5):
     noise_rng = np.random.default_rng(seed + 3)
     norms, losses = [], []
     for _ in range(steps):
-        prob["xi"] = noise_rng.standard_normal((6, 3, cfg.n_hidden))
+        prob["xi"] = noise_rng.standard_normal((6, 3, cfg.hidden))
         _, _, value, grads = refrnn_step(model, prob, "cross_entropy")
         topt.zero_grad()
         yt, _ = twin(prob["x"], noise=prob["xi"])
@@ -143,7 +143,7 @@ def test_adam_tracks_torch_adam(max_norm):
 
 def test_float32_twin_is_close():
     # The benchmark runs the twin in float32; it must compute the same step.
-    model = RNN(ModelConfig(n_in=6, n_out=4, n_hidden=36, sparsity=0.2), seed=2)
+    model = RNN(ModelConfig(n_in=6, n_out=4, hidden=36, sparsity=0.2), seed=2)
     prob = make_problem(model.config, "cross_entropy", 8, 4, 1)
     prob["x"], prob["xi"] = prob["x"].astype(np.float32), prob["xi"].astype(np.float32)
     y, h, value, _ = refrnn_step(model, prob, "cross_entropy")
@@ -154,7 +154,7 @@ def test_float32_twin_is_close():
 
 
 def test_bad_input_is_named():
-    model = RNN(ModelConfig(n_in=2, n_hidden=9, sparsity=0.5), seed=0)
+    model = RNN(ModelConfig(n_in=2, hidden=9, sparsity=0.5), seed=0)
     with pytest.raises(ValueError, match="'hinge'"):
         make_problem(model.config, "hinge", 3, 2, 0)
     with pytest.raises(ValueError, match="'swish'"):

@@ -13,7 +13,7 @@ from refrnn.run.settings import ConfigError, TrainConfig
 
 
 def _setup(seed=0):
-    model = RNN(ModelConfig(n_in=5, n_out=4, n_hidden=16, sparsity=0.25, dtype="float64"),
+    model = RNN(ModelConfig(n_in=5, n_out=4, hidden=16, sparsity=0.25, dtype="float64"),
                 seed=seed)
     rng = np.random.default_rng(seed)
     batch = SimpleNamespace(x=rng.standard_normal((6, 3, 5)),

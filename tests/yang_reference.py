@@ -41,7 +41,7 @@ def states(model, trials, task_index, n_tasks, n=None):
     (or the trained h0), x_t = [observation, one-hot rule].
     """
     p = {k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()}
-    N = model.config.n_hidden
+    N = model.config.hidden
     W = np.zeros((N, N))
     m = model.mask  # W_rec's CSR pattern: w_rec is its data, row by row
     W[np.repeat(np.arange(N), np.diff(m.indptr)), m.indices] = p["w_rec"]

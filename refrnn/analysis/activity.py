@@ -96,7 +96,7 @@ def task_activity(model, trials, task_index: int, n_tasks: int, batch_size=100,
     if n < 1:
         raise AnalysisError(f"task {trials.task!r} has no test trials")
     lengths = trials.lengths[:n].astype(np.int64)
-    T, N = int(lengths.max()), model.config.n_hidden
+    T, N = int(lengths.max()), model.config.hidden
     h = np.zeros((T, n, N), dtype=np.float32)
     to_np = model.backend.to_numpy
     for a in range(0, n, int(batch_size)):

@@ -141,7 +141,7 @@ def analyze(net, options: Options | None = None) -> Analysis:
     t0 = time.perf_counter()
     tasks = resolve_tasks(opt.tasks, net)
     model, names = net.model, net.task_names
-    N = model.config.n_hidden
+    N = model.config.hidden
     rng = np.random.default_rng(opt.analysis_seed)
     rng_delay = np.random.default_rng([opt.analysis_seed, 1])  # its own: activity starts stay put
     if opt.tv_statistic not in STATISTICS:

@@ -33,6 +33,8 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import numpy as np
+
 PARALLEL_MIN = 1 << 16  # multiply-adds a part must have, at least (0: no floor)
 
 _SETTING = None  # set_threads(n); None = REFRNN_THREADS or the cores
@@ -41,18 +43,38 @@ _CONTROLLER = None
 _HELD = 0  # > 0 inside single_threaded_blas while BLAS is held
 _HOLD_LOCK = threading.RLock()
 _NAME = "refrnn-worker"
-# what BLAS's thread count is set to by the environment, read once (as NumPy did at its import)
-BLAS_ENV = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-            "OMP_NUM_THREADS")
+# the variables each BLAS reads for its thread count, first found wins (as NumPy's BLAS
+# reads them when it loads); a BLAS not named here: the largest of all of them
+BLAS_ENV = {"openblas": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"),
+            "mkl": ("MKL_NUM_THREADS", "OMP_NUM_THREADS"),
+            "blis": ("BLIS_NUM_THREADS", "OMP_NUM_THREADS")}
 
 
-def env_blas_threads(environ=None):
-    """BLAS's thread count as the environment sets it: the largest of the
-    BLAS_ENV variables that are set to a positive integer (any BLAS reads one
-    of them), or None where none is."""
+def numpy_blas() -> str:
+    """"openblas", "mkl", "blis" or "" (unknown): the BLAS NumPy was built with."""
+    try:
+        name = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"].lower()
+    except Exception:  # an older NumPy without CONFIG, or a changed layout
+        return ""
+    return next((kind for kind in BLAS_ENV if kind in name), "")
+
+
+def env_blas_threads(environ=None, blas=None):
+    """BLAS's thread count as the environment sets it, or None where it sets none.
+
+    ``blas`` ("openblas", "mkl", "blis"; default: NumPy's) reads its own
+    variables in order and takes the first set to a positive integer; for an
+    unknown BLAS the largest of all of them counts (the cautious answer)."""
     environ = os.environ if environ is None else environ
-    got = [environ.get(v, "").strip() for v in BLAS_ENV]
-    got = [int(v) for v in got if v.isdigit() and int(v) > 0]
+    blas = numpy_blas() if blas is None else blas
+
+    def value(var):
+        v = environ.get(var, "").strip()
+        return int(v) if v.isdigit() and int(v) > 0 else None
+
+    if blas in BLAS_ENV:
+        return next((n for n in map(value, BLAS_ENV[blas]) if n is not None), None)
+    got = [n for var in dict.fromkeys(sum(BLAS_ENV.values(), ())) if (n := value(var))]
     return max(got) if got else None
 
 

@@ -51,7 +51,7 @@ def forward(model, X, T: int, B: int, noise):
         w_rec (nnz,): a copy of the recurrent weights this pass used.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
-    N, K, a, act = cfg.n_hidden, T * B, cfg.alpha, cfg.activation
+    N, K, a, act = cfg.hidden, T * B, cfg.alpha, cfg.activation
     c = math.sqrt(2.0 / a) * cfg.sigma_rec
     x_cols = used_columns(xp, X)
     W_in = P["W_in"] if x_cols is None else P["W_in"][:, x_cols]
@@ -108,7 +108,7 @@ def backward(model, record, dY) -> dict:
         when trained.
     """
     cfg, P, xp, prims, W = model.config, model.params, model.xp, model.backend.prims, model.W
-    T, B, N, n_out = record.T, record.B, cfg.n_hidden, cfg.n_out
+    T, B, N, n_out = record.T, record.B, cfg.hidden, cfg.n_out
     K = T * B
     H, U = record.h, record.u
     Hp = H[:, :K]                                # h_{t-1} for every column

@@ -56,7 +56,7 @@ class ModelConfig:
 
     n_in: int
     n_out: int = N_CLASSES
-    n_hidden: int = 256
+    hidden: int = 256
     activation: str = "relu"
     alpha: float = 1.0
     sigma_rec: float = 0.05
@@ -68,7 +68,7 @@ class ModelConfig:
     init_radius: float = DEFAULT_INIT_RADIUS  # 0 = the plain N(0, 1/k) draw
 
     def __post_init__(self):
-        for name in ("n_in", "n_out", "n_hidden"):
+        for name in ("n_in", "n_out", "hidden"):
             check_int(name, getattr(self, name))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
@@ -153,7 +153,7 @@ class RNN:
         self.backend = get_backend(backend or "cpu")
         xp = self.xp = self.backend.xp
         self.dtype = np.dtype(config.dtype)
-        N = config.n_hidden
+        N = config.hidden
         self.mask = make_mask(config.mask, N, config.sparsity, config.mask_seed)
         m = self.mask
         deg = np.diff(m.indptr)
@@ -195,7 +195,7 @@ class RNN:
         it are gone), so a training loop reuses warm memory instead of
         touching fresh pages each update. A pair still held is never written.
         """
-        N = self.config.n_hidden
+        N = self.config.hidden
         kept = self.__dict__.setdefault("_records", [])
         free, unheld = [], _unheld_count()
         for U, H in kept:
@@ -234,7 +234,7 @@ class RNN:
         T, B, _ = x.shape
         if T < 1 or B < 1:
             raise ValueError(f"x needs at least one step and one trial, got shape {tuple(x.shape)}")
-        N, K = cfg.n_hidden, T * B
+        N, K = cfg.hidden, T * B
         X = x.reshape(K, cfg.n_in)
         if noise is not None:
             noise = xp.asarray(noise, dtype=self.dtype)
@@ -274,7 +274,7 @@ def initial_radius(mask: str, n: int, sparsity: float, mask_seed: int,
     draw follows the training rule, but a training run (more inputs, drawn
     first) gets other values of the same law.
     """
-    cfg = ModelConfig(n_in=1, n_hidden=n, mask=mask, sparsity=sparsity, mask_seed=mask_seed,
+    cfg = ModelConfig(n_in=1, hidden=n, mask=mask, sparsity=sparsity, mask_seed=mask_seed,
                       dtype="float64", init_radius=init_radius)
     model = RNN(cfg, seed=seed)
     return spectral_radius(csr_with_data(model.mask, np.asarray(model.params["w_rec"])))

@@ -60,7 +60,9 @@ def _worker_env(jobs: int) -> dict:
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (root, env.get("PYTHONPATH", "")) if p)
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    # one count for refrnn's workers and every BLAS variable the user left unset: the
+    # user's REFRNN_THREADS, else this job's share of the cores
+    threads = env.get("REFRNN_THREADS") or str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "REFRNN_THREADS"):
         env.setdefault(var, threads)
     return env

@@ -112,7 +112,7 @@ class TrainConfig:
         """The network of this run (training and export build it from here): inputs
         N_OBS + one per task of ``task_set``, N_CLASSES outputs."""
         return ModelConfig(n_in=N_OBS + len(task_names(self.task_set)), n_out=N_CLASSES,
-                           n_hidden=int(self.hidden), activation=self.activation,
+                           hidden=int(self.hidden), activation=self.activation,
                            alpha=float(self.alpha), sigma_rec=float(self.sigma_rec),
                            mask=self.mask, sparsity=float(self.sparsity),
                            mask_seed=int(self.mask_seed), dtype=self.dtype,

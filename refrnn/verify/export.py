@@ -64,6 +64,9 @@ def decode_settings(arr) -> dict:
     return s
 
 
+OLD_MODEL_KEYS = {"n_hidden": "hidden"}  # files exported before the rename say n_hidden
+
+
 def model_settings(cfg) -> dict:
     """The ModelConfig fields of a TrainConfig's network (``cfg.model_config()``)."""
     return cfg.model_config().to_dict()
@@ -186,7 +189,7 @@ def _pattern(cfg):
 
 
 def _check_arrays(arrays: dict, ms: dict) -> None:
-    n, n_in, n_out = ms["n_hidden"], ms["n_in"], ms["n_out"]
+    n, n_in, n_out = ms["hidden"], ms["n_in"], ms["n_out"]
     want = {"W_in": (n, n_in), "b": (n,), "W_rec": (n, n), "W_out": (n_out, n),
             "b_out": (n_out,), "mask": (n, n), "h0": (n,)}
     missing = [k for k in ("W_in", "b", "W_rec", "W_out", "b_out") if k not in arrays]
@@ -229,7 +232,8 @@ def import_arrays(arrays: dict, out, *, config=None, force: bool = False) -> Pat
     ms = model_settings(cfg)
     if settings is not None and config is None:
         # files exported before init_radius was recorded lack it: compare what they say
-        said = {k: v for k, v in settings["model"].items() if k != "train_h0"}
+        said = {OLD_MODEL_KEYS.get(k, k): v for k, v in settings["model"].items()
+                if k != "train_h0"}
         if said != {k: ms[k] for k in said if k in ms}:
             raise ValueError(f"{SETTINGS_KEY}: model {said} does not match its train_config")
     _check_arrays(arrays, ms)

@@ -33,7 +33,7 @@ def make_problem(config: ModelConfig, loss: str, T: int, B: int, seed: int, nois
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     rng = np.random.default_rng(seed)
-    C, N = config.n_out, config.n_hidden
+    C, N = config.n_out, config.hidden
     prob = {"x": rng.standard_normal((T, B, config.n_in)),
             "xi": rng.standard_normal((T, B, N)) if noise else None}
     if loss == "cross_entropy":
@@ -106,7 +106,7 @@ def gradient_check(config: ModelConfig, loss: str = "cross_entropy", T: int = 5,
             "kink_safe": cfg.activation != "relu" or min_u > KINK_MARGIN * eps}
 
 
-def check_all(n_hidden: int = 36, n_in: int = 3, n_out: int = 4, T: int = 5, B: int = 2,
+def check_all(hidden: int = 36, n_in: int = 3, n_out: int = 4, T: int = 5, B: int = 2,
               masks=MASK_KINDS, activations=ACTIVATIONS, losses=LOSSES, alphas=(1.0, 0.2),
               sparsity: float = 0.08, seed: int = 3):
     """gradient_check over the grid masks x activations x losses x alphas.
@@ -124,7 +124,7 @@ def check_all(n_hidden: int = 36, n_in: int = 3, n_out: int = 4, T: int = 5, B: 
         for act in activations:
             for loss in losses:
                 for alpha in alphas:
-                    cfg = ModelConfig(n_in=n_in, n_out=n_out, n_hidden=n_hidden, activation=act,
+                    cfg = ModelConfig(n_in=n_in, n_out=n_out, hidden=hidden, activation=act,
                                       alpha=alpha, sigma_rec=0.1, mask=mask, sparsity=sparsity,
                                       train_h0=True, init_radius=0.0)
                     r = gradient_check(cfg, loss, T=T, B=B, seed=seed)

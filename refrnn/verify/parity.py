@@ -74,7 +74,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
             biases and h0 are nonzero), inputs, noise and targets.
         threads: torch.set_num_threads(threads) when given.
         **config: ModelConfig fields (n_in defaults to 5, n_out 4,
-            n_hidden 36, sparsity 0.08: below refrnn's dense-path density, so
+            hidden 36, sparsity 0.08: below refrnn's dense-path density, so
             sparse masks run the CSR kernels); dtype is forced to float64.
     Returns:
         dict: "h", "y", "loss", "grad/<name>" for each parameter -> {"max_abs",
@@ -84,7 +84,7 @@ def parity_report(*, T: int = 6, B: int = 3, loss: str = "cross_entropy",
 
     if threads is not None:
         torch.set_num_threads(int(threads))
-    cfg = {"n_in": 5, "n_out": 4, "n_hidden": 36, "sparsity": 0.08, **config,
+    cfg = {"n_in": 5, "n_out": 4, "hidden": 36, "sparsity": 0.08, **config,
            "dtype": "float64"}
     model = RNN(ModelConfig(**cfg), seed=seed)
     perturb_params(model, seed + 1)

@@ -136,3 +136,26 @@ def test_keep_other_reads_the_older_spellings_of_the_rules(tmp_path):
     text = (docs / "results.md").read_text()
     assert "| modcog_full † | 1 |" in text and "| yang19_random | 1 |" in text
     assert "36/37" not in text
+
+
+def test_several_sweeps_under_their_own_name(tmp_path):
+    """--name converged: the runs of two sweep folders go to results/converged/
+    and the converged_networks block; the inside block is left as it was."""
+    mod = load_example("inside_networks")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    new = {**OLD, "tv_statistic": "yang", **DELAY}
+    fake_run(tmp_path / "n256", "modcog_full_N256__seed0", new)
+    fake_run(tmp_path / "n1280", "modcog_locality_N1280__seed0", new)
+    inside = "<!-- inside_networks:begin -->\nkept\n<!-- inside_networks:end -->\n"
+    (docs / "results.md").write_text(inside + "<!-- converged_networks:begin -->\n"
+                                     "<!-- converged_networks:end -->\n")
+    mod.main([str(tmp_path / "n256"), str(tmp_path / "n1280"), "--docs", str(docs),
+              "--name", "converged"])
+    runs = mod.read_csv(docs / "results" / "converged" / "runs.csv")
+    assert [r["label"] for r in runs] == ["modcog_full_N256", "modcog_locality_N1280"]
+    text = (docs / "results.md").read_text()
+    assert text.startswith(inside) and "--name converged" in text
+    assert "| modcog_locality_N1280 | 1 |" in text
+    assert "(results/converged/comparison.png)" in text
+    assert not (docs / "results" / "inside").exists()

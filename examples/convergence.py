@@ -202,8 +202,11 @@ def summarize(records, specs, shown) -> list[dict]:
     return out
 
 
-def _pm(m, s, digits=3):
-    return "-" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+def _pm(m, s, n=2, digits=3):
+    """mean ± sample std; the value alone for one seed (it has no spread)."""
+    if m is None:
+        return "-"
+    return f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if n > 1 else "")
 
 
 def _reach(row, lv):
@@ -225,19 +228,22 @@ def table_lines(summary) -> list[str]:
              "|---|---|---|---|" + "---|" * len(LEVELS)]
     for r in summary:
         seeds = f"{r['n_finished']}/{r['n_planned']}"
-        final = _pm(r["final_perf_mean"], r["final_perf_std"])
+        n = r["n_finished"]
+        final = _pm(r["final_perf_mean"], r["final_perf_std"], n)
         if r["partial_step"] is not None:  # unfinished seeds: where they are, not extrapolated
+            partial = _pm(r["partial_perf_mean"], r["partial_perf_std"], r["partial_seeds"])
             final += (f"; unfinished: {r['partial_seeds']} at update "
-                      f"{r['partial_step']:,}: {_pm(r['partial_perf_mean'], r['partial_perf_std'])}")
+                      f"{r['partial_step']:,}: {partial}")
         lines.append(f"| {r['label']} | {seeds} | {final}"
-                     f" | {_pm(r['auc_mean'], r['auc_std'])} | "
+                     f" | {_pm(r['auc_mean'], r['auc_std'], n)} | "
                      + " | ".join(_reach(r, lv) for lv in LEVELS) + " |")
     lines += ["", "Final performance by Mod-Cog task family (finished seeds):", "",
               "| configuration | " + " | ".join(FAMILIES) + " |",
               "|---|" + "---|" * len(FAMILIES)]
     for r in summary:
         lines.append(f"| {r['label']} | " + " | ".join(
-            _pm(r[f"final_{f}_mean"], r[f"final_{f}_std"]) for f in FAMILIES) + " |")
+            _pm(r[f"final_{f}_mean"], r[f"final_{f}_std"], r["n_finished"])
+            for f in FAMILIES) + " |")
     return lines
 
 
@@ -335,7 +341,7 @@ def main(argv=None):
         return 0
     for row in report(Path(args.runs), Path(args.docs), not args.no_replay):
         print(f"{row['label']}: {row['n_finished']}/{row['n_planned']} finished, "
-              f"final {_pm(row['final_perf_mean'], row['final_perf_std'])}")
+              f"final {_pm(row['final_perf_mean'], row['final_perf_std'], row['n_finished'])}")
     return 0
 
 

@@ -330,7 +330,7 @@ def main(argv=None):
                 if (src / name).is_file():
                     shutil.copyfile(src / name, dest / f"{a['label']}_{name}")
     page = args.docs / "results.md"
-    text = page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8") if page.is_file() else ""
     begin, end = markers(args.name)
     if begin in text and end in text:
         head, rest = text.split(begin, 1)

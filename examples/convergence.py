@@ -272,7 +272,8 @@ def plot(records, path: Path) -> Path:
             steps = recs[0]["steps"][1:n]   # step 0 cannot be drawn on a log axis
             perf = np.stack([r["perf"][1:n] for r in recs])
             ax.plot(steps, perf.mean(axis=0), color=f"C{i}", marker="o", ms=2.5,
-                    label=f"{label.replace('modcog_', '')} ({len(recs)} seed{'s' if len(recs) > 1 else ''})")
+                    label=f"{label.replace('modcog_', '')} ({len(recs)} "
+                          f"seed{'s' if len(recs) > 1 else ''})")
             if len(recs) > 1:
                 ax.fill_between(steps, perf.min(axis=0), perf.max(axis=0),
                                 color=f"C{i}", alpha=0.2, lw=0)

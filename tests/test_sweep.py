@@ -241,7 +241,8 @@ def test_parallel_jobs_share_the_cores(monkeypatch):
     # the user's worker count is BLAS's too, where the user left BLAS unset
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     env = _worker_env(4)
-    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
 
 
 def test_sweep_cli_without_grid_options_runs_the_default_configuration(tmp_path):

@@ -166,3 +166,46 @@ def test_a_folder_level_that_cannot_be_made_leaves_none_of_the_levels_before_it(
 def test_a_path_error_before_any_folder_is_made_is_one_file_error(tmp_path):
     with pytest.raises(FileError, match="cannot write"):
         atomic_write_text(tmp_path / ("x" * 300) / "f.txt", "x")
+
+
+class _Signal(KeyboardInterrupt):
+    """What cli.launch raises for SIGTERM: a KeyboardInterrupt."""
+
+
+def _interrupt_after_mkdir_of(name, monkeypatch):
+    """os.mkdir that, for a folder called ``name``, makes it and then raises
+    as a signal landing just as the call returns would."""
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *a, **k):
+        real_mkdir(path, *a, **k)
+        if os.path.basename(path) == name:
+            raise _Signal()
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+
+
+def test_a_signal_as_mkdir_returns_leaves_no_folder(tmp_path, monkeypatch):
+    """The folder just made is known before mkdir returns, so the cleanup of an
+    interrupt right after it removes it and the levels before it."""
+    from refrnn.files.errors import make_folder
+
+    _interrupt_after_mkdir_of("b", monkeypatch)
+    made = []
+    with pytest.raises(_Signal):
+        make_folder(tmp_path / "a" / "b" / "c", made)
+    assert list(tmp_path.iterdir()) == [] and made == []
+
+
+def test_sigterm_as_the_run_directory_is_made_leaves_nothing(tmp_path, cache_file,
+                                                               monkeypatch):
+    """A SIGTERM that lands as the run directory's mkdir returns (seen once in
+    CI, 0.6 s into `refrnn train`) left the empty run directory behind."""
+    import refrnn
+
+    _interrupt_after_mkdir_of("run", monkeypatch)
+    with pytest.raises(_Signal):
+        refrnn.train(task_set="yang19", hidden=16, steps=2, batch_size=2, seq_len=10,
+                     eval_trials=2, cache_path=cache_file, out=tmp_path / "a" / "run",
+                     quiet=True)
+    assert list(tmp_path.iterdir()) == []

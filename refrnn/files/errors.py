@@ -110,7 +110,7 @@ def file_errors(path, action: str = "write"):
         raise FileError(f"cannot {action} {path}: {describe_os_error(e)}") from None
 
 
-def make_folder(folder) -> list:
+def make_folder(folder, made: list = None) -> list:
     """``mkdir -p folder``, one level at a time, outermost first.
 
     Returns the folders this call created, innermost first: exactly what a
@@ -118,24 +118,40 @@ def make_folder(folder) -> list:
     folder that was already there (``missing/../yours`` creates ``missing``
     only). A regular file in the way is ENOTDIR (mkdir says EEXIST). When a
     level cannot be made (a full disk), the levels made before it are removed
-    and the error raised.
+    and the error raised. ``made``: a list the folders are also put in as they
+    are made (innermost first), so that a caller interrupted (Ctrl-C, SIGTERM)
+    anywhere in here, or before this returns, still knows them all.
     """
     folder = Path(folder)
-    made = []
+    made = [] if made is None else made
+    mine = []
     try:
         for level in [*reversed(folder.parents), folder]:
+            if level.is_dir():  # there already: never this call's
+                continue
+            # recorded before mkdir: an interrupt that lands as mkdir returns still finds it
+            made.insert(0, level)
+            mine.insert(0, level)
             try:
                 level.mkdir()
             except FileExistsError:
+                made.remove(level)
+                mine.remove(level)
                 if not level.is_dir():
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory",
                                              str(level)) from None
-                continue
-            made.insert(0, level)
+                continue  # made by someone else meanwhile
+            except OSError:
+                made.remove(level)
+                mine.remove(level)
+                raise
     except BaseException:
-        remove_empty_folders(made)
+        remove_empty_folders(mine)
+        for level in mine:
+            if level in made:
+                made.remove(level)
         raise
-    return made
+    return mine
 
 
 def remove_empty_folders(made: list) -> None:
@@ -144,7 +160,9 @@ def remove_empty_folders(made: list) -> None:
     for folder in made:
         try:
             folder.rmdir()
-        except OSError:  # not empty (another writer's file) or gone: keep the rest
+        except FileNotFoundError:  # never made (interrupted first) or gone already
+            continue
+        except OSError:  # not empty (another writer's file): keep it and the rest
             break
 
 

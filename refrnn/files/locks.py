@@ -105,7 +105,7 @@ def acquire(path, what: str, wait: bool = False):
 def _acquire(path: Path, what: str, wait: bool, made: list):
     """:func:`acquire`'s work; the folders it creates are added to ``made``."""
     with file_errors(what, "lock"):  # "cannot lock run directory runs/x: <cause>"
-        made.extend(make_folder(path.parent))
+        make_folder(path.parent, made)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

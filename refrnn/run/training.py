@@ -132,11 +132,11 @@ def train(config=None, *, resume=False, force=False, quiet=False, callback=None,
     check_run_fits(cfg)  # before any allocation, cache build or file: one line if too large
     out = cfg.out_dir
     made = []  # the run directory and the parents this run creates for it
-    if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
-        check_run_dir(cfg, resume, force)
-        with file_errors(out, "create the run directory"):
-            made = make_folder(out)
-    try:
+    try:  # from before the first folder: a SIGTERM at any point still finds what was made
+        if not out.is_dir():  # e.g. nothing to resume: say so before creating anything
+            check_run_dir(cfg, resume, force)
+            with file_errors(out, "create the run directory"):
+                make_folder(out, made)
         # an existing directory is locked first, so a live writer is named in any case
         with hold_lock(out / RUN_LOCK, f"run directory {out}", on_stale=notice):
             return _train_locked(cfg, backend, resume, force, quiet, callback)

@@ -255,9 +255,9 @@ PANELS = (("equal neurons (N = 256)", ("modcog_full_N256", "modcog_locality_s0.0
 
 
 def plot(records, path: Path) -> Path:
-    """Mean perf against updates (log x), one panel per comparison: the seed
-    mean over the evaluations every seed has reached, a band from the lowest
-    to the highest seed; unfinished runs are drawn as far as they got."""
+    """Mean perf against updates (log x), one panel per comparison: the mean
+    of the finished seeds, a band from the lowest to the highest of them;
+    each unfinished run dashed, as far as it got (never extrapolated)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -265,18 +265,24 @@ def plot(records, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5.2 * len(PANELS), 4.2), sharey=True)
     for ax, (title, labels) in zip(axes, PANELS):
         for i, label in enumerate(labels):
-            recs = [r for r in records if r["label"] == label and r["last_step"]]
-            if not recs:
-                continue
-            n = min(len(r["steps"]) for r in recs)
-            steps = recs[0]["steps"][1:n]   # step 0 cannot be drawn on a log axis
-            perf = np.stack([r["perf"][1:n] for r in recs])
-            ax.plot(steps, perf.mean(axis=0), color=f"C{i}", marker="o", ms=2.5,
-                    label=f"{label.replace('modcog_', '')} ({len(recs)} "
-                          f"seed{'s' if len(recs) > 1 else ''})")
-            if len(recs) > 1:
-                ax.fill_between(steps, perf.min(axis=0), perf.max(axis=0),
-                                color=f"C{i}", alpha=0.2, lw=0)
+            done = [r for r in records if r["label"] == label and r["finished"]]
+            running = [r for r in records if r["label"] == label and r["last_step"]
+                       and not r["finished"]]
+            name = label.replace("modcog_", "")
+            words = [f"{len(done)} seed{'s' if len(done) > 1 else ''}"] if done else []
+            words += [f"{len(running)} running, dashed"] if running else []
+            if done:
+                n = min(len(r["steps"]) for r in done)
+                steps = done[0]["steps"][1:n]   # step 0 cannot be drawn on a log axis
+                perf = np.stack([r["perf"][1:n] for r in done])
+                ax.plot(steps, perf.mean(axis=0), color=f"C{i}", marker="o", ms=2.5,
+                        label=f"{name} ({'; '.join(words)})")
+                if len(done) > 1:
+                    ax.fill_between(steps, perf.min(axis=0), perf.max(axis=0),
+                                    color=f"C{i}", alpha=0.2, lw=0)
+            for j, r in enumerate(running):
+                ax.plot(r["steps"][1:], r["perf"][1:], color=f"C{i}", ls="--", lw=1,
+                        label=None if done or j else f"{name} ({'; '.join(words)})")
         ax.set_xscale("log")
         ax.set_xlim(BASE["eval_every"] * 0.8, BASE["steps"] * 1.25)  # the same axis in every panel
         ax.set(title=title, xlabel="updates (32 x 200 steps)")

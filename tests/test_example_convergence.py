@@ -27,15 +27,18 @@ def test_family_rule():
     assert cv.family("dlyanti") == "base"
 
 
-def _fake_run(folder, name, perfs, step_every=500):
+def _fake_run(folder, name, perfs, step_every=500, match=None):
+    """metrics.csv of a run: base and int tasks at p, seq tasks at p / 2, and
+    two matching tasks with interval integration at ``match`` (default p)."""
     d = folder / name
     d.mkdir(parents=True)
+    match = perfs if match is None else match
     with open(d / "metrics.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["step", "loss", "mean_perf"] + [f"perf_{t}" for t in TASKS] + ["seconds"])
-        for i, p in enumerate(perfs):
-            # base and int tasks at p, seq tasks at p / 2
-            w.writerow([i * step_every, 1.0, p, p, p, p / 2, p / 2, 10.0 * i])
+        w.writerow(["step", "loss", "mean_perf"] + [f"perf_{t}" for t in TASKS]
+                   + ["perf_dmsintl", "perf_dnmcintrseql", "seconds"])
+        for i, (p, m) in enumerate(zip(perfs, match)):
+            w.writerow([i * step_every, 1.0, p, p, p, p / 2, p / 2, m, m, 10.0 * i])
 
 
 def test_report_counts_finished_runs_and_never_extrapolates(tmp_path):
@@ -50,7 +53,8 @@ def test_report_counts_finished_runs_and_never_extrapolates(tmp_path):
         json.dumps({"0": [0, 300, 600], "1": [0, 310, 620]}))
     n256 = runs / "n256"
     _fake_run(n256, "modcog_locality_s0.04_N256__seed0", [0.0, 0.6, 0.8])
-    _fake_run(n256, "modcog_locality_s0.04_N256__seed1", [0.0, 0.4, 0.6])
+    _fake_run(n256, "modcog_locality_s0.04_N256__seed1", [0.0, 0.4, 0.6],
+              match=[0.5, 0.5, 0.5])  # the matching tasks never solved
     _fake_run(n256, "modcog_full_N256__seed0", [0.0, 0.7])  # unfinished: update 500
     summary = cv.report(runs, docs, replay=False)
     by = {r["label"]: r for r in summary}
@@ -61,6 +65,10 @@ def test_report_counts_finished_runs_and_never_extrapolates(tmp_path):
     assert loc["trials_to_0.5_mean"] == pytest.approx((300 + 620) / 2)
     assert loc["reached_0.8"] == 1 and loc["reached_0.9"] == 0
     assert loc["final_seq_mean"] == pytest.approx(0.35)
+    # seed 0's two matching tasks reach 0.8 at update 1000; seed 1's stay at 0.5
+    assert loc["match_final_mean"] == pytest.approx((0.8 + 0.5) / 2)
+    assert loc["other_final_mean"] == pytest.approx(((0.8 + 0.4) / 2 + (0.6 + 0.3) / 2) / 2)
+    assert loc["match_solved_by_seed"] == "0:1000 1:-"
     full = by["modcog_full_N256"]
     assert full["n_finished"] == 0 and full["final_perf_mean"] is None
     assert (full["partial_step"], full["partial_perf_mean"]) == (500, pytest.approx(0.7))
@@ -71,4 +79,5 @@ def test_report_counts_finished_runs_and_never_extrapolates(tmp_path):
     assert "unfinished: 1 at update 500: 0.700 |" in text  # one seed: no spread shown
     assert f"| modcog_locality_s0.04_N256 | 2/3 | {loc['final_perf_mean']:.3f} ± " in text
     assert "not reached (0/2)" in text
+    assert "| seed 0: 1,000, seed 1: not reached |" in text
     assert (docs / "results" / "convergence.png").stat().st_size > 1000

@@ -99,7 +99,7 @@ def test_keep_other_keeps_old_rows_and_marks_their_rules(tmp_path):
     text = (docs / "results.md").read_text()
     assert "| modcog_full † | 2 |" in text and "| yang19_full | 1 |" in text
     assert "| modcog_full † | int | 22 |" in text
-    assert "1 runs analysed and 2 runs kept" in text and mod.OLD_NOTE in text
+    assert "1 run analysed and 2 runs kept" in text and mod.OLD_NOTE in text
 
     mod.main([str(sweep), "--docs", str(docs)])  # without: only the sweep's runs
     assert [r["label"] for r in mod.read_csv(dest / "runs.csv")] == ["yang19_full"]

@@ -36,6 +36,7 @@ Every configuration of a seed sees the same batches.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
@@ -89,12 +90,15 @@ def first_reach(steps, perf, level):
     return int(steps[hit[0]]) if hit.size else None
 
 
-def family_perf(run_dir: Path) -> dict:
-    """Final perf averaged over the tasks of each family, from metrics.csv's
-    last row (its ``perf_<task>`` columns)."""
-    import csv
+def metrics_rows(run_dir: Path) -> list[dict]:
+    """metrics.csv of a run, one dict per evaluation."""
     with open(Path(run_dir) / "metrics.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        return list(csv.DictReader(f))
+
+
+def family_perf(rows) -> dict:
+    """Final perf averaged over the tasks of each family, from the last of
+    ``rows`` (metrics_rows; its ``perf_<task>`` columns)."""
     last = rows[-1]
     out = {}
     for fam in FAMILIES:
@@ -111,20 +115,20 @@ MATCH_INT = re.compile(r"^(dms|dnms|dmc|dnmc)int")
 SOLVED = 0.8  # the 24's mean perf at which they count as solved
 
 
-def match_int_split(run_dir: Path):
-    """(curve (E,) of mean perf over the 24 matching tasks with interval
-    integration at each evaluation, final mean perf over the other tasks),
-    from metrics.csv's ``perf_<task>`` columns; None for a side with no task."""
-    import csv
-    with open(Path(run_dir) / "metrics.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+def match_fields(rows, steps) -> dict:
+    """From ``rows`` (metrics_rows) at ``steps`` (E,): the 24 matching tasks'
+    final mean perf, the other tasks' final mean perf, and the first step at
+    which the 24 average SOLVED; None where a side has no task."""
     tasks = [k[len("perf_"):] for k in rows[0] if k.startswith("perf_")]
     match = [t for t in tasks if MATCH_INT.match(t)]
     other = [t for t in tasks if t not in match]
-    curve = (np.array([np.mean([float(r[f"perf_{t}"]) for t in match]) for r in rows])
-             if match else None)
-    return curve, (float(np.mean([float(rows[-1][f"perf_{t}"]) for t in other]))
-                   if other else None)
+    out = {"match_final": None, "match_solved": None, "other_final": None}
+    if other:
+        out["other_final"] = float(np.mean([float(rows[-1][f"perf_{t}"]) for t in other]))
+    if match:
+        curve = np.array([np.mean([float(r[f"perf_{t}"]) for t in match]) for r in rows])
+        out.update(match_final=float(curve[-1]), match_solved=first_reach(steps, curve, SOLVED))
+    return out
 
 
 def run_record(run_dir: Path, label: str, seed: int, steps_planned: int):
@@ -135,6 +139,7 @@ def run_record(run_dir: Path, label: str, seed: int, steps_planned: int):
     except (ValueError, OSError):
         return None
     steps, perf = np.asarray(curve.steps), np.asarray(curve.mean_perf)
+    rows = metrics_rows(run_dir)
     return {"label": label, "seed": seed, "run_dir": str(run_dir),
             "last_step": int(steps[-1]), "finished": int(steps[-1]) >= steps_planned,
             "steps": steps, "perf": perf, "final_perf": float(perf[-1]),
@@ -142,16 +147,8 @@ def run_record(run_dir: Path, label: str, seed: int, steps_planned: int):
             # the normalised area under the learning curve
             "auc": float(perf.mean()),
             "reach": {lv: first_reach(steps, perf, lv) for lv in LEVELS},
-            "family": family_perf(run_dir), "wall_s": float(curve.seconds[-1]),
-            **_match_fields(run_dir, steps)}
-
-
-def _match_fields(run_dir: Path, steps) -> dict:
-    match, other = match_int_split(run_dir)
-    if match is None:
-        return {"match_final": None, "other_final": other, "match_solved": None}
-    return {"match_final": float(match[-1]), "other_final": other,
-            "match_solved": first_reach(steps, match, SOLVED)}
+            "family": family_perf(rows), "wall_s": float(curve.seconds[-1]),
+            **match_fields(rows, steps)}
 
 
 def collect(runs_root: Path) -> tuple[list, dict]:

@@ -75,7 +75,7 @@ def test_report_counts_finished_runs_and_never_extrapolates(tmp_path):
     assert loc["partial_step"] is None  # its third seed has logged nothing
     text = (docs / "results.md").read_text()
     assert text.startswith("head\n") and text.endswith("tail\n")
-    assert "2 of 17 runs finished" in text
+    assert "2 of 17 runs finished" in text and "hours of training logged so far" in text
     assert "unfinished: 1 at update 500: 0.700 |" in text  # one seed: no spread shown
     assert f"| modcog_locality_s0.04_N256 | 2/3 | {loc['final_perf_mean']:.3f} ± " in text
     assert "not reached (0/2)" in text
